@@ -1,0 +1,185 @@
+// Command alertbeam runs astronomical alert streams (ZTF, Rubin/LSST) as Apache
+// Beam pipelines: produce, distribute per night, filter, archive and replay.
+//
+// Run `alertbeam help` for the subcommands and `alertbeam CMD --help` for the
+// flags of one. Beam's own pipeline options (--runner, --endpoint, --job_name,
+// --environment_type, ...) are accepted by every pipeline subcommand.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	// Registers the worker-harness hook that beam.Init runs in worker mode.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness/init"
+)
+
+func main() {
+	// Dataflow and PROCESS/DOCKER environments start this binary with Beam's
+	// worker flags and no subcommand. Hand those to Beam before any
+	// subcommand parsing: beam.Init runs the worker harness and exits.
+	if isWorker(os.Args[1:]) {
+		flag.Parse()
+		beam.Init()
+		fmt.Fprintln(os.Stderr, "alertbeam: worker harness returned")
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func isWorker(args []string) bool {
+	for _, a := range args {
+		switch strings.TrimLeft(a, "-") {
+		case "worker", "worker=true":
+			return strings.HasPrefix(a, "-")
+		}
+	}
+	return false
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	// beam marks pipeline subcommands, which also accept Beam's options.
+	beam bool
+	// setup declares the subcommand's flags and returns what runs it.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
+	usage string // extra usage text: arguments and examples
+}
+
+// env is what a running subcommand sees.
+type env struct {
+	args   []string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				fs, _ := newFlagSet(c, stderr)
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return 0
+			}
+		}
+		topUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "alertbeam: unknown command %q\n\n", args[0])
+		topUsage(stderr)
+		return 2
+	}
+	fs, exec := newFlagSet(c, stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if err := exec(ctx, &env{args: fs.Args(), stdout: stdout, stderr: stderr}); err != nil {
+		fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
+		return 1
+	}
+	return 0
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprint(w, `alertbeam runs astronomical alert streams (ZTF, Rubin/LSST) as Apache Beam pipelines.
+
+Usage:
+  alertbeam COMMAND [flags] [args]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Run 'alertbeam COMMAND --help' for a command's flags. Pipeline commands also take
+Beam's options, spelled as Beam spells them (--runner, --endpoint, --job_name, ...).
+`)
+}
+
+// newFlagSet builds a subcommand's flag set: its own flags, plus, for
+// pipeline commands, every flag in Go's global set (where Beam registers its
+// options), sharing their values so Beam sees what the user passed.
+func newFlagSet(c *command, stderr io.Writer) (*flag.FlagSet, func(context.Context, *env) error) {
+	fs := flag.NewFlagSet("alertbeam "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	own := map[string]bool{}
+	exec := c.setup(fs)
+	fs.VisitAll(func(f *flag.Flag) { own[f.Name] = true })
+	if c.beam {
+		flag.CommandLine.VisitAll(func(f *flag.Flag) {
+			if !own[f.Name] && !hiddenBeamFlag(f.Name) {
+				fs.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+	}
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "alertbeam %s: %s\n\nUsage:\n  alertbeam %s [flags]%s\n\nFlags:\n", c.name, c.summary, c.name, c.usage)
+		printFlags(w, fs, func(n string) bool { return own[n] })
+		if c.beam {
+			fmt.Fprint(w, "\nBeam pipeline options (see Beam's documentation):\n")
+			printFlags(w, fs, func(n string) bool { return !own[n] })
+		}
+	}
+	return fs, exec
+}
+
+// hiddenBeamFlag leaves out the worker-harness flags, which users never set.
+func hiddenBeamFlag(name string) bool {
+	switch name {
+	case "worker", "id", "logging_endpoint", "control_endpoint", "semi_persist_dir", "options",
+		"status_endpoint", "artifact_endpoint", "provision_endpoint":
+		return true
+	}
+	return strings.HasPrefix(name, "test.")
+}
+
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !keep(f.Name) {
+			return
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"), def)
+	})
+}

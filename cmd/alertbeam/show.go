@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/registry"
+)
+
+func init() {
+	register(&command{
+		name:    "show",
+		summary: "print alert packets (Avro container files or wire-format messages) as JSON",
+		usage: ` FILE...
+
+Each FILE is one packet: a ZTF-style Avro object container file, or a Confluent
+wire-format message (0x00, schema id, Avro datum) whose schema id is looked up in
+--registry, or in the schemas shipped with alertbeam (Rubin ids 1000, 1101, ...).
+Byte fields (cutouts) are summarised by size and SHA-256, never dumped.
+
+Example:
+  alertbeam show ../shared/data/ztf/472263571115115000.avro`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			reg := fs.String("registry", "", "schema registry URL for wire-format messages (default: the shipped schemas)")
+			compact := fs.Bool("compact", false, "one JSON object per line instead of indented JSON")
+			return func(ctx context.Context, e *env) error {
+				if len(e.args) == 0 {
+					return errors.New("name at least one packet file (see --help)")
+				}
+				lookup, err := schemaLookup(ctx, *reg)
+				if err != nil {
+					return err
+				}
+				for _, p := range e.args {
+					msg, err := os.ReadFile(p)
+					if err != nil {
+						return err
+					}
+					v, err := decodeForShow(ctx, msg, lookup)
+					if err != nil {
+						return fmt.Errorf("%s: %w", p, err)
+					}
+					var out []byte
+					if *compact {
+						out, err = json.Marshal(v)
+					} else {
+						out, err = json.MarshalIndent(v, "", "  ")
+					}
+					if err != nil {
+						return fmt.Errorf("%s: %w", p, err)
+					}
+					fmt.Fprintln(e.stdout, string(out))
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// schemaLookup resolves wire-format schema ids: through a registry when one is
+// named, else from the shipped catalogue by Rubin's id convention.
+func schemaLookup(ctx context.Context, url string) (func(int) (avro.Schema, error), error) {
+	if url != "" {
+		cl, err := registry.NewClient(url)
+		if err != nil {
+			return nil, err
+		}
+		return func(id int) (avro.Schema, error) { return cl.Schema(ctx, id) }, nil
+	}
+	return func(id int) (avro.Schema, error) {
+		cat := schemas.Default()
+		for _, v := range cat.Versions(schemas.LSST) {
+			if vid, err := v.RegistryID(); err == nil && vid == id {
+				return cat.Schema(v)
+			}
+		}
+		return nil, fmt.Errorf("schema id %d is not a shipped version (pass --registry)", id)
+	}, nil
+}
+
+// decodeForShow decodes a packet with its own writer schema into generic
+// values, so every field is shown as written, and summarises byte fields.
+func decodeForShow(_ context.Context, msg []byte, lookup func(int) (avro.Schema, error)) (any, error) {
+	var schema avro.Schema
+	var datum []byte
+	header := map[string]any{}
+	if bytes.HasPrefix(msg, []byte("Obj\x01")) {
+		ct, err := framing.ParseContainer(msg)
+		if err != nil {
+			return nil, err
+		}
+		if schema, err = framing.ParseWriterSchema(ct.Schema); err != nil {
+			return nil, err
+		}
+		datum = ct.Datum
+		header["framing"] = "avro container (codec " + ct.Codec + ")"
+	} else {
+		id, d, err := framing.ParseWire(msg)
+		if err != nil {
+			return nil, err
+		}
+		if schema, err = lookup(id); err != nil {
+			return nil, err
+		}
+		datum = d
+		header["framing"] = fmt.Sprintf("confluent wire format (schema id %d)", id)
+	}
+	if n, ok := schema.(avro.NamedSchema); ok {
+		header["schema"] = n.FullName()
+	}
+	header["bytes"] = len(msg)
+	var v any
+	if err := framing.API.Unmarshal(schema, datum, &v); err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	return map[string]any{"_packet": header, "alert": summarise(v)}, nil
+}
+
+// summarise replaces byte strings with their size and digest, and flattens
+// hamba's {"type": value} union wrappers for readability.
+func summarise(v any) any {
+	switch t := v.(type) {
+	case []byte:
+		sum := sha256.Sum256(t)
+		s := map[string]any{"bytes": len(t), "sha256": hex.EncodeToString(sum[:8])}
+		if bytes.HasPrefix(t, []byte{0x1f, 0x8b}) {
+			s["format"] = "gzip"
+		}
+		return s
+	case map[string]any:
+		if len(t) == 1 {
+			for k, inner := range t {
+				if isAvroTypeName(k) {
+					return summarise(inner)
+				}
+			}
+		}
+		out := make(map[string]any, len(t))
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out[k] = summarise(t[k])
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = summarise(t[i])
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func isAvroTypeName(k string) bool {
+	switch k {
+	case "null", "boolean", "int", "long", "float", "double", "bytes", "string", "array", "map":
+		return true
+	}
+	return false
+}
