@@ -20,10 +20,24 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 )
 
-// Runner is the --runner flag, in Beam's global flag set like Beam's own
-// options, so every subcommand accepts it spelled the Beam way.
-var Runner = flag.String("runner", "direct",
-	"where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow")
+// RunnerUsage describes the --runner flag.
+const RunnerUsage = "where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow"
+
+// DefineRunnerFlag defines --runner in Go's global flag set, where Beam keeps
+// its options, unless something (ptest, beamx) already did.
+func DefineRunnerFlag() {
+	if flag.Lookup("runner") == nil {
+		flag.String("runner", "direct", RunnerUsage)
+	}
+}
+
+// RunnerName is the runner --runner names, "direct" when unset.
+func RunnerName() string {
+	if f := flag.Lookup("runner"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return "direct"
+}
 
 // SafePrismExperiment stops prism from dynamically splitting splittable
 // DoFns, the setting under which prism lost elements.
@@ -31,7 +45,7 @@ const SafePrismExperiment = "prism_disable_sdf_split"
 
 // Run executes p on the runner chosen by --runner and waits for it to finish.
 func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
-	name := strings.ToLower(*Runner)
+	name := strings.ToLower(RunnerName())
 	switch name {
 	case "", "direct", "prism":
 		AddExperiment(SafePrismExperiment)
@@ -47,7 +61,7 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	case "dataflow":
 		return nil, fmt.Errorf("runners: --runner=dataflow is not wired in this build yet")
 	default:
-		return nil, fmt.Errorf("runners: unknown --runner=%q (want direct, prism, flink, portable, universal or dataflow)", *Runner)
+		return nil, fmt.Errorf("runners: unknown --runner=%q (want direct, prism, flink, portable, universal or dataflow)", name)
 	}
 }
 

@@ -18,9 +18,13 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/runners"
 	// Registers the worker-harness hook that beam.Init runs in worker mode.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness/init"
 )
+
+func init() { runners.DefineRunnerFlag() }
 
 func main() {
 	// Dataflow and PROCESS/DOCKER environments start this binary with Beam's

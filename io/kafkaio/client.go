@@ -1,0 +1,111 @@
+package kafkaio
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/xdg-go/scram"
+)
+
+// KafkaVersion is the protocol version alertbeam speaks: new enough for
+// idempotent producers and record headers, old enough for the embedded broker
+// and every Kafka 2.x–4.x.
+var KafkaVersion = sarama.V2_8_0_0
+
+// saramaConfig turns a Config into a sarama configuration with the settings
+// every alertbeam client shares.
+func saramaConfig(c Config) (*sarama.Config, error) {
+	sc := sarama.NewConfig()
+	sc.Version = KafkaVersion
+	sc.ClientID = c.ClientID
+	if sc.ClientID == "" {
+		sc.ClientID = "alertbeam"
+	}
+	sc.Net.DialTimeout = 10 * time.Second
+	sc.Metadata.Retry.Max = 10
+	sc.Metadata.Retry.Backoff = 500 * time.Millisecond
+	// Looking a topic up must not create it with the broker's defaults:
+	// Write creates topics with the partitions and retention asked for.
+	sc.Metadata.AllowAutoTopicCreation = false
+	// Alerts reach 150 KB; a fetch must hold at least one.
+	sc.Consumer.Fetch.Default = 8 << 20
+	sc.Consumer.Fetch.Max = 64 << 20
+	if err := applySecurity(sc, c.Security); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+func applySecurity(sc *sarama.Config, s Security) error {
+	proto := strings.ToUpper(s.Protocol)
+	if proto == "SSL" || proto == "SASL_SSL" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.InsecureSkipVerify} //nolint:gosec // opt-in for tests
+		if s.CAFile != "" {
+			pem, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return fmt.Errorf("kafkaio: CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("kafkaio: CA file %s holds no PEM certificate", s.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		sc.Net.TLS.Enable = true
+		sc.Net.TLS.Config = tc
+	}
+	if proto == "SASL_PLAINTEXT" || proto == "SASL_SSL" {
+		sc.Net.SASL.Enable = true
+		sc.Net.SASL.Handshake = true
+		sc.Net.SASL.User = s.Username
+		sc.Net.SASL.Password = s.Password
+		switch strings.ToUpper(s.Mechanism) {
+		case "PLAIN":
+			sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+		case "SCRAM-SHA-256":
+			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: scram.SHA256} }
+		case "SCRAM-SHA-512":
+			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: scram.SHA512} }
+		}
+	}
+	return nil
+}
+
+// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
+type scramClient struct {
+	hash scram.HashGeneratorFcn
+	conv *scram.ClientConversation
+}
+
+func (c *scramClient) Begin(user, password, authzID string) error {
+	cl, err := c.hash.NewClient(user, password, authzID)
+	if err != nil {
+		return err
+	}
+	c.conv = cl.NewConversation()
+	return nil
+}
+
+func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Step(challenge) }
+
+func (c *scramClient) Done() bool { return c.conv.Done() }
+
+// newClient connects a sarama client.
+func newClient(c Config) (sarama.Client, error) {
+	sc, err := saramaConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := sarama.NewClient(c.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaio: connecting to %s: %w", strings.Join(c.Brokers, ","), err)
+	}
+	return cl, nil
+}

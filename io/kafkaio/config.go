@@ -1,0 +1,256 @@
+// Package kafkaio reads and writes Apache Kafka from Beam Go pipelines, on
+// sarama. Beam Go has no native Kafka IO (its kafkaio needs a Java expansion
+// service); this one is modelled on Beam's natsio and on the design of Beam
+// Java's ReadFromKafkaDoFn:
+//
+//   - Read discovers topic partitions (listed, or matched by a pattern and
+//     re-discovered periodically so tonight's new topic is picked up) and reads
+//     each with a splittable DoFn over a growable offset range, self-
+//     checkpointing with ResumeProcessingIn and holding a per-partition
+//     watermark that advances when the partition is idle.
+//   - Write produces with an idempotent producer to a topic chosen per element,
+//     creating topics on demand, and emits an Ack for every message the broker
+//     acknowledged.
+//   - Commit commits consumer-group offsets only once every sink has
+//     acknowledged every record below them (see commit.go).
+package kafkaio
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is a Kafka connection. Its fields are exported so it travels inside
+// DoFns to the workers.
+type Config struct {
+	Brokers  []string
+	ClientID string
+	Security Security
+}
+
+// Security selects how to authenticate and encrypt. The zero value is
+// PLAINTEXT. Rubin's alert stream uses SASL_SSL with SCRAM-SHA-512.
+type Security struct {
+	Protocol  string // PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL only)
+	Username  string
+	Password  string
+	// CAFile is a PEM bundle to trust for SSL (default: the system roots).
+	CAFile string
+	// InsecureSkipVerify disables certificate checks; for tests only.
+	InsecureSkipVerify bool
+}
+
+// Validate checks a connection config and says which setting to fix.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafkaio: no brokers (set --brokers host:port[,host:port], or --brokers=embedded)")
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("kafkaio: broker %q is not host:port", b)
+		}
+	}
+	return c.Security.validate()
+}
+
+func (s Security) validate() error {
+	switch strings.ToUpper(s.Protocol) {
+	case "", "PLAINTEXT", "SSL":
+		if s.Mechanism != "" {
+			return fmt.Errorf("kafkaio: SASL mechanism %s needs protocol SASL_PLAINTEXT or SASL_SSL", s.Mechanism)
+		}
+	case "SASL_PLAINTEXT", "SASL_SSL":
+		switch strings.ToUpper(s.Mechanism) {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		case "":
+			return fmt.Errorf("kafkaio: protocol %s needs a SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Protocol)
+		default:
+			return fmt.Errorf("kafkaio: unknown SASL mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Mechanism)
+		}
+		if s.Username == "" {
+			return fmt.Errorf("kafkaio: SASL needs a user name")
+		}
+	default:
+		return fmt.Errorf("kafkaio: unknown security protocol %q (want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", s.Protocol)
+	}
+	if s.CAFile != "" {
+		if _, err := os.Stat(s.CAFile); err != nil {
+			return fmt.Errorf("kafkaio: CA file: %w", err)
+		}
+	}
+	return nil
+}
+
+// Where a read starts in partitions that exist when it starts. Partitions
+// discovered later (a new night's topic) are always read from the earliest
+// offset, so nothing published to them is missed.
+const (
+	StartEarliest  = "earliest"
+	StartLatest    = "latest"
+	StartCommitted = "committed" // the group's committed offset, else earliest
+	StartTimestamp = "timestamp" // the first offset at or after StartTime
+)
+
+// Event-time policies built into Read. Others are added with
+// RegisterEventTime (alertbeam registers "ztf" and "lsst", the observation
+// time inside the packet).
+const (
+	EventTimeRecord = "record" // the Kafka record's timestamp
+)
+
+// ReadConfig configures Read.
+type ReadConfig struct {
+	Config
+	// Topics to read, or TopicPattern, a regular expression matched against
+	// whole topic names and re-evaluated every DiscoveryInterval.
+	Topics       []string
+	TopicPattern string
+	// Group is the consumer group whose offsets Commit advances and
+	// StartCommitted starts from.
+	Group     string
+	Start     string // StartEarliest (default), StartLatest, StartCommitted, StartTimestamp
+	StartTime time.Time
+	// Bounded reads: StopAtEnd reads up to the end offsets as they were when
+	// the read started; MaxRecords caps each partition. Either makes the
+	// read finish, for batch jobs and tests.
+	StopAtEnd  bool
+	MaxRecords int64
+	// EventTime names the event-time policy (default EventTimeRecord).
+	EventTime string
+	// MaxDelay is how far out of event-time order records may arrive; the
+	// watermark trails the newest event time by this much.
+	MaxDelay time.Duration
+	// IdleAdvance lets an idle, caught-up partition move its watermark to
+	// wall-clock time minus MaxDelay, so windows close on a quiet stream
+	// (Beam Java's policy). Off for replays of old data.
+	IdleAdvance bool
+	// Polling: how long one read call waits for records, how long it waits
+	// before polling an idle partition again, how often topics are
+	// re-discovered, and the most records one call emits before it
+	// checkpoints (bounding bundle size).
+	PollTimeout       time.Duration
+	IdleResume        time.Duration
+	DiscoveryInterval time.Duration
+	BatchRecords      int
+}
+
+func (c *ReadConfig) defaults() {
+	if c.Start == "" {
+		c.Start = StartEarliest
+	}
+	if c.EventTime == "" {
+		c.EventTime = EventTimeRecord
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = 5 * time.Second
+	}
+	if c.PollTimeout == 0 {
+		c.PollTimeout = 500 * time.Millisecond
+	}
+	if c.IdleResume == 0 {
+		c.IdleResume = 200 * time.Millisecond
+	}
+	if c.DiscoveryInterval == 0 {
+		c.DiscoveryInterval = 10 * time.Second
+	}
+	if c.BatchRecords == 0 {
+		c.BatchRecords = 500
+	}
+}
+
+// Validate checks a read config and says which setting to fix.
+func (c ReadConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if len(c.Topics) == 0 && c.TopicPattern == "" {
+		return errors.New("kafkaio: name topics to read (--topic) or a pattern (--topic-pattern)")
+	}
+	if len(c.Topics) > 0 && c.TopicPattern != "" {
+		return errors.New("kafkaio: set topics or a topic pattern, not both")
+	}
+	if c.TopicPattern != "" {
+		if _, err := regexp.Compile(c.TopicPattern); err != nil {
+			return fmt.Errorf("kafkaio: topic pattern: %w", err)
+		}
+	}
+	switch c.Start {
+	case "", StartEarliest, StartLatest:
+	case StartCommitted:
+		if c.Group == "" {
+			return errors.New("kafkaio: starting from committed offsets needs a consumer group (--group)")
+		}
+	case StartTimestamp:
+		if c.StartTime.IsZero() {
+			return errors.New("kafkaio: starting from a timestamp needs the time (--from-time)")
+		}
+	default:
+		return fmt.Errorf("kafkaio: unknown start %q (want earliest, latest, committed or timestamp)", c.Start)
+	}
+	if c.MaxRecords < 0 || c.MaxDelay < 0 || c.BatchRecords < 0 {
+		return errors.New("kafkaio: negative limits")
+	}
+	if c.EventTime != "" && c.EventTime != EventTimeRecord {
+		if _, ok := lookupEventTime(c.EventTime); !ok {
+			return fmt.Errorf("kafkaio: unknown event-time policy %q (registered: %s)", c.EventTime, strings.Join(eventTimeNames(), ", "))
+		}
+	}
+	return nil
+}
+
+// Bounded reports whether the read finishes by itself.
+func (c ReadConfig) Bounded() bool { return c.StopAtEnd || c.MaxRecords > 0 }
+
+// WriteConfig configures Write.
+type WriteConfig struct {
+	Config
+	// Compression: none, gzip, snappy, lz4 or zstd (default none: cutouts
+	// are already gzipped FITS).
+	Compression string
+	// Topics created on demand get these settings.
+	Partitions  int32
+	Replication int16
+	Retention   time.Duration // 0: the broker's default
+	// MaxMessageBytes bounds one message (default 16 MiB).
+	MaxMessageBytes int
+	// Idempotent enables the idempotent producer (default true; disable only
+	// for brokers that lack it).
+	DisableIdempotence bool
+}
+
+func (c *WriteConfig) defaults() {
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 16
+	}
+	if c.Replication == 0 {
+		c.Replication = 1
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 16 << 20
+	}
+}
+
+// Validate checks a write config.
+func (c WriteConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch c.Compression {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		return fmt.Errorf("kafkaio: unknown compression %q (want none, gzip, snappy, lz4 or zstd)", c.Compression)
+	}
+	if c.Partitions < 0 || c.Replication < 0 || c.Retention < 0 {
+		return errors.New("kafkaio: negative topic settings")
+	}
+	return nil
+}

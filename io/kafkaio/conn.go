@@ -1,0 +1,184 @@
+package kafkaio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// conn is a process-wide sarama client and consumer for one Config, shared by
+// every DoFn instance in the process. Sharing matters: sarama allows one
+// consumer per partition per Consumer, and a checkpointed partition read may
+// resume on another DoFn instance than the one holding its consumer.
+type conn struct {
+	key      string
+	client   sarama.Client
+	consumer sarama.Consumer
+	refs     int
+
+	mu    sync.Mutex
+	parts map[topicPartition]*partReader
+	ends  map[topicPartition]*endEstimator
+}
+
+var (
+	connsMu sync.Mutex
+	conns   = map[string]*conn{}
+)
+
+func getConn(c Config) (*conn, error) {
+	keyBytes, _ := json.Marshal(c)
+	key := string(keyBytes)
+	connsMu.Lock()
+	defer connsMu.Unlock()
+	if cn, ok := conns[key]; ok {
+		cn.refs++
+		return cn, nil
+	}
+	sc, err := saramaConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	// Each partition's prefetch buffer holds this many messages; alerts are
+	// up to 150 KB, so keep it modest.
+	sc.ChannelBufferSize = 64
+	sc.Consumer.Return.Errors = true
+	cl, err := sarama.NewClient(c.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaio: connecting to %v: %w", c.Brokers, err)
+	}
+	cons, err := sarama.NewConsumerFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("kafkaio: %w", err)
+	}
+	cn := &conn{key: key, client: cl, consumer: cons, refs: 1,
+		parts: map[topicPartition]*partReader{}, ends: map[topicPartition]*endEstimator{}}
+	conns[key] = cn
+	return cn, nil
+}
+
+func (c *conn) release() {
+	connsMu.Lock()
+	defer connsMu.Unlock()
+	c.refs--
+	if c.refs > 0 {
+		return
+	}
+	delete(conns, c.key)
+	c.mu.Lock()
+	for _, p := range c.parts {
+		if p.pc != nil {
+			p.pc.AsyncClose()
+		}
+	}
+	c.mu.Unlock()
+	c.consumer.Close()
+	c.client.Close()
+}
+
+// partReader is the open consumer of one partition and the next offset it
+// will deliver. Its lock is held by the one ProcessElement reading it.
+type partReader struct {
+	lock   sync.Mutex
+	pc     sarama.PartitionConsumer
+	next   int64
+	broken bool
+}
+
+func (p *partReader) unlock() { p.lock.Unlock() }
+
+// partition returns the locked reader of a partition positioned at offset,
+// reusing the open consumer (and its prefetched messages) when it is there.
+func (c *conn) partition(topic string, partition int32, offset int64) (*partReader, error) {
+	tp := topicPartition{topic, partition}
+	c.mu.Lock()
+	p, ok := c.parts[tp]
+	if !ok {
+		p = &partReader{}
+		c.parts[tp] = p
+	}
+	c.mu.Unlock()
+	p.lock.Lock()
+	if p.pc != nil && !p.broken && p.next == offset {
+		return p, nil
+	}
+	if p.pc != nil {
+		p.pc.Close() // drains and releases the partition for a new consumer
+		p.pc = nil
+	}
+	pc, err := c.consumer.ConsumePartition(topic, partition, offset)
+	if errors.Is(err, sarama.ErrOffsetOutOfRange) {
+		pc, err = c.consumer.ConsumePartition(topic, partition, sarama.OffsetOldest)
+	}
+	if err != nil {
+		p.lock.Unlock()
+		return nil, err
+	}
+	p.pc, p.next, p.broken = pc, offset, false
+	return p, nil
+}
+
+// committed returns the group's committed offset of a partition, or -1.
+func (c *conn) committed(group, topic string, partition int32) (int64, error) {
+	admin, err := sarama.NewClusterAdminFromClient(c.client)
+	if err != nil {
+		return 0, err
+	}
+	// Closing this admin would close the shared client, so it is left open;
+	// it holds no resources of its own.
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {partition}})
+	if err != nil {
+		return 0, err
+	}
+	b := resp.GetBlock(topic, partition)
+	if b == nil {
+		return -1, nil
+	}
+	if b.Err != sarama.ErrNoError {
+		return 0, b.Err
+	}
+	return b.Offset, nil
+}
+
+// endEstimator reports a partition's newest offset, cached briefly because
+// runners ask for progress often.
+type endEstimator struct {
+	client    sarama.Client
+	topic     string
+	partition int32
+
+	mu   sync.Mutex
+	last int64
+	at   time.Time
+}
+
+func (c *conn) estimator(topic string, partition int32) *endEstimator {
+	tp := topicPartition{topic, partition}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.ends[tp]
+	if !ok {
+		e = &endEstimator{client: c.client, topic: topic, partition: partition}
+		c.ends[tp] = e
+	}
+	return e
+}
+
+func (e *endEstimator) Estimate() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Since(e.at) < time.Second {
+		return e.last
+	}
+	if off, err := e.client.GetOffset(e.topic, e.partition, sarama.OffsetNewest); err == nil {
+		e.last = off
+	}
+	// On error the last estimate stands: progress is advisory.
+	e.at = time.Now()
+	return e.last
+}

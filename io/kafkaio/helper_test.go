@@ -1,0 +1,151 @@
+package kafkaio_test
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+)
+
+// startBroker runs an embedded broker for one test.
+func startBroker(t testing.TB) string {
+	t.Helper()
+	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b.Addr()
+}
+
+func saramaCfg() *sarama.Config {
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	sc.Producer.Return.Successes = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.MaxMessageBytes = 16 << 20
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	return sc
+}
+
+// produce writes n messages round-robin over the topic's partitions with
+// keys "k<i>" and values from value(i), using plain sarama.
+func produce(t testing.TB, addr, topic string, partitions int32, from, n int, value func(int) []byte) {
+	t.Helper()
+	if err := produceErr(addr, topic, partitions, from, n, value); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceErr is produce for goroutines, which must not call t.Fatal.
+func produceErr(addr, topic string, partitions int32, from, n int, value func(int) []byte) error {
+	sc := saramaCfg()
+	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
+	if err != nil {
+		if te, ok := err.(*sarama.TopicError); !ok || te.Err != sarama.ErrTopicAlreadyExists {
+			return fmt.Errorf("create %s: %w", topic, err)
+		}
+	}
+	p, err := sarama.NewAsyncProducer([]string{addr}, sc)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() {
+		var firstErr error
+		for i := 0; i < n; i++ {
+			select {
+			case <-p.Successes():
+			case e := <-p.Errors():
+				if firstErr == nil {
+					firstErr = e.Err
+				}
+			}
+		}
+		done <- firstErr
+	}()
+	for i := from; i < from+n; i++ {
+		p.Input() <- &sarama.ProducerMessage{Topic: topic, Partition: int32(i) % partitions,
+			Key: sarama.StringEncoder(fmt.Sprintf("k%d", i)), Value: sarama.ByteEncoder(value(i))}
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	return nil
+}
+
+// consumeAll reads every message of a topic (all partitions) until it has
+// want of them or the deadline passes.
+func consumeAll(t testing.TB, addr, topic string, want int, deadline time.Duration) []*sarama.ConsumerMessage {
+	t.Helper()
+	c, err := sarama.NewConsumer([]string{addr}, saramaCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *sarama.ConsumerMessage, 1024)
+	for _, p := range parts {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				ch <- m
+			}
+		}()
+	}
+	var out []*sarama.ConsumerMessage
+	timeout := time.After(deadline)
+	for len(out) < want {
+		select {
+		case m := <-ch:
+			out = append(out, m)
+		case <-timeout:
+			return out
+		}
+	}
+	// Anything beyond want that is already there is a duplicate worth seeing.
+	for {
+		select {
+		case m := <-ch:
+			out = append(out, m)
+		case <-time.After(200 * time.Millisecond):
+			return out
+		}
+	}
+}
+
+func keysOf(ms []*sarama.ConsumerMessage) []string {
+	var ks []string
+	for _, m := range ms {
+		ks = append(ks, string(m.Key))
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func keyRange(from, n int) []string {
+	var ks []string
+	for i := from; i < from+n; i++ {
+		ks = append(ks, fmt.Sprintf("k%d", i))
+	}
+	sort.Strings(ks)
+	return ks
+}

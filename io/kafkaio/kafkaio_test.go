@@ -1,0 +1,262 @@
+package kafkaio_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/runners"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+func init() {
+	register.Function1x1(recordKey)
+	register.Function1x1(recordChain)
+	register.Function1x1(forward)
+	register.Function1x1(ackKey)
+}
+
+func recordKey(r kafkaio.Record) string { return string(r.Key) }
+
+// recordChain renders where a record sits and what it says came before it.
+func recordChain(r kafkaio.Record) string {
+	return fmt.Sprintf("%s/%d@%d prev=%d base=%d value=%s", r.Topic, r.Partition, r.Offset, r.Prev, r.Base, r.Value)
+}
+
+// forward copies a record to topic "out", acknowledging its source.
+func forward(r kafkaio.Record) kafkaio.Message {
+	return kafkaio.Message{Topic: "out", Key: r.Key, Value: r.Value,
+		Headers: []kafkaio.Header{{Key: "source", Value: []byte(r.Source.String())}}, Source: r.Source, Units: 1}
+}
+
+func ackKey(a kafkaio.Ack) string { return a.Source.String() }
+
+// run executes p on the direct runner as alertbeam maps it.
+func run(t *testing.T, ctx context.Context, p *beam.Pipeline) error {
+	t.Helper()
+	_, err := runners.Run(ctx, p)
+	return err
+}
+
+func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) {
+	addr := startBroker(t)
+	produce(t, addr, "in", 4, 0, 300, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
+
+	p, s := beam.NewPipelineWithRoot()
+	recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: kafkaio.Config{Brokers: []string{addr}}, Topics: []string{"in"}, StopAtEnd: true})
+	passert.Equals(s, beam.ParDo(s, recordKey, recs), anySlice(keyRange(0, 300))...)
+	var want []any
+	for i := 0; i < 300; i++ {
+		part, off := i%4, i/4
+		want = append(want, fmt.Sprintf("in/%d@%d prev=%d base=0 value=v%d", part, off, off-1, i))
+	}
+	passert.Equals(s, beam.ParDo(s, recordChain, recs), want...)
+	if err := run(t, context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadStartsWhereAsked(t *testing.T) {
+	addr := startBroker(t)
+	produce(t, addr, "in", 2, 0, 40, func(i int) []byte { return []byte{byte(i)} })
+	for _, tc := range []struct {
+		name string
+		cfg  kafkaio.ReadConfig
+		want []string
+	}{
+		{"max records per partition", kafkaio.ReadConfig{MaxRecords: 5}, keyRange(0, 10)},
+		{"latest with stop at end reads nothing", kafkaio.ReadConfig{Start: kafkaio.StartLatest, StopAtEnd: true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Brokers, cfg.Topics = []string{addr}, []string{"in"}
+			p, s := beam.NewPipelineWithRoot()
+			keys := beam.ParDo(s, recordKey, kafkaio.Read(s, cfg))
+			if tc.want == nil {
+				passert.Empty(s, keys)
+			} else {
+				passert.Equals(s, keys, anySlice(tc.want)...)
+			}
+			if err := run(t, context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestWriteRoutesPerElementAndAcks(t *testing.T) {
+	addr := startBroker(t)
+	var msgs []kafkaio.Message
+	for i := 0; i < 60; i++ {
+		topic := []string{"night_a", "night_b", "night_c"}[i%3]
+		msgs = append(msgs, kafkaio.Message{Topic: topic, Key: []byte(fmt.Sprintf("k%d", i)),
+			Value:   []byte(strings.Repeat(fmt.Sprintf("%03d", i), 1000)),
+			Headers: []kafkaio.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}},
+			Source:  kafkaio.Source{Topic: "src", Partition: 0, Offset: int64(i), Prev: int64(i - 1)}, Units: 1})
+	}
+	// One message without a source: written, not acknowledged.
+	msgs = append(msgs, kafkaio.Message{Topic: "night_a", Key: []byte("nosource"), Value: []byte("x")})
+
+	p, s := beam.NewPipelineWithRoot()
+	acks := kafkaio.Write(s, kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: []string{addr}}, Partitions: 3, Retention: 14 * 24 * time.Hour},
+		beam.CreateList(s, msgs))
+	var wantAcks []any
+	for i := 0; i < 60; i++ {
+		wantAcks = append(wantAcks, fmt.Sprintf("src/0@%d", i))
+	}
+	passert.Equals(s, beam.ParDo(s, ackKey, acks), wantAcks...)
+	if err := run(t, context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+
+	for j, topic := range []string{"night_a", "night_b", "night_c"} {
+		want := 20
+		if topic == "night_a" {
+			want = 21
+		}
+		got := consumeAll(t, addr, topic, want, time.Minute)
+		if len(got) != want {
+			t.Fatalf("%s: %d messages, want %d", topic, len(got), want)
+		}
+		for _, m := range got {
+			if string(m.Key) == "nosource" {
+				continue
+			}
+			var i int
+			fmt.Sscanf(string(m.Key), "k%d", &i)
+			if i%3 != j || string(m.Value) != strings.Repeat(fmt.Sprintf("%03d", i), 1000) ||
+				len(m.Headers) != 1 || string(m.Headers[0].Value) != fmt.Sprint(i) {
+				t.Fatalf("%s: message %s has the wrong topic, bytes or headers", topic, m.Key)
+			}
+		}
+	}
+	admin, err := sarama.NewClusterAdmin([]string{addr}, saramaCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	meta, err := admin.DescribeTopics([]string{"night_b"})
+	if err != nil || len(meta) != 1 || len(meta[0].Partitions) != 3 {
+		t.Fatalf("night_b should have been created with 3 partitions: %v %v", meta, err)
+	}
+}
+
+// An unbounded read by pattern picks up a topic created after it started,
+// commits only what the sink acknowledged, and a second run of the same group
+// resumes without losing anything.
+func TestPatternDiscoveryCommitAndResume(t *testing.T) {
+	addr := startBroker(t)
+	val := func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) }
+	produce(t, addr, "night_1", 2, 0, 50, val)
+
+	runOnce := func(wantDistinct int, during func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p, s := beam.NewPipelineWithRoot()
+		base := kafkaio.Config{Brokers: []string{addr}}
+		recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: base, TopicPattern: "night_.*", Group: "g1",
+			Start: kafkaio.StartCommitted, DiscoveryInterval: 300 * time.Millisecond})
+		acks := kafkaio.Write(s, kafkaio.WriteConfig{Config: base, Partitions: 2}, beam.ParDo(s, forward, recs))
+		kafkaio.Commit(s, kafkaio.CommitConfig{Config: base, Group: "g1", Units: 1}, acks)
+		errc := make(chan error, 1)
+		go func() { errc <- run(t, ctx, p) }()
+		if during != nil {
+			during()
+		}
+		waitFor(t, errc, "every key in out", func() bool {
+			return len(distinct(keysOf(consumeAll(t, addr, "out", wantDistinct, 2*time.Second)))) >= wantDistinct
+		})
+		waitFor(t, errc, "offsets committed to the end", func() bool { return committedToEnd(t, addr, "g1", "night_1", "night_2") })
+		cancel()
+		<-errc
+	}
+	runOnce(100, func() { produce(t, addr, "night_2", 2, 50, 50, val) })
+
+	produce(t, addr, "night_2", 2, 100, 50, val)
+	runOnce(150, nil)
+
+	got := distinct(keysOf(consumeAll(t, addr, "out", 150, 5*time.Second)))
+	if want := keyRange(0, 150); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("out has %d distinct keys, want exactly k0..k149", len(got))
+	}
+}
+
+func distinct(ks []string) []string {
+	var out []string
+	for i, k := range ks {
+		if i == 0 || k != ks[i-1] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// committedToEnd reports whether the group committed every partition of the
+// topics at its end offset.
+func committedToEnd(t *testing.T, addr, group string, topics ...string) bool {
+	cl, err := sarama.NewClient([]string{addr}, saramaCfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range topics {
+		parts, err := cl.Partitions(topic)
+		if err != nil {
+			return false
+		}
+		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+		if err != nil {
+			return false
+		}
+		for _, p := range parts {
+			end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+			b := resp.GetBlock(topic, p)
+			if err != nil || b == nil || b.Offset != end {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// waitFor polls cond until it holds; a pipeline that ends first fails the test.
+func waitFor(t *testing.T, errc chan error, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		select {
+		case err := <-errc:
+			t.Fatalf("pipeline ended before %s: %v", what, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 2 minutes", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].(string) < out[j].(string) })
+	return out
+}

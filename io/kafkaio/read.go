@@ -1,0 +1,527 @@
+package kafkaio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+)
+
+func init() {
+	register.DoFn5x2[context.Context, *watermarkEstimator, *sdf.LockRTracker, []byte, func(partitionDesc), sdf.ProcessContinuation, error](&discoverFn{})
+	register.DoFn5x2[context.Context, *watermarkEstimator, *sdf.LockRTracker, partitionDesc, func(beam.EventTime, Record), sdf.ProcessContinuation, error](&readFn{})
+	register.Emitter1[partitionDesc]()
+	register.Emitter2[beam.EventTime, Record]()
+	beam.RegisterType(reflect.TypeOf((*discoveryRestriction)(nil)).Elem())
+	beam.RegisterCoder(reflect.TypeOf((*discoveryRestriction)(nil)).Elem(), encodeDiscovery, decodeDiscovery)
+}
+
+// noEnd is the end offset of an unbounded partition read.
+const noEnd = math.MaxInt64
+
+// Read reads records from Kafka. It panics on an invalid configuration at
+// pipeline construction, like Beam's own IOs; call cfg.Validate first to
+// report the error yourself.
+func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
+	s = s.Scope("kafkaio.Read")
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	imp := beam.Impulse(s)
+	parts := beam.ParDo(s, &discoverFn{Cfg: cfg}, imp)
+	return beam.ParDo(s, &readFn{Cfg: cfg}, parts)
+}
+
+// watermarkEstimator is a manual estimator: the DoFns set it from event
+// times and idleness. Its state is milliseconds since the epoch.
+type watermarkEstimator struct {
+	state int64
+}
+
+func (e *watermarkEstimator) CurrentWatermark() time.Time { return time.UnixMilli(e.state) }
+
+// UpdateWatermark moves the watermark forward; it never moves back.
+func (e *watermarkEstimator) UpdateWatermark(t time.Time) {
+	if ms := t.UnixMilli(); ms > e.state {
+		e.state = ms
+	}
+}
+
+// --- partition discovery ---------------------------------------------------
+
+// discoveryRestriction is the state of topic discovery: the partitions
+// already handed to readers. It travels with every checkpoint, so a
+// partition is emitted once however often discovery runs.
+type discoveryRestriction struct {
+	Seen   []string
+	Rounds int
+	Done   bool
+}
+
+func encodeDiscovery(r discoveryRestriction) ([]byte, error) { return json.Marshal(r) }
+
+func decodeDiscovery(b []byte) (discoveryRestriction, error) {
+	var r discoveryRestriction
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
+// discoveryTracker claims sets of newly seen partitions. Claiming nil
+// finishes discovery (bounded reads).
+type discoveryTracker struct {
+	rest discoveryRestriction
+}
+
+func (t *discoveryTracker) TryClaim(pos any) bool {
+	if t.rest.Done {
+		return false
+	}
+	names, _ := pos.([]string)
+	if names == nil {
+		t.rest.Done = true
+		return false
+	}
+	t.rest.Seen = append(t.rest.Seen, names...)
+	return true
+}
+
+func (t *discoveryTracker) GetError() error { return nil }
+
+// TrySplit only checkpoints (fraction 0): the primary is finished and the
+// residual carries the seen set into the next round.
+func (t *discoveryTracker) TrySplit(fraction float64) (primary, residual any, err error) {
+	if t.rest.Done || fraction > 0 {
+		return t.rest, nil, nil
+	}
+	res := discoveryRestriction{Seen: slices.Clone(t.rest.Seen), Rounds: t.rest.Rounds + 1}
+	t.rest.Done = true
+	return t.rest, res, nil
+}
+
+func (t *discoveryTracker) GetProgress() (done, remaining float64) {
+	if t.rest.Done {
+		return float64(len(t.rest.Seen)), 0
+	}
+	return float64(len(t.rest.Seen)), 1
+}
+
+func (t *discoveryTracker) IsDone() bool        { return t.rest.Done }
+func (t *discoveryTracker) GetRestriction() any { return t.rest }
+func (t *discoveryTracker) IsBounded() bool     { return t.rest.Done }
+
+// discoverFn lists the partitions to read and emits each once, re-listing
+// every DiscoveryInterval so topics and partitions created later are read.
+type discoverFn struct {
+	Cfg ReadConfig
+
+	conn    *conn
+	pattern *regexp.Regexp
+}
+
+func (fn *discoverFn) Setup() error {
+	c, err := getConn(fn.Cfg.Config)
+	if err != nil {
+		return err
+	}
+	fn.conn = c
+	if fn.Cfg.TopicPattern != "" {
+		fn.pattern = regexp.MustCompile("^(?:" + fn.Cfg.TopicPattern + ")$")
+	}
+	return nil
+}
+
+func (fn *discoverFn) Teardown() {
+	if fn.conn != nil {
+		fn.conn.release()
+		fn.conn = nil
+	}
+}
+
+func (fn *discoverFn) CreateInitialRestriction(_ []byte) discoveryRestriction {
+	return discoveryRestriction{}
+}
+
+func (fn *discoverFn) SplitRestriction(_ []byte, r discoveryRestriction) []discoveryRestriction {
+	return []discoveryRestriction{r}
+}
+
+func (fn *discoverFn) RestrictionSize(_ []byte, _ discoveryRestriction) float64 { return 1 }
+
+func (fn *discoverFn) CreateTracker(r discoveryRestriction) *sdf.LockRTracker {
+	return sdf.NewLockRTracker(&discoveryTracker{rest: r})
+}
+
+// TruncateRestriction stops discovery when a streaming job drains.
+func (fn *discoverFn) TruncateRestriction(rt *sdf.LockRTracker, _ []byte) discoveryRestriction {
+	r := rt.GetRestriction().(discoveryRestriction)
+	r.Done = true
+	return r
+}
+
+func (fn *discoverFn) InitialWatermarkEstimatorState(_ beam.EventTime, _ discoveryRestriction, _ []byte) int64 {
+	return int64(mtime.MinTimestamp)
+}
+
+func (fn *discoverFn) CreateWatermarkEstimator(ms int64) *watermarkEstimator {
+	return &watermarkEstimator{state: ms}
+}
+
+func (fn *discoverFn) WatermarkEstimatorState(e *watermarkEstimator) int64 { return e.state }
+
+func (fn *discoverFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt *sdf.LockRTracker, _ []byte, emit func(partitionDesc)) (sdf.ProcessContinuation, error) {
+	r := rt.GetRestriction().(discoveryRestriction)
+	seen := map[string]bool{}
+	for _, s := range r.Seen {
+		seen[s] = true
+	}
+	parts, err := fn.list()
+	if err != nil {
+		// A broker that is down now may be up at the next round; prism
+		// would fail the whole job on an error.
+		log.Warnf(ctx, "kafkaio: listing partitions: %v (retrying in %v)", err, fn.Cfg.DiscoveryInterval)
+		we.UpdateWatermark(time.Now())
+		return sdf.ResumeProcessingIn(fn.Cfg.DiscoveryInterval), nil
+	}
+	var fresh []partitionDesc
+	var names []string
+	for _, p := range parts {
+		name := fmt.Sprintf("%s/%d", p.topic, p.partition)
+		if seen[name] {
+			continue
+		}
+		d, err := fn.describe(p, r.Rounds == 0)
+		if err != nil {
+			log.Warnf(ctx, "kafkaio: offsets of %s: %v (retrying in %v)", name, err, fn.Cfg.DiscoveryInterval)
+			continue
+		}
+		fresh = append(fresh, d)
+		names = append(names, name)
+	}
+	if len(names) > 0 {
+		if !rt.TryClaim(names) {
+			return sdf.StopProcessing(), nil
+		}
+		for _, d := range fresh {
+			log.Infof(ctx, "kafkaio: reading %s/%d from offset %d", d.Topic, d.Partition, d.Start)
+			emit(d)
+		}
+	}
+	if fn.Cfg.Bounded() && (len(fn.Cfg.Topics) == 0 || len(r.Seen)+len(names) > 0) {
+		rt.TryClaim(nil)
+		return sdf.StopProcessing(), nil
+	}
+	we.UpdateWatermark(time.Now())
+	return sdf.ResumeProcessingIn(fn.Cfg.DiscoveryInterval), nil
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// list returns the partitions of the configured topics as the cluster
+// metadata has them now.
+func (fn *discoverFn) list() ([]topicPartition, error) {
+	cl := fn.conn.client
+	if err := cl.RefreshMetadata(); err != nil {
+		return nil, err
+	}
+	topics, err := cl.Topics()
+	if err != nil {
+		return nil, err
+	}
+	var want []string
+	if fn.pattern != nil {
+		for _, t := range topics {
+			if fn.pattern.MatchString(t) {
+				want = append(want, t)
+			}
+		}
+	} else {
+		for _, t := range fn.Cfg.Topics {
+			if slices.Contains(topics, t) {
+				want = append(want, t)
+			}
+		}
+	}
+	slices.Sort(want)
+	var out []topicPartition
+	for _, t := range want {
+		ps, err := cl.Partitions(t)
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(ps)
+		for _, p := range ps {
+			out = append(out, topicPartition{t, p})
+		}
+	}
+	return out, nil
+}
+
+// describe resolves where reading a partition starts and ends. Partitions
+// found after the first round start at the earliest offset.
+func (fn *discoverFn) describe(p topicPartition, firstRound bool) (partitionDesc, error) {
+	cl := fn.conn.client
+	d := partitionDesc{Topic: p.topic, Partition: p.partition, End: noEnd}
+	oldest, err := cl.GetOffset(p.topic, p.partition, sarama.OffsetOldest)
+	if err != nil {
+		return d, err
+	}
+	newest, err := cl.GetOffset(p.topic, p.partition, sarama.OffsetNewest)
+	if err != nil {
+		return d, err
+	}
+	d.Start = oldest
+	if firstRound {
+		switch fn.Cfg.Start {
+		case StartLatest:
+			d.Start = newest
+		case StartTimestamp:
+			off, err := cl.GetOffset(p.topic, p.partition, fn.Cfg.StartTime.UnixMilli())
+			if err != nil {
+				return d, err
+			}
+			if off < 0 { // nothing at or after the time yet
+				off = newest
+			}
+			d.Start = off
+		case StartCommitted:
+			off, err := fn.conn.committed(fn.Cfg.Group, p.topic, p.partition)
+			if err != nil {
+				return d, err
+			}
+			if off >= 0 {
+				d.Start = max(off, oldest)
+			}
+		}
+	}
+	if fn.Cfg.StopAtEnd {
+		d.End = max(newest, d.Start)
+	}
+	if fn.Cfg.MaxRecords > 0 && d.Start+fn.Cfg.MaxRecords < d.End {
+		d.End = d.Start + fn.Cfg.MaxRecords
+	}
+	return d, nil
+}
+
+// --- partition reading -------------------------------------------------------
+
+// readFn reads one partition per element over an offset range that grows
+// with the partition (or ends where a bounded read stops).
+type readFn struct {
+	Cfg ReadConfig
+
+	conn      *conn
+	eventTime EventTimeFunc
+}
+
+func (fn *readFn) Setup() error {
+	c, err := getConn(fn.Cfg.Config)
+	if err != nil {
+		return err
+	}
+	fn.conn = c
+	et, ok := lookupEventTime(fn.Cfg.EventTime)
+	if !ok {
+		return fmt.Errorf("kafkaio: event-time policy %q is not registered in this binary", fn.Cfg.EventTime)
+	}
+	fn.eventTime = et
+	return nil
+}
+
+func (fn *readFn) Teardown() {
+	if fn.conn != nil {
+		fn.conn.release()
+		fn.conn = nil
+	}
+}
+
+func (fn *readFn) CreateInitialRestriction(d partitionDesc) offsetrange.Restriction {
+	return offsetrange.Restriction{Start: d.Start, End: d.End}
+}
+
+// SplitRestriction keeps one restriction per partition: records of a
+// partition are read in order by one reader.
+func (fn *readFn) SplitRestriction(_ partitionDesc, r offsetrange.Restriction) []offsetrange.Restriction {
+	return []offsetrange.Restriction{r}
+}
+
+// RestrictionSize is the partition's backlog, the runner's measure of work.
+func (fn *readFn) RestrictionSize(d partitionDesc, r offsetrange.Restriction) (float64, error) {
+	if r.End != noEnd {
+		return float64(r.End - r.Start), nil
+	}
+	if fn.conn == nil {
+		if err := fn.Setup(); err != nil {
+			return 0, err
+		}
+	}
+	end := fn.conn.estimator(d.Topic, d.Partition).Estimate()
+	return math.Max(0, float64(end-r.Start)), nil
+}
+
+func (fn *readFn) CreateTracker(r offsetrange.Restriction) (*sdf.LockRTracker, error) {
+	if r.End != noEnd {
+		return sdf.NewLockRTracker(offsetrange.NewTracker(r)), nil
+	}
+	// CreateTracker does not see the element, so the partition whose end
+	// the tracker estimates is bound in ProcessElement.
+	end := &deferredEstimator{}
+	g, err := offsetrange.NewGrowableTracker(r, end)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaio: %w", err)
+	}
+	return sdf.NewLockRTracker(&partitionTracker{GrowableTracker: g, end: end}), nil
+}
+
+// partitionTracker is a growable offset tracker whose end estimate (the
+// partition's newest offset, also its backlog) is bound to a partition once
+// the element is known.
+type partitionTracker struct {
+	*offsetrange.GrowableTracker
+	end *deferredEstimator
+}
+
+type deferredEstimator struct {
+	est *endEstimator
+}
+
+func (d *deferredEstimator) Estimate() int64 {
+	if d.est == nil {
+		return 0
+	}
+	return d.est.Estimate()
+}
+
+// TruncateRestriction ends the read where it is when a streaming job drains.
+func (fn *readFn) TruncateRestriction(rt *sdf.LockRTracker, _ partitionDesc) offsetrange.Restriction {
+	start := rt.GetRestriction().(offsetrange.Restriction).Start
+	return offsetrange.Restriction{Start: start, End: start}
+}
+
+func (fn *readFn) InitialWatermarkEstimatorState(_ beam.EventTime, _ offsetrange.Restriction, _ partitionDesc) int64 {
+	return int64(mtime.MinTimestamp)
+}
+
+func (fn *readFn) CreateWatermarkEstimator(ms int64) *watermarkEstimator {
+	return &watermarkEstimator{state: ms}
+}
+
+func (fn *readFn) WatermarkEstimatorState(e *watermarkEstimator) int64 { return e.state }
+
+func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt *sdf.LockRTracker, d partitionDesc, emit func(beam.EventTime, Record)) (sdf.ProcessContinuation, error) {
+	if pt, ok := rt.Rt.(*partitionTracker); ok {
+		pt.end.est = fn.conn.estimator(d.Topic, d.Partition)
+	}
+
+	rest := rt.GetRestriction().(offsetrange.Restriction)
+	next := rest.Start
+	if next >= rest.End {
+		rt.TryClaim(rest.End)
+		return sdf.StopProcessing(), nil
+	}
+	pr, err := fn.conn.partition(d.Topic, d.Partition, next)
+	if err != nil {
+		log.Warnf(ctx, "kafkaio: opening %s/%d at %d: %v (retrying)", d.Topic, d.Partition, next, err)
+		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+	}
+	defer pr.unlock()
+
+	prev := next - 1
+	timer := time.NewTimer(fn.Cfg.PollTimeout)
+	defer timer.Stop()
+	for n := 0; ; {
+		if next >= rest.End {
+			rt.TryClaim(rest.End)
+			return sdf.StopProcessing(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return sdf.ResumeProcessingIn(0), nil
+		case m, ok := <-pr.pc.Messages():
+			if !ok {
+				pr.broken = true
+				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+			}
+			if m.Offset < next {
+				continue // a compressed batch can start before the asked offset
+			}
+			if !rt.TryClaim(m.Offset) {
+				pr.broken = true // the message is past our range; reopen next time
+				return sdf.StopProcessing(), rt.GetError()
+			}
+			rec := toRecord(m, prev, d.Start)
+			et, err := fn.eventTime(rec)
+			if err != nil || et.IsZero() {
+				et = rec.Timestamp
+			}
+			emit(mtime.FromTime(et), rec)
+			we.UpdateWatermark(et.Add(-fn.Cfg.MaxDelay))
+			prev, next = m.Offset, m.Offset+1
+			pr.next = next
+			n++
+			if n >= fn.Cfg.BatchRecords {
+				// Checkpoint so the bundle ends and its output moves on.
+				return sdf.ResumeProcessingIn(0), nil
+			}
+		case cerr, ok := <-pr.pc.Errors():
+			if !ok {
+				pr.broken = true
+				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+			}
+			if errors.Is(cerr.Err, sarama.ErrOffsetOutOfRange) {
+				// Retention deleted what we were about to read; it cannot be
+				// had any more. Say so loudly and continue at the oldest.
+				log.Errorf(ctx, "kafkaio: %s/%d offset %d is out of range (deleted by retention?); resuming at the oldest offset", d.Topic, d.Partition, next)
+			} else {
+				log.Warnf(ctx, "kafkaio: reading %s/%d: %v", d.Topic, d.Partition, cerr.Err)
+			}
+			pr.broken = true
+			return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+		case <-timer.C:
+			hwm := pr.pc.HighWaterMarkOffset()
+			if rest.End != noEnd && next >= hwm && hwm >= rest.End {
+				// Offsets up to End were skipped (transaction markers): done.
+				rt.TryClaim(rest.End)
+				return sdf.StopProcessing(), nil
+			}
+			if fn.Cfg.IdleAdvance && next >= hwm {
+				we.UpdateWatermark(time.Now().Add(-fn.Cfg.MaxDelay))
+			}
+			return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+		}
+	}
+}
+
+func toRecord(m *sarama.ConsumerMessage, prev, base int64) Record {
+	r := Record{
+		Source:    Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Prev: prev, Base: base},
+		Key:       m.Key,
+		Value:     m.Value,
+		Timestamp: m.Timestamp,
+	}
+	if len(m.Headers) > 0 {
+		r.Headers = make([]Header, 0, len(m.Headers))
+		for _, h := range m.Headers {
+			if h != nil {
+				r.Headers = append(r.Headers, Header{Key: string(h.Key), Value: h.Value})
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,253 @@
+package kafkaio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, beam.EventTime, Message, func(beam.EventTime, Ack), error](&writeFn{})
+	register.Emitter2[beam.EventTime, Ack]()
+}
+
+// Write produces messages, each to its own Topic, with an idempotent
+// producer, creating missing topics with cfg's partitions and retention. It
+// returns the Acks of the messages that carry a Source, emitted only after
+// the broker acknowledged them. A broker error fails the bundle, so nothing
+// is acknowledged that was not written. It panics on an invalid cfg.
+func Write(s beam.Scope, cfg WriteConfig, msgs beam.PCollection) beam.PCollection {
+	s = s.Scope("kafkaio.Write")
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return beam.ParDo(s, &writeFn{Cfg: cfg}, msgs)
+}
+
+type writeFn struct {
+	Cfg WriteConfig
+
+	client   sarama.Client
+	admin    sarama.ClusterAdmin
+	producer sarama.AsyncProducer
+	known    map[string]bool
+
+	mu      sync.Mutex
+	sent    int
+	done    int
+	acks    []timedAck
+	errs    []error
+	settled *sync.Cond
+}
+
+type timedAck struct {
+	ts  beam.EventTime
+	ack Ack
+}
+
+// sendMeta rides along with each produced message to its success or error.
+type sendMeta struct {
+	ts     beam.EventTime
+	source Source
+	units  int
+}
+
+func (fn *writeFn) Setup() error {
+	sc, err := saramaConfig(fn.Cfg.Config)
+	if err != nil {
+		return err
+	}
+	sc.Producer.Return.Successes = true
+	sc.Producer.Return.Errors = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.MaxMessageBytes = fn.Cfg.MaxMessageBytes
+	sc.Producer.Retry.Max = 10
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	sc.Producer.Flush.Bytes = 1 << 20
+	// A byte or message threshold alone leaves a partial batch waiting;
+	// the frequency sends it.
+	sc.Producer.Flush.Frequency = 5 * time.Millisecond
+	if !fn.Cfg.DisableIdempotence {
+		sc.Producer.Idempotent = true
+		sc.Net.MaxOpenRequests = 1
+	}
+	switch fn.Cfg.Compression {
+	case "gzip":
+		sc.Producer.Compression = sarama.CompressionGZIP
+	case "snappy":
+		sc.Producer.Compression = sarama.CompressionSnappy
+	case "lz4":
+		sc.Producer.Compression = sarama.CompressionLZ4
+	case "zstd":
+		sc.Producer.Compression = sarama.CompressionZSTD
+	}
+	cl, err := sarama.NewClient(fn.Cfg.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("kafkaio: connecting to %v: %w", fn.Cfg.Brokers, err)
+	}
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("kafkaio: %w", err)
+	}
+	prod, err := sarama.NewAsyncProducerFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("kafkaio: producer: %w", err)
+	}
+	fn.client, fn.admin, fn.producer = cl, admin, prod
+	fn.known = map[string]bool{}
+	fn.settled = sync.NewCond(&fn.mu)
+	go fn.collect()
+	return nil
+}
+
+// collect gathers the broker's answers; sarama blocks if they are not read.
+func (fn *writeFn) collect() {
+	succ, errs := fn.producer.Successes(), fn.producer.Errors()
+	for succ != nil || errs != nil {
+		select {
+		case m, ok := <-succ:
+			if !ok {
+				succ = nil
+				continue
+			}
+			meta := m.Metadata.(sendMeta)
+			fn.mu.Lock()
+			if meta.source.Topic != "" {
+				fn.acks = append(fn.acks, timedAck{meta.ts, Ack{Source: meta.source, Units: meta.units}})
+			}
+			fn.done++
+			fn.settled.Broadcast()
+			fn.mu.Unlock()
+		case e, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			fn.mu.Lock()
+			fn.errs = append(fn.errs, fmt.Errorf("kafkaio: producing to %s: %w", e.Msg.Topic, e.Err))
+			fn.done++
+			fn.settled.Broadcast()
+			fn.mu.Unlock()
+		}
+	}
+}
+
+// ProcessElement only sends; acknowledgements are emitted in FinishBundle,
+// once the broker has answered.
+func (fn *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Message, _ func(beam.EventTime, Ack)) error {
+	if m.Topic == "" {
+		return errors.New("kafkaio: message without a topic")
+	}
+	if err := fn.ensureTopic(m.Topic); err != nil {
+		return err
+	}
+	pm := &sarama.ProducerMessage{
+		Topic:    m.Topic,
+		Key:      bytesOrNil(m.Key),
+		Value:    sarama.ByteEncoder(m.Value),
+		Metadata: sendMeta{ts: ts, source: m.Source, units: m.Units},
+	}
+	for _, h := range m.Headers {
+		pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	fn.mu.Lock()
+	fn.sent++
+	fn.mu.Unlock()
+	select {
+	case fn.producer.Input() <- pm:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func bytesOrNil(b []byte) sarama.Encoder {
+	if b == nil {
+		return nil
+	}
+	return sarama.ByteEncoder(b)
+}
+
+// FinishBundle waits until the broker answered every message of the bundle,
+// then acknowledges them, or fails the bundle if any was not written.
+func (fn *writeFn) FinishBundle(emit func(beam.EventTime, Ack)) error {
+	fn.mu.Lock()
+	for fn.done < fn.sent {
+		fn.settled.Wait()
+	}
+	acks, errs := fn.acks, fn.errs
+	fn.acks, fn.errs, fn.sent, fn.done = nil, nil, 0, 0
+	fn.mu.Unlock()
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (and %d more errors)", errs[0], len(errs)-1)
+	}
+	for _, a := range acks {
+		emit(a.ts, a.ack)
+	}
+	return nil
+}
+
+func (fn *writeFn) Teardown() {
+	if fn.producer != nil {
+		// Every bundle already waited for its answers, so this is quick.
+		_ = fn.producer.Close()
+		fn.producer = nil
+	}
+	if fn.client != nil {
+		_ = fn.client.Close()
+		fn.client = nil
+	}
+}
+
+// ensureTopic creates a topic the first time it is written, if missing.
+func (fn *writeFn) ensureTopic(topic string) error {
+	if fn.known[topic] {
+		return nil
+	}
+	if parts, err := fn.client.Partitions(topic); err == nil && len(parts) > 0 {
+		fn.known[topic] = true
+		return nil
+	}
+	detail := &sarama.TopicDetail{
+		NumPartitions:     fn.Cfg.Partitions,
+		ReplicationFactor: fn.Cfg.Replication,
+		ConfigEntries:     map[string]*string{},
+	}
+	mmb := strconv.Itoa(fn.Cfg.MaxMessageBytes)
+	detail.ConfigEntries["max.message.bytes"] = &mmb
+	if fn.Cfg.Retention > 0 {
+		ms := strconv.FormatInt(fn.Cfg.Retention.Milliseconds(), 10)
+		detail.ConfigEntries["retention.ms"] = &ms
+	}
+	err := fn.admin.CreateTopic(topic, detail, false)
+	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		var te *sarama.TopicError
+		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
+			return fmt.Errorf("kafkaio: creating topic %s: %w", topic, err)
+		}
+	}
+	// The new topic's leaders take a moment to appear in metadata.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := fn.client.RefreshMetadata(topic); err == nil {
+			if parts, err := fn.client.Partitions(topic); err == nil && len(parts) > 0 {
+				fn.known[topic] = true
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kafkaio: topic %s created but has no partitions in metadata after 30s", topic)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
