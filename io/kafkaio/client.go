@@ -27,7 +27,7 @@ func saramaConfig(c Config) (*sarama.Config, error) {
 		sc.ClientID = "alertbeam"
 	}
 	sc.Net.DialTimeout = 10 * time.Second
-	sc.Metadata.Retry.Max = 10
+	sc.Metadata.Retry.Max = 60
 	sc.Metadata.Retry.Backoff = 500 * time.Millisecond
 	// Looking a topic up must not create it with the broker's defaults:
 	// Write creates topics with the partitions and retention asked for.

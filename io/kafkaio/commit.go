@@ -135,6 +135,7 @@ type commitFn struct {
 	om     sarama.OffsetManager
 	poms   map[string]sarama.PartitionOffsetManager
 	dirty  map[string]int64
+	failed map[string]int64
 }
 
 func (fn *commitFn) Setup() error {
@@ -159,7 +160,14 @@ func (fn *commitFn) Setup() error {
 	return nil
 }
 
-func (fn *commitFn) StartBundle(_ context.Context, _ func(Committed)) { fn.dirty = map[string]int64{} }
+func (fn *commitFn) StartBundle(_ context.Context, _ func(Committed)) {
+	// Commits that failed last time are retried with this bundle's.
+	fn.dirty = fn.failed
+	fn.failed = nil
+	if fn.dirty == nil {
+		fn.dirty = map[string]int64{}
+	}
+}
 
 func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key string, a Ack, emit func(Committed)) error {
 	raw, ok, err := fn.State.Read(sp)
@@ -218,7 +226,11 @@ func (fn *commitFn) FinishBundle(ctx context.Context, emit func(Committed)) erro
 	for _, k := range keys {
 		select {
 		case perr := <-fn.poms[k].Errors():
-			return fmt.Errorf("kafkaio: committing %s: %w", k, perr.Err)
+			// The broker may be restarting: retry with the next bundle
+			// rather than fail the whole job, as prism would.
+			log.Warnf(ctx, "kafkaio: committing %s: %v (retrying with the next bundle)", k, perr.Err)
+			fn.failed = fn.dirty
+			return nil
 		default:
 		}
 	}

@@ -217,7 +217,10 @@ type WriteConfig struct {
 	Partitions  int32
 	Replication int16
 	Retention   time.Duration // 0: the broker's default
-	// MaxMessageBytes bounds one message (default 16 MiB).
+	// MaxMessageBytes bounds one message and one produced batch (default
+	// 1,000,000 bytes, Kafka's own default, so stock brokers accept our
+	// batches; alerts are at most ~150 KB). Topics we create get it as
+	// max.message.bytes.
 	MaxMessageBytes int
 	// Idempotent enables the idempotent producer (default true; disable only
 	// for brokers that lack it).
@@ -235,7 +238,7 @@ func (c *WriteConfig) defaults() {
 		c.Replication = 1
 	}
 	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 16 << 20
+		c.MaxMessageBytes = 1000000
 	}
 }
 

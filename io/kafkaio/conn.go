@@ -1,6 +1,9 @@
 package kafkaio
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,9 +33,16 @@ var (
 	conns   = map[string]*conn{}
 )
 
-func getConn(c Config) (*conn, error) {
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// getConn returns the connection of one Read (run) to one cluster.
+func getConn(run string, c Config) (*conn, error) {
 	keyBytes, _ := json.Marshal(c)
-	key := string(keyBytes)
+	key := run + string(keyBytes)
 	connsMu.Lock()
 	defer connsMu.Unlock()
 	if cn, ok := conns[key]; ok {
@@ -92,9 +102,14 @@ type partReader struct {
 
 func (p *partReader) unlock() { p.lock.Unlock() }
 
+// errBusy: another call still holds the partition (it is finishing).
+var errBusy = errors.New("kafkaio: partition busy")
+
 // partition returns the locked reader of a partition positioned at offset,
 // reusing the open consumer (and its prefetched messages) when it is there.
-func (c *conn) partition(topic string, partition int32, offset int64) (*partReader, error) {
+// It waits at most wait for the partition, so a stuck holder cannot
+// deadlock the read: the caller checkpoints and tries again.
+func (c *conn) partition(ctx context.Context, topic string, partition int32, offset int64, wait time.Duration) (*partReader, error) {
 	tp := topicPartition{topic, partition}
 	c.mu.Lock()
 	p, ok := c.parts[tp]
@@ -103,7 +118,9 @@ func (c *conn) partition(topic string, partition int32, offset int64) (*partRead
 		c.parts[tp] = p
 	}
 	c.mu.Unlock()
-	p.lock.Lock()
+	if !lockWithin(ctx, &p.lock, wait) {
+		return nil, errBusy
+	}
 	if p.pc != nil && !p.broken && p.next == offset {
 		return p, nil
 	}
@@ -181,4 +198,15 @@ func (e *endEstimator) Estimate() int64 {
 	// On error the last estimate stands: progress is advisory.
 	e.at = time.Now()
 	return e.last
+}
+
+func lockWithin(ctx context.Context, mu *sync.Mutex, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for !mu.TryLock() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package kafkaio_test
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"testing"
 	"time"
@@ -28,7 +29,8 @@ func saramaCfg() *sarama.Config {
 	sc.Version = kafkaio.KafkaVersion
 	sc.Producer.Return.Successes = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.MaxMessageBytes = 16 << 20
+	// sarama fills a batch up to this size; Kafka's default limit is 1 MB.
+	sc.Producer.MaxMessageBytes = 1000000
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	return sc
 }
@@ -149,3 +151,5 @@ func keyRange(from, n int) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

@@ -41,9 +41,12 @@ func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
+	// Each Read gets its own connections: a cancelled pipeline's readers
+	// may still hold theirs while the next run in the same process starts.
+	run := newRunID()
 	imp := beam.Impulse(s)
-	parts := beam.ParDo(s, &discoverFn{Cfg: cfg}, imp)
-	return beam.ParDo(s, &readFn{Cfg: cfg}, parts)
+	parts := beam.ParDo(s, &discoverFn{Cfg: cfg, Run: run}, imp)
+	return beam.ParDo(s, &readFn{Cfg: cfg, Run: run}, parts)
 }
 
 // watermarkEstimator is a manual estimator: the DoFns set it from event
@@ -127,13 +130,14 @@ func (t *discoveryTracker) IsBounded() bool     { return t.rest.Done }
 // every DiscoveryInterval so topics and partitions created later are read.
 type discoverFn struct {
 	Cfg ReadConfig
+	Run string
 
 	conn    *conn
 	pattern *regexp.Regexp
 }
 
 func (fn *discoverFn) Setup() error {
-	c, err := getConn(fn.Cfg.Config)
+	c, err := getConn(fn.Run, fn.Cfg.Config)
 	if err != nil {
 		return err
 	}
@@ -325,13 +329,14 @@ func (fn *discoverFn) describe(p topicPartition, firstRound bool) (partitionDesc
 // with the partition (or ends where a bounded read stops).
 type readFn struct {
 	Cfg ReadConfig
+	Run string
 
 	conn      *conn
 	eventTime EventTimeFunc
 }
 
 func (fn *readFn) Setup() error {
-	c, err := getConn(fn.Cfg.Config)
+	c, err := getConn(fn.Run, fn.Cfg.Config)
 	if err != nil {
 		return err
 	}
@@ -435,7 +440,10 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		rt.TryClaim(rest.End)
 		return sdf.StopProcessing(), nil
 	}
-	pr, err := fn.conn.partition(d.Topic, d.Partition, next)
+	pr, err := fn.conn.partition(ctx, d.Topic, d.Partition, next, fn.Cfg.PollTimeout)
+	if errors.Is(err, errBusy) {
+		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+	}
 	if err != nil {
 		log.Warnf(ctx, "kafkaio: opening %s/%d at %d: %v (retrying)", d.Topic, d.Partition, next, err)
 		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil

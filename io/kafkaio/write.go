@@ -69,8 +69,10 @@ func (fn *writeFn) Setup() error {
 	sc.Producer.Return.Errors = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.MaxMessageBytes = fn.Cfg.MaxMessageBytes
-	sc.Producer.Retry.Max = 10
-	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	// Ride out a broker restart (tens of seconds) inside the DoFn: prism
+	// fails the whole job on a bundle error instead of retrying it.
+	sc.Producer.Retry.Max = 120
+	sc.Producer.Retry.Backoff = 500 * time.Millisecond
 	sc.Producer.Flush.Bytes = 1 << 20
 	// A byte or message threshold alone leaves a partial batch waiting;
 	// the frequency sends it.

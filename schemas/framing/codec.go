@@ -66,11 +66,9 @@ func NewZTF() (*Codec, error) {
 }
 
 // NewLSST returns the codec for LSST wire-format messages whose schema ids are
-// resolved through reg, decoding into schemas/lsst structs.
+// resolved through reg, decoding into schemas/lsst structs. A codec that
+// only encodes may pass a nil reg.
 func NewLSST(reg *registry.Client) (*Codec, error) {
-	if reg == nil {
-		return nil, errors.New("framing: LSST needs a schema registry client")
-	}
 	return newCodec(schemas.Version{Survey: schemas.LSST, Version: schemas.LSSTVersion}, reg)
 }
 
@@ -214,6 +212,17 @@ func (c *Codec) Encode(v any) ([]byte, error) {
 	return c.Frame(datum)
 }
 
+// EncodeContainer encodes v as a one-record Avro container file with the
+// reader schema in its header, whatever the survey: the form alert files
+// take on disk (Rubin's sample alerts are such files too).
+func (c *Codec) EncodeContainer(v any) ([]byte, error) {
+	datum, err := API.Marshal(c.reader, v)
+	if err != nil {
+		return nil, fmt.Errorf("framing: encoding %s alert: %w", c.survey, err)
+	}
+	return AppendContainer(make([]byte, 0, len(datum)+len(c.readerJSON)+128), Container{Schema: c.readerJSON, Datum: datum})
+}
+
 // Frame frames a datum already encoded with the reader schema.
 func (c *Codec) Frame(datum []byte) ([]byte, error) {
 	if c.survey == schemas.ZTF {
@@ -266,6 +275,9 @@ func ParseWriterSchema(raw []byte) (avro.Schema, error) {
 func (c *Codec) writerForID(ctx context.Context, id int) (*writer, error) {
 	if w, ok := c.byID.Load(id); ok {
 		return w.(*writer), nil
+	}
+	if c.registry == nil {
+		return nil, fmt.Errorf("framing: no schema registry configured to resolve schema id %d", id)
 	}
 	s, err := c.registry.Schema(ctx, id)
 	if err != nil {
