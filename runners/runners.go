@@ -43,6 +43,24 @@ func RunnerName() string {
 // DoFns, the setting under which prism lost elements.
 const SafePrismExperiment = "prism_disable_sdf_split"
 
+// Check reports a runner choice that cannot work before anything starts.
+func Check() error {
+	name := strings.ToLower(RunnerName())
+	switch name {
+	case "", "direct", "prism":
+		return nil
+	case "flink", "portable", "universal":
+		if *jobopts.Endpoint == "" {
+			return fmt.Errorf("runners: --runner=%s needs --endpoint=HOST:PORT of a Beam job server (for Flink: Beam's Flink job server)", name)
+		}
+		return nil
+	case "dataflow":
+		return fmt.Errorf("runners: --runner=dataflow is not wired in this build yet")
+	default:
+		return fmt.Errorf("runners: unknown --runner=%q (want direct, prism, flink, portable, universal or dataflow)", name)
+	}
+}
+
 // Run executes p on the runner chosen by --runner and waits for it to finish.
 func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	name := strings.ToLower(RunnerName())

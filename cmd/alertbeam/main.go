@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/alertbeam/alertbeam/runners"
 	// Registers the worker-harness hook that beam.Init runs in worker mode.
@@ -36,6 +37,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "alertbeam: worker harness returned")
 		os.Exit(1)
 	}
+	// Prism and the Beam SDK log every job step at INFO; users see warnings
+	// and errors unless they ask for more.
+	// ALERTBEAM_LOG=info|debug shows them.
+	level := os.Getenv("ALERTBEAM_LOG")
+	if level == "" {
+		level = "warn"
+	}
+	beamlog.SetupLogging(level, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -102,6 +111,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if c.beam {
+		// A runner that cannot work fails before any broker or pipeline starts.
+		if err := runners.Check(); err != nil {
+			fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
+			return 2
+		}
+		beam.Init()
 	}
 	if err := exec(ctx, &env{args: fs.Args(), stdout: stdout, stderr: stderr}); err != nil {
 		fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)

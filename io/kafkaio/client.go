@@ -17,6 +17,16 @@ import (
 // and every Kafka 2.x–4.x.
 var KafkaVersion = sarama.V2_8_0_0
 
+// SaramaConfig turns a Config into a sarama configuration with the settings
+// every alertbeam client shares (protocol version, security, fetch sizes),
+// for code that talks to Kafka outside a pipeline.
+func SaramaConfig(c Config) (*sarama.Config, error) {
+	if err := c.Security.validate(); err != nil {
+		return nil, err
+	}
+	return saramaConfig(c)
+}
+
 // saramaConfig turns a Config into a sarama configuration with the settings
 // every alertbeam client shares.
 func saramaConfig(c Config) (*sarama.Config, error) {
@@ -27,7 +37,7 @@ func saramaConfig(c Config) (*sarama.Config, error) {
 		sc.ClientID = "alertbeam"
 	}
 	sc.Net.DialTimeout = 10 * time.Second
-	sc.Metadata.Retry.Max = 60
+	sc.Metadata.Retry.Max = 10
 	sc.Metadata.Retry.Backoff = 500 * time.Millisecond
 	// Looking a topic up must not create it with the broker's defaults:
 	// Write creates topics with the partitions and retention asked for.

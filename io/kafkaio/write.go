@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -212,11 +213,13 @@ func (fn *writeFn) Teardown() {
 }
 
 // ensureTopic creates a topic the first time it is written, if missing.
+// Existence is checked in the client's topic list: asking sarama for the
+// partitions of a missing topic retries the metadata request for seconds.
 func (fn *writeFn) ensureTopic(topic string) error {
 	if fn.known[topic] {
 		return nil
 	}
-	if parts, err := fn.client.Partitions(topic); err == nil && len(parts) > 0 {
+	if fn.exists(topic) {
 		fn.known[topic] = true
 		return nil
 	}
@@ -240,16 +243,27 @@ func (fn *writeFn) ensureTopic(topic string) error {
 	}
 	// The new topic's leaders take a moment to appear in metadata.
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := fn.client.RefreshMetadata(topic); err == nil {
-			if parts, err := fn.client.Partitions(topic); err == nil && len(parts) > 0 {
-				fn.known[topic] = true
-				return nil
-			}
-		}
+	for !fn.exists(topic) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kafkaio: topic %s created but has no partitions in metadata after 30s", topic)
+			return fmt.Errorf("kafkaio: topic %s created but not in metadata after 30s", topic)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	fn.known[topic] = true
+	return nil
+}
+
+// exists reports whether topic is in the cluster's metadata with partitions.
+func (fn *writeFn) exists(topic string) bool {
+	topics, err := fn.client.Topics()
+	if err != nil || !slices.Contains(topics, topic) {
+		if err := fn.client.RefreshMetadata(); err != nil {
+			return false
+		}
+		if topics, err = fn.client.Topics(); err != nil || !slices.Contains(topics, topic) {
+			return false
+		}
+	}
+	parts, err := fn.client.Partitions(topic)
+	return err == nil && len(parts) > 0
 }

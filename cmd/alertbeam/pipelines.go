@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+)
+
+func init() {
+	register(&command{
+		name:    "produce",
+		summary: "publish a simulated night (or packet files) to a Kafka topic at visit cadence",
+		beam:    true,
+		usage: ` [--from-files FILE...]
+
+Publishes a seeded, realistic night visit by visit, at the survey's cadence
+times --speed (0: as fast as possible), framed as the survey frames it: one
+Avro container file per message for ZTF, the Confluent wire format with
+Rubin's schema id for LSST. With --from-files, publishes existing packet files
+instead (the shared samples work).
+
+Examples:
+  alertbeam produce --brokers localhost:9092 --topic ztf_ingest --visits 20 --speed 10
+  alertbeam produce --brokers localhost:9092 --topic ztf_ingest --from-files ../shared/data/ztf/*.avro`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			o := addSimFlags(fs)
+			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port] (\"embedded\" starts one in this process, gone when it exits)")
+			topic := fs.String("topic", "", "topic to publish to (default <survey>_ingest)")
+			speed := fs.Float64("speed", 1, "multiple of real time between visits; 0 publishes as fast as possible")
+			partitions := fs.Int("partitions", 16, "partitions of the topic if it has to be created")
+			fromFiles := fs.Bool("from-files", false, "publish the packet files given as arguments instead of simulating")
+			sec := addSecurityFlags(fs)
+			return func(ctx context.Context, e *env) error {
+				cfg, err := o.config()
+				if err != nil {
+					return err
+				}
+				if *topic == "" {
+					*topic = cfg.Survey + "_ingest"
+				}
+				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				if err != nil {
+					return err
+				}
+				defer stop()
+				w := kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: addrs, Security: sec.security()}, Partitions: int32(*partitions)}
+				p, s := beam.NewPipelineWithRoot()
+				var acks beam.PCollection
+				if *fromFiles {
+					files, err := expand(e.args)
+					if err != nil {
+						return err
+					}
+					acks, err = pipelines.ProduceFiles(s, files, cfg.Survey, *topic, w)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "publishing %d files to %s on %s\n", len(files), *topic, strings.Join(addrs, ","))
+				} else {
+					if len(e.args) > 0 {
+						return fmt.Errorf("unexpected arguments %q (packet files need --from-files)", e.args)
+					}
+					acks, err = pipelines.Produce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(cfg), Topic: *topic, Write: w, Speed: *speed})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "publishing a simulated %s night (%s, %d visits) to %s on %s\n",
+						cfg.Survey, cfg.Night.Format("2006-01-02"), cfg.Visits, *topic, strings.Join(addrs, ","))
+				}
+				_ = acks
+				start := time.Now()
+				if _, err := runners.Run(ctx, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))
+				return nil
+			}
+		},
+	})
+
+	register(&command{
+		name:    "distribute",
+		summary: "fan an ingest stream out to per-night topics (ztf_YYYYMMDD_programidN, lsst_YYYYMMDD)",
+		beam:    true,
+		usage: `
+
+Reads the ingest topic and routes every alert, with its exact bytes, to its
+night's topic: ztf_YYYYMMDD_programidN (the UTC date of candidate.jd) or
+lsst_YYYYMMDD (Rubin's dayObs: the TAI observation time converted to UTC,
+minus 12 hours). Topics are created with --partitions and --retention.
+Alerts that cannot be routed go to --dead-letter-topic with their error.
+Offsets are committed to --group once the broker has the routed copy, so a
+restart resumes where it left off without losing anything.
+
+Examples:
+  alertbeam distribute --brokers localhost:9092 --topic ztf_ingest
+  alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --stop-at-end
+  alertbeam distribute --runner=flink --endpoint=localhost:8099 --brokers kafka:9092 --topic ztf_ingest`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port]")
+			topic := fs.String("topic", "", "ingest topic(s) to read, comma-separated")
+			pattern := fs.String("topic-pattern", "", "read every topic matching this regular expression instead (new ones are picked up)")
+			group := fs.String("group", "alertbeam-distribute", "consumer group whose offsets record progress")
+			from := fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest")
+			survey := fs.String("survey", "ztf", "ztf or lsst")
+			reg := fs.String("registry", "", "schema-registry URL (LSST)")
+			partitions := fs.Int("partitions", 16, "partitions of each per-night topic")
+			retention := fs.Duration("retention", 14*24*time.Hour, "retention of each per-night topic")
+			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts that cannot be routed")
+			stopAtEnd := fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)")
+			maxRecords := fs.Int64("max-records", 0, "stop after this many records from each partition (0: no limit)")
+			sec := addSecurityFlags(fs)
+			return func(ctx context.Context, e *env) error {
+				if *topic == "" && *pattern == "" {
+					return errors.New("name the ingest stream with --topic or --topic-pattern")
+				}
+				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				if err != nil {
+					return err
+				}
+				defer stop()
+				conn := kafkaio.Config{Brokers: addrs, Security: sec.security()}
+				var topics []string
+				if *topic != "" {
+					topics = strings.Split(*topic, ",")
+				}
+				p, s := beam.NewPipelineWithRoot()
+				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
+					Read: kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *pattern, Group: *group,
+						Start: *from, StopAtEnd: *stopAtEnd, MaxRecords: *maxRecords},
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention},
+					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq,
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "distributing %s%s on %s (group %s) on the %s runner\n", *topic, *pattern, strings.Join(addrs, ","), *group, runners.RunnerName())
+				_, err = runners.Run(ctx, p)
+				return err
+			}
+		},
+	})
+}
+
+// expand expands glob patterns among file arguments.
+func expand(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		m, err := filepath.Glob(a)
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no file matches %s", a)
+		}
+		out = append(out, m...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("name packet files to publish")
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/fanout"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+func night(day int) pipelines.NightSpec {
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night = time.Date(2026, 11, day, 0, 0, 0, 0, time.UTC)
+	c.Seed, c.Visits, c.AlertsPerVisit = int64(day), 2, 120
+	return pipelines.SpecOf(c)
+}
+
+// expected encodes a night as Produce does: candid → bytes, and topic → count.
+func expected(t *testing.T, spec pipelines.NightSpec, msgs map[int64][]byte, topics map[string]int) {
+	t.Helper()
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := framing.NewZTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		b, err := codec.Encode(a.ZTF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[a.ZTF.Candid] = b
+		topics[fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)]++
+	}
+}
+
+func runPipeline(t *testing.T, p *beam.Pipeline) {
+	t.Helper()
+	start := time.Now()
+	if _, err := runners.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pipeline ran in %v", time.Since(start))
+}
+
+// Produce two nights, add corrupt messages, distribute: every alert is in its
+// night's topic exactly once with identical bytes, and each corrupt message is
+// in the dead-letter topic with its error and source.
+func TestProduceThenDistributeTwoNights(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	w := kafkaio.WriteConfig{Config: conn, Partitions: 4}
+
+	want, perTopic := map[int64][]byte{}, map[string]int{}
+	for _, day := range []int{20, 21} {
+		spec := night(day)
+		expected(t, spec, want, perTopic)
+		p, s := beam.NewPipelineWithRoot()
+		if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ztf_ingest", Write: w}); err != nil {
+			t.Fatal(err)
+		}
+		runPipeline(t, p)
+	}
+	corrupt := [][]byte{[]byte("not an alert"), want[firstKey(want)][:500], append([]byte("Obj\x02"), want[firstKey(want)][4:]...)}
+	sendRaw(t, b.Addr(), "ztf_ingest", corrupt)
+
+	p, s := beam.NewPipelineWithRoot()
+	_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute", StopAtEnd: true},
+		Write: w, Survey: "ztf",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	if len(perTopic) < 2 {
+		t.Fatalf("the generated nights should give at least two topics, got %v", perTopic)
+	}
+	seen := map[int64]string{}
+	for topic, n := range perTopic {
+		got := readTopic(t, b.Addr(), topic, n)
+		if len(got) != n {
+			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
+		}
+		for _, m := range got {
+			id, err := strconv.ParseInt(string(m.Key), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: key %q is not a candid", topic, m.Key)
+			}
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("candid %d in %s and %s", id, prev, topic)
+			}
+			seen[id] = topic
+			if !bytes.Equal(m.Value, want[id]) {
+				t.Fatalf("%s: candid %d bytes differ from what was produced", topic, id)
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d alerts distributed, want %d", len(seen), len(want))
+	}
+
+	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, len(corrupt))
+	if len(dead) != len(corrupt) {
+		t.Fatalf("%d dead letters, want %d", len(dead), len(corrupt))
+	}
+	var values []string
+	for _, m := range dead {
+		h := headers(m)
+		if h[deadletter.HeaderStage] != fanout.Stage || h[deadletter.HeaderError] == "" || h[deadletter.HeaderTopic] != "ztf_ingest" || h[deadletter.HeaderOffset] == "" {
+			t.Fatalf("dead letter headers incomplete: %v", h)
+		}
+		values = append(values, string(m.Value))
+	}
+	sort.Strings(values)
+	var wantValues []string
+	for _, c := range corrupt {
+		wantValues = append(wantValues, string(c))
+	}
+	sort.Strings(wantValues)
+	if fmt.Sprint(values) != fmt.Sprint(wantValues) {
+		t.Fatal("dead letters do not carry the original bytes")
+	}
+}
+
+func firstKey(m map[int64][]byte) int64 {
+	var k int64 = -1
+	for id := range m {
+		if k < 0 || id < k {
+			k = id
+		}
+	}
+	return k
+}
+
+func headers(m *sarama.ConsumerMessage) map[string]string {
+	h := map[string]string{}
+	for _, rh := range m.Headers {
+		h[string(rh.Key)] = string(rh.Value)
+	}
+	return h
+}
+
+func sendRaw(t *testing.T, addr, topic string, values [][]byte) {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	sc.Producer.Return.Successes = true
+	p, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, v := range values {
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readTopic reads every message of a topic from the start to its end.
+func readTopic(t *testing.T, addr, topic string, want int) []*sarama.ConsumerMessage {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	cl, err := sarama.NewClient([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c, err := sarama.NewConsumerFromClient(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		t.Fatalf("%s: %v", topic, err)
+	}
+	var out []*sarama.ConsumerMessage
+	for _, p := range parts {
+		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == 0 {
+			continue
+		}
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range pc.Messages() {
+			out = append(out, m)
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		pc.Close()
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+// Package deadletter carries the alerts a pipeline could not process, with
+// their error, to a dead-letter topic, so bad input never stops or poisons a
+// stream and nothing is dropped silently.
+//
+// A dead-letter message keeps the original bytes as its value and says what
+// happened in its headers: error, stage, source.topic, source.partition and
+// source.offset.
+package deadletter
+
+import (
+	"reflect"
+	"strconv"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+)
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*Letter)(nil)).Elem())
+}
+
+// DefaultTopic is where dead letters go unless --dead-letter-topic says otherwise.
+const DefaultTopic = "alertbeam-deadletter"
+
+// Header keys of a dead-letter message.
+const (
+	HeaderError     = "error"
+	HeaderStage     = "stage"
+	HeaderTopic     = "source.topic"
+	HeaderPartition = "source.partition"
+	HeaderOffset    = "source.offset"
+)
+
+// Letter is one record that failed, with why and where.
+type Letter struct {
+	Source kafkaio.Source
+	Key    []byte
+	Value  []byte
+	Stage  string
+	Error  string
+}
+
+// New makes a letter for a record that failed in stage.
+func New(r kafkaio.Record, stage string, err error) Letter {
+	return Letter{Source: r.Source, Key: r.Key, Value: r.Value, Stage: stage, Error: err.Error()}
+}
+
+// Message turns a letter into a Kafka message for topic that acknowledges
+// its source record with units (a record that fails stands for every sink
+// it will now never reach).
+func (l Letter) Message(topic string, units int) kafkaio.Message {
+	return kafkaio.Message{
+		Topic: topic,
+		Key:   l.Key,
+		Value: l.Value,
+		Headers: []kafkaio.Header{
+			{Key: HeaderError, Value: []byte(l.Error)},
+			{Key: HeaderStage, Value: []byte(l.Stage)},
+			{Key: HeaderTopic, Value: []byte(l.Source.Topic)},
+			{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(l.Source.Partition)))},
+			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(l.Source.Offset, 10))},
+		},
+		Source: l.Source,
+		Units:  units,
+	}
+}

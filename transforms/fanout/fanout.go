@@ -1,0 +1,175 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/registry"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+)
+
+func init() {
+	register.DoFn3x1[context.Context, kafkaio.Record, func(kafkaio.Message), error](&routeFn{})
+	register.Emitter1[kafkaio.Message]()
+}
+
+// Stage names this transform in dead letters.
+const Stage = "fanout"
+
+// Config configures Route.
+type Config struct {
+	Survey   string // "ztf" or "lsst"
+	Registry string // schema registry URL (LSST)
+	// DeadLetterTopic receives what cannot be routed (default
+	// deadletter.DefaultTopic).
+	DeadLetterTopic string
+	// Units each message acknowledges its source with (see kafkaio.Commit).
+	Units int
+}
+
+// Route turns records into messages for their night's topic, keeping the
+// exact bytes and headers, keyed by the alert id so partitions fill evenly.
+// Records that do not decode, or whose time or program is implausible, become
+// dead-letter messages. Only what routing needs is decoded (id, time,
+// program), never the whole packet.
+func Route(s beam.Scope, recs beam.PCollection, cfg Config) beam.PCollection {
+	s = s.Scope("fanout.Route")
+	if cfg.DeadLetterTopic == "" {
+		cfg.DeadLetterTopic = deadletter.DefaultTopic
+	}
+	if cfg.Units == 0 {
+		cfg.Units = 1
+	}
+	if cfg.Survey != schemas.ZTF && cfg.Survey != schemas.LSST {
+		panic(fmt.Errorf("fanout: unknown survey %q (want ztf or lsst)", cfg.Survey))
+	}
+	if cfg.Survey == schemas.LSST && cfg.Registry == "" {
+		panic(errors.New("fanout: LSST needs a schema registry URL"))
+	}
+	return beam.ParDo(s, &routeFn{Cfg: cfg}, recs)
+}
+
+type routeFn struct {
+	Cfg Config
+
+	codec  *framing.Codec
+	routed beam.Counter
+	dead   beam.Counter
+}
+
+func (fn *routeFn) Setup() error {
+	var reg *registry.Client
+	if fn.Cfg.Registry != "" {
+		var err error
+		if reg, err = registry.NewClient(fn.Cfg.Registry); err != nil {
+			return err
+		}
+	}
+	c, err := framing.New(fn.Cfg.Survey, reg)
+	if err != nil {
+		return err
+	}
+	fn.codec = c
+	fn.routed = beam.NewCounter("alertbeam", "fanout_routed")
+	fn.dead = beam.NewCounter("alertbeam", "fanout_deadletter")
+	return nil
+}
+
+// ztfRouting and lsstRouting hold the few fields routing decodes.
+type ztfRouting struct {
+	Candid    int64 `avro:"candid"`
+	Candidate struct {
+		Jd        float64 `avro:"jd"`
+		Programid int     `avro:"programid"`
+	} `avro:"candidate"`
+}
+
+type lsstRouting struct {
+	DiaSourceID int64 `avro:"diaSourceId"`
+	DiaSource   struct {
+		MidpointMjdTai float64 `avro:"midpointMjdTai"`
+	} `avro:"diaSource"`
+}
+
+// errImplausible marks alerts that decode but cannot belong to a real night.
+var errImplausible = errors.New("implausible alert")
+
+func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) error {
+	topic, id, err := fn.route(ctx, r.Value)
+	if err != nil {
+		var fe *framing.Error
+		if !errors.As(err, &fe) && !errors.Is(err, errImplausible) {
+			// Not the record's fault (the registry is unreachable): fail the
+			// bundle rather than dead-letter good data.
+			return fmt.Errorf("fanout: %s: %w", r.Source, err)
+		}
+		fn.dead.Inc(ctx, 1)
+		emit(deadletter.New(r, Stage, err).Message(fn.Cfg.DeadLetterTopic, fn.Cfg.Units))
+		return nil
+	}
+	fn.routed.Inc(ctx, 1)
+	emit(kafkaio.Message{Topic: topic, Key: []byte(strconv.FormatInt(id, 10)), Value: r.Value,
+		Headers: r.Headers, Source: r.Source, Units: fn.Cfg.Units})
+	return nil
+}
+
+func (fn *routeFn) route(ctx context.Context, msg []byte) (string, int64, error) {
+	if fn.Cfg.Survey == schemas.ZTF {
+		var a ztfRouting
+		if err := fn.decode(ctx, msg, &a); err != nil {
+			return "", 0, err
+		}
+		if err := plausible(JDTime(a.Candidate.Jd)); err != nil {
+			return "", 0, fmt.Errorf("%w: candidate.jd %v: %v", errImplausible, a.Candidate.Jd, err)
+		}
+		if a.Candidate.Programid < 0 || a.Candidate.Programid > 3 {
+			return "", 0, fmt.Errorf("%w: programid %d", errImplausible, a.Candidate.Programid)
+		}
+		return ZTFTopic(a.Candidate.Jd, a.Candidate.Programid), a.Candid, nil
+	}
+	var a lsstRouting
+	if err := fn.decode(ctx, msg, &a); err != nil {
+		return "", 0, err
+	}
+	if err := plausible(MJDTAITime(a.DiaSource.MidpointMjdTai)); err != nil {
+		return "", 0, fmt.Errorf("%w: diaSource.midpointMjdTai %v: %v", errImplausible, a.DiaSource.MidpointMjdTai, err)
+	}
+	return LSSTTopic(a.DiaSource.MidpointMjdTai), a.DiaSourceID, nil
+}
+
+// decode retries what is not the message's fault (registry lookups) a few
+// times, since prism fails the whole job on a bundle error.
+func (fn *routeFn) decode(ctx context.Context, msg []byte, v any) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = fn.codec.Decode(ctx, msg, v)
+		var fe *framing.Error
+		if err == nil || errors.As(err, &fe) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1<<attempt) * 200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// plausible accepts observation times from ZTF's first light to 2100.
+func plausible(t time.Time) error {
+	if t.Year() < 2017 || t.Year() > 2100 || math.IsNaN(float64(t.Unix())) {
+		return fmt.Errorf("observation time %s outside 2017–2100", t.Format(time.RFC3339))
+	}
+	return nil
+}
