@@ -27,6 +27,7 @@ test:
 ## integration: start real Apache Kafka (KRaft, from Maven Central), run the
 ## TestIntegration tests against it, and always stop it.
 integration:
+	.ci/deps
 	.ci/with-kafka $(GO) test -count=1 -run '^TestIntegration' -timeout 30m $(PKGS)
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.

@@ -106,16 +106,3 @@ func (c *scramClient) Begin(user, password, authzID string) error {
 func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Step(challenge) }
 
 func (c *scramClient) Done() bool { return c.conv.Done() }
-
-// newClient connects a sarama client.
-func newClient(c Config) (sarama.Client, error) {
-	sc, err := saramaConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := sarama.NewClient(c.Brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("kafkaio: connecting to %s: %w", strings.Join(c.Brokers, ","), err)
-	}
-	return cl, nil
-}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -98,6 +99,33 @@ type partReader struct {
 	pc     sarama.PartitionConsumer
 	next   int64
 	broken bool
+
+	// msgs is fed by pump, which drains pc at once so that sarama's fetch
+	// loop, shared by every partition on a broker, never waits on this
+	// one while the reader is busy with another; pump pauses fetching
+	// instead once queued bytes pass pumpHigh.
+	msgs   chan *sarama.ConsumerMessage
+	queued atomic.Int64
+	paused atomic.Bool
+}
+
+const pumpHigh, pumpLow = 32 << 20, 16 << 20
+
+func (p *partReader) pump(pc sarama.PartitionConsumer, out chan<- *sarama.ConsumerMessage) {
+	defer close(out)
+	for m := range pc.Messages() {
+		if p.queued.Add(int64(len(m.Key)+len(m.Value))) > pumpHigh && !p.paused.Swap(true) {
+			pc.Pause()
+		}
+		out <- m
+	}
+}
+
+// taken accounts for a message the reader took from msgs.
+func (p *partReader) taken(m *sarama.ConsumerMessage) {
+	if p.queued.Add(-int64(len(m.Key)+len(m.Value))) < pumpLow && p.paused.Swap(false) {
+		p.pc.Resume()
+	}
 }
 
 func (p *partReader) unlock() { p.lock.Unlock() }
@@ -137,6 +165,10 @@ func (c *conn) partition(ctx context.Context, topic string, partition int32, off
 		return nil, err
 	}
 	p.pc, p.next, p.broken = pc, offset, false
+	p.queued.Store(0)
+	p.paused.Store(false)
+	p.msgs = make(chan *sarama.ConsumerMessage, 1<<16)
+	go p.pump(pc, p.msgs)
 	return p, nil
 }
 

@@ -461,11 +461,12 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		select {
 		case <-ctx.Done():
 			return sdf.ResumeProcessingIn(0), nil
-		case m, ok := <-pr.pc.Messages():
+		case m, ok := <-pr.msgs:
 			if !ok {
 				pr.broken = true
 				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 			}
+			pr.taken(m)
 			if m.Offset < next {
 				continue // a compressed batch can start before the asked offset
 			}

@@ -308,8 +308,6 @@ type Generator struct {
 
 	noise []float32
 	gz    *fits.GzipEncoder
-	img   fits.Image
-	raw   []byte
 
 	// Object state after visits [0, cursor).
 	cursor int

@@ -138,11 +138,10 @@ func fieldGrid(decMin, decMax, spacing float64) []field {
 // in a regular grid (gaps ignored except where noted); the survey-specific
 // numbering lives in the survey files.
 type focalPlane struct {
-	cols, rows     int     // detector grid
-	detW, detH     float64 // detector size in pixels
-	gap            float64 // pixels between detectors
-	scale          float64 // arcsec per pixel
-	missingCorners int     // LSST: corner rafts (of this many detectors a side) are absent
+	cols, rows int     // detector grid
+	detW, detH float64 // detector size in pixels
+	gap        float64 // pixels between detectors
+	scale      float64 // arcsec per pixel
 }
 
 // offset returns (xi, eta) in degrees for pixel (x, y) of the detector in

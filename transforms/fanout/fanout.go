@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -168,7 +167,7 @@ func (fn *routeFn) decode(ctx context.Context, msg []byte, v any) error {
 
 // plausible accepts observation times from ZTF's first light to 2100.
 func plausible(t time.Time) error {
-	if t.Year() < 2017 || t.Year() > 2100 || math.IsNaN(float64(t.Unix())) {
+	if t.Year() < 2017 || t.Year() > 2100 {
 		return fmt.Errorf("observation time %s outside 2017–2100", t.Format(time.RFC3339))
 	}
 	return nil
