@@ -20,15 +20,19 @@ build:
 demo: build
 	./$(BIN) demo
 
+# gotestsum runs go test and closes with a count of tests run, failed and
+# skipped, so a gate that ran nothing cannot pass unnoticed.
+GOTEST := $(GO) tool gotestsum --format pkgname-and-test-fails --
+
 ## test: unit tests (embedded broker, in-process registry, prism direct runner).
 test:
-	$(GO) test -count=1 -skip '^TestIntegration' $(PKGS)
+	$(GOTEST) -count=1 -skip '^TestIntegration' $(PKGS)
 
 ## integration: start real Apache Kafka (KRaft, from Maven Central), run the
 ## TestIntegration tests against it, and always stop it.
 integration:
 	.ci/deps
-	.ci/with-kafka $(GO) test -count=1 -run '^TestIntegration' -timeout 30m $(PKGS)
+	.ci/with-kafka $(GOTEST) -count=1 -run '^TestIntegration' -timeout 30m $(PKGS)
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.
 fuzz:
