@@ -18,7 +18,10 @@ import (
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/registry"
+	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
@@ -223,4 +226,58 @@ func readTopic(t *testing.T, addr, topic string, want int) []*sarama.ConsumerMes
 		pc.Close()
 	}
 	return out
+}
+
+// LSST alerts, wire-framed with Rubin's schema ids, are routed to their
+// dayObs topics through the registry; a v11.1 writer (Rubin's sample) mixes
+// with the generated v10.0 stream.
+func TestDistributeLSSTThroughRegistry(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	reg, err := registry.Serve("127.0.0.1:0", schemas.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+
+	c := sim.Defaults(sim.SurveyLSST)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 3, 2, 40
+	spec := pipelines.SpecOf(c)
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "lsst_ingest", Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.ProduceFiles(s, []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")}, "lsst", "lsst_ingest",
+		kafkaio.WriteConfig{Config: conn, Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"lsst_ingest"}, Group: "d", StopAtEnd: true},
+		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "lsst", Registry: reg.URL(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	// 80 generated alerts on dayObs 2026-11-20; Rubin's sample (2025-08-15
+	// 23:49 UTC) on dayObs 2025-08-15.
+	if got := readTopic(t, b.Addr(), "lsst_20261120", 80); len(got) != 80 {
+		t.Fatalf("lsst_20261120: %d alerts, want 80", len(got))
+	}
+	got := readTopic(t, b.Addr(), "lsst_20250815", 1)
+	if len(got) != 1 || string(got[0].Key) != "1231321321" {
+		t.Fatalf("lsst_20250815: want Rubin's sample, got %d messages", len(got))
+	}
+	if id, _, err := framing.ParseWire(got[0].Value); err != nil || id != 1101 {
+		t.Fatalf("the v11.1 sample should keep its schema id 1101, got %d (%v)", id, err)
+	}
 }
