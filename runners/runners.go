@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
@@ -50,8 +51,8 @@ func Check() error {
 	case "", "direct", "prism":
 		return nil
 	case "flink", "portable", "universal":
-		if *jobopts.Endpoint == "" {
-			return fmt.Errorf("runners: --runner=%s needs --endpoint=HOST:PORT of a Beam job server (for Flink: Beam's Flink job server)", name)
+		if _, canStart := jobServerCommand(); *jobopts.Endpoint == "" && !canStart {
+			return fmt.Errorf("runners: --runner=%s needs --endpoint=HOST:PORT of a Beam job server (for Flink: Beam's Flink job server), or --job_server=CMD / --flink_job_server_jar=PATH to start one", name)
 		}
 		return nil
 	case "dataflow":
@@ -63,23 +64,23 @@ func Check() error {
 
 // Run executes p on the runner chosen by --runner and waits for it to finish.
 func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
-	name := strings.ToLower(RunnerName())
-	switch name {
-	case "", "direct", "prism":
-		AddExperiment(SafePrismExperiment)
-		return prism.Execute(ctx, p)
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(RunnerName()) {
 	case "flink", "portable", "universal":
-		if *jobopts.Endpoint == "" {
-			return nil, fmt.Errorf("runners: --runner=%s needs --endpoint=HOST:PORT of a Beam job server (for Flink: Beam's Flink job server)", name)
+		stop, err := endpointOrJobServer(ctx)
+		if err != nil {
+			return nil, err
 		}
+		defer stop()
 		if *jobopts.EnvironmentType == "" {
 			*jobopts.EnvironmentType = "LOOPBACK"
 		}
 		return universal.Execute(ctx, p)
-	case "dataflow":
-		return nil, fmt.Errorf("runners: --runner=dataflow is not wired in this build yet")
 	default:
-		return nil, fmt.Errorf("runners: unknown --runner=%q (want direct, prism, flink, portable, universal or dataflow)", name)
+		AddExperiment(SafePrismExperiment)
+		return runDirect(ctx, p)
 	}
 }
 
@@ -96,4 +97,30 @@ func AddExperiment(exp string) {
 	} else {
 		*jobopts.Experiments = cur + "," + exp
 	}
+}
+
+var (
+	directMu sync.Mutex
+	// directEndpoint is the in-process prism job server the first direct run
+	// started; later direct runs in the process reuse it.
+	directEndpoint string
+)
+
+// runDirect runs on prism in this process. prism.Execute records its
+// in-process server in Beam's global --endpoint; that must not leak into a
+// later portable run in the same process (it would submit there), so the
+// user's endpoint and environment are restored afterwards.
+func runDirect(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+	directMu.Lock()
+	userEndpoint, userEnv := *jobopts.Endpoint, *jobopts.EnvironmentType
+	*jobopts.Endpoint = directEndpoint
+	*jobopts.EnvironmentType = "LOOPBACK"
+	directMu.Unlock()
+	defer func() {
+		directMu.Lock()
+		directEndpoint = *jobopts.Endpoint
+		*jobopts.Endpoint, *jobopts.EnvironmentType = userEndpoint, userEnv
+		directMu.Unlock()
+	}()
+	return prism.Execute(ctx, p)
 }

@@ -60,16 +60,27 @@ var (
 
 // openStore opens the store for root, a local directory or gs://bucket/prefix.
 func openStore(ctx context.Context, root string) (store, error) {
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(root, "gs://") {
+		return openGCS(ctx, root)
+	}
+	return openLocal(root)
+}
+
+// checkRoot reports a root no store can open, without opening it.
+func checkRoot(root string) error {
 	switch {
 	case root == "":
-		return nil, errors.New("archive: empty root")
+		return errors.New("archive: empty root")
 	case strings.HasPrefix(root, "gs://"):
-		return openGCS(ctx, root)
+		_, _, err := parseGCS(root)
+		return err
 	case strings.Contains(root, "://"):
-		return nil, fmt.Errorf("archive: unsupported root %q (want a local path or gs://bucket/prefix)", root)
-	default:
-		return openLocal(root)
+		return fmt.Errorf("archive: unsupported root %q (want a local path or gs://bucket/prefix)", root)
 	}
+	return nil
 }
 
 // joinRoot joins a store root and a relative name the way the store's own

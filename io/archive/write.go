@@ -1,0 +1,260 @@
+package archive
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/registry"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+)
+
+func init() {
+	register.DoFn6x1[context.Context, beam.Window, beam.EventTime, kafkaio.Record, func(beam.EventTime, tempFile), func(kafkaio.Message), error](&writeFn{})
+	register.Emitter2[beam.EventTime, tempFile]()
+	register.Emitter1[kafkaio.Message]()
+}
+
+// tempFile describes a temporary file a bundle wrote: everything the commit
+// step needs except the payloads, which stay in the file. Its IDs, Sizes
+// and Sources are per record, in file order.
+type tempFile struct {
+	Survey   string
+	Night    string
+	Program  int
+	FP       string // writer schema fingerprint, hex
+	SchemaID int    // LSST registry id of the writer schema
+	Name     string // object name under the root
+	IDs      []int64
+	Sizes    []int64 // bytes of each record's block data, compressed
+	Sources  []kafkaio.Source
+}
+
+func (t tempFile) dir() string { return nightDir(t.Survey, t.Night, t.Program) }
+
+// groupKey is what commits are serialized and files are named by.
+func (t tempFile) groupKey() string { return fmt.Sprintf("%s|%s|%d", t.dir(), t.FP, t.SchemaID) }
+
+// writeFn streams each record of a bundle into a temporary file per
+// night, program, writer schema and window, and emits a tempFile for each
+// when the bundle finishes. Nothing a reader sees changes here.
+type writeFn struct {
+	Cfg Config
+
+	store   store
+	codec   *framing.Codec
+	reg     *registry.Client
+	comp    compressor
+	writers map[string]*tempWriter
+	// schemas caches writerInfo by raw ZTF header text or "id:N" (LSST).
+	schemas map[string]*writerInfo
+	buf     []byte
+
+	records beam.Counter
+	dead    beam.Counter
+}
+
+type tempWriter struct {
+	meta  tempFile
+	ts    beam.EventTime // earliest record; places the tempFile in its window
+	obj   objectWriter
+	ocf   *ocfWriter
+	bytes int64
+}
+
+func (fn *writeFn) Setup(ctx context.Context) error {
+	st, err := openStore(ctx, fn.Cfg.Root)
+	if err != nil {
+		return err
+	}
+	if fn.Cfg.Registry != "" {
+		if fn.reg, err = registry.NewClient(fn.Cfg.Registry); err != nil {
+			return err
+		}
+	}
+	if fn.codec, err = framing.New(fn.Cfg.Survey, fn.reg); err != nil {
+		return err
+	}
+	if fn.comp, err = newCompressor(fn.Cfg.Codec); err != nil {
+		return err
+	}
+	fn.store = st
+	fn.schemas = map[string]*writerInfo{}
+	fn.records = beam.NewCounter("alertbeam", "archive_records_staged")
+	fn.dead = beam.NewCounter("alertbeam", "archive_deadletter")
+	return nil
+}
+
+func (fn *writeFn) StartBundle(context.Context) {
+	fn.abortAll() // leftovers of a bundle that failed
+	fn.writers = map[string]*tempWriter{}
+}
+
+func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.EventTime, r kafkaio.Record, _ func(beam.EventTime, tempFile), emitDead func(kafkaio.Message)) error {
+	d, id, info, err := fn.unframe(ctx, r.Value)
+	if err != nil {
+		var fe *framing.Error
+		if !errors.As(err, &fe) && !errors.Is(err, errImplausible) {
+			// The registry is unreachable or refusing: not the record's
+			// fault, so fail the bundle rather than dead-letter good data.
+			return fmt.Errorf("archive: %s: %w", r.Source, err)
+		}
+		fn.dead.Inc(ctx, 1)
+		emitDead(deadletter.New(r, Stage, err).Message(fn.Cfg.DeadLetterTopic, fn.Cfg.Units))
+		return nil
+	}
+	tw, err := fn.writerFor(ctx, w, ts, id, info)
+	if err != nil {
+		return err
+	}
+	if fn.buf, err = fn.comp.compress(fn.buf[:0], d.Bytes); err != nil {
+		return err
+	}
+	if err := tw.ocf.writeBlock(fn.buf); err != nil {
+		return fmt.Errorf("archive: writing %s: %w", fn.store.url(tw.meta.Name), err)
+	}
+	tw.meta.IDs = append(tw.meta.IDs, id.ID)
+	tw.meta.Sizes = append(tw.meta.Sizes, int64(len(fn.buf)))
+	tw.meta.Sources = append(tw.meta.Sources, r.Source)
+	if ts < tw.ts {
+		tw.ts = ts
+	}
+	fn.records.Inc(ctx, 1)
+	return nil
+}
+
+// unframe takes a message apart and finds where it belongs.
+func (fn *writeFn) unframe(ctx context.Context, msg []byte) (framing.Datum, identity, *writerInfo, error) {
+	var d framing.Datum
+	var err error
+	// Registry lookups (LSST) are retried here, since prism fails the
+	// whole job on a bundle error.
+	for attempt := 0; ; attempt++ {
+		d, err = fn.codec.Unframe(ctx, msg)
+		var fe *framing.Error
+		if err == nil || errors.As(err, &fe) || attempt == 4 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return d, identity{}, nil, ctx.Err()
+		case <-time.After(time.Duration(1<<attempt) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return d, identity{}, nil, err
+	}
+	id, err := decodeIdentity(fn.codec, d.Writer, d.Bytes)
+	if err != nil {
+		return d, id, nil, err
+	}
+	info, err := fn.writerInfo(ctx, d)
+	return d, id, info, err
+}
+
+func (fn *writeFn) writerInfo(ctx context.Context, d framing.Datum) (*writerInfo, error) {
+	key := string(d.Raw)
+	if fn.Cfg.Survey == schemas.LSST {
+		key = fmt.Sprintf("id:%d", d.SchemaID)
+	}
+	if info, ok := fn.schemas[key]; ok {
+		return info, nil
+	}
+	raw := d.Raw
+	if fn.Cfg.Survey == schemas.LSST {
+		// Unframe just resolved the id, so the client has it cached.
+		text, err := fn.reg.RawSchema(ctx, d.SchemaID)
+		if err != nil {
+			return nil, fmt.Errorf("archive: schema %d: %w", d.SchemaID, err)
+		}
+		raw = []byte(text)
+	}
+	info, err := newWriterInfo(raw, d.Writer, d.SchemaID)
+	if err != nil {
+		return nil, err
+	}
+	fn.schemas[key] = info
+	return info, nil
+}
+
+// writerFor returns the bundle's temporary file for a record, opening it
+// on first use.
+func (fn *writeFn) writerFor(ctx context.Context, w beam.Window, ts beam.EventTime, id identity, info *writerInfo) (*tempWriter, error) {
+	meta := tempFile{Survey: fn.Cfg.Survey, Night: id.Night, Program: id.Program, FP: info.FP, SchemaID: info.ID}
+	key := fmt.Sprintf("%s|%d", meta.groupKey(), w.MaxTimestamp())
+	if tw, ok := fn.writers[key]; ok {
+		return tw, nil
+	}
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	// Random per attempt: a retried bundle never touches an earlier
+	// attempt's file, whose tempFile the runner has discarded.
+	meta.Name = fmt.Sprintf("%s/%s/%s_%s.tmp", tempDir, meta.dir(), info.FP[:fpLen], hex.EncodeToString(rnd[:]))
+	obj, err := fn.store.create(ctx, meta.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	h := header{Schema: info.Text, Codec: fn.comp.name, Meta: map[string][]byte{}}
+	copy(h.Sync[:], rnd[:])
+	if info.ID != 0 {
+		h.Meta[metaSchemaID] = []byte(fmt.Sprint(info.ID))
+	}
+	ow, err := newOCFWriter(obj, h)
+	if err != nil {
+		obj.abort()
+		return nil, fmt.Errorf("archive: writing %s: %w", fn.store.url(meta.Name), err)
+	}
+	tw := &tempWriter{meta: meta, ts: mtime.MaxTimestamp, obj: obj, ocf: ow}
+	fn.writers[key] = tw
+	return tw, nil
+}
+
+// FinishBundle makes every temporary file durable, then describes it. Its
+// timestamp, that of its earliest record, puts it back in its window.
+func (fn *writeFn) FinishBundle(_ context.Context, emit func(beam.EventTime, tempFile), _ func(kafkaio.Message)) error {
+	writers := fn.writers
+	fn.writers = nil
+	var first error
+	for _, tw := range writers {
+		if first != nil {
+			tw.obj.abort()
+			continue
+		}
+		if err := tw.ocf.flush(); err != nil {
+			tw.obj.abort()
+			first = fmt.Errorf("archive: writing %s: %w", fn.store.url(tw.meta.Name), err)
+			continue
+		}
+		if err := tw.obj.commit(); err != nil {
+			first = err
+			continue
+		}
+		emit(tw.ts, tw.meta)
+	}
+	return first
+}
+
+func (fn *writeFn) abortAll() {
+	for _, tw := range fn.writers {
+		tw.obj.abort()
+	}
+	fn.writers = nil
+}
+
+func (fn *writeFn) Teardown() {
+	fn.abortAll()
+	if fn.store != nil {
+		_ = fn.store.close()
+		fn.store = nil
+	}
+}

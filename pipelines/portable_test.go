@@ -1,0 +1,115 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+)
+
+// buildPrism builds Beam's standalone prism job server: this network serves
+// neither Flink nor Beam's Flink job server, and prism's job server takes the
+// exact client path --runner=flink takes.
+func buildPrism(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "prism")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/apache/beam/sdks/v2/go/cmd/prism")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building prism: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// setFlag sets one of Beam's global options for this test only.
+func setFlag(t *testing.T, name, value string) {
+	t.Helper()
+	f := flag.Lookup(name)
+	if f == nil {
+		t.Fatalf("no flag %s", name)
+	}
+	old := f.Value.String()
+	if err := flag.Set(name, value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = flag.Set(name, old) })
+}
+
+// Distribute runs on the portable runner path (--runner=flink) against real
+// Kafka, on a job server that runners starts through --job_server and always
+// stops; the per-night topics hold exactly what the direct runner produces.
+func TestIntegrationPortableFlinkPath(t *testing.T) {
+	addr := os.Getenv("ALERTBEAM_KAFKA")
+	if addr == "" {
+		t.Fatal("ALERTBEAM_KAFKA is not set: run with `make integration`, which starts real Kafka")
+	}
+	prism := buildPrism(t)
+	conn := kafkaio.Config{Brokers: []string{addr}}
+	spec := nightOn(7, 9)
+	want, perTopic := map[int64][]byte{}, map[string]int{}
+	expected(t, spec, want, perTopic)
+
+	// Produce on the direct runner, distribute on the portable path.
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ztf_ingest_portable", Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	setFlag(t, "runner", "flink")
+	setFlag(t, "environment_type", "LOOPBACK")
+	logFile := filepath.Join(t.TempDir(), "prism.pid")
+	// A wrapper records the job server's pid so the test can check it is gone.
+	wrapper := filepath.Join(t.TempDir(), "jobserver.sh")
+	script := "#!/bin/sh\necho $$ > " + logFile + "\nexec " + prism + " --job_port=$1 --web_port=$2 --serve_http=false --log_level=warn\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setFlag(t, "job_server", wrapper+" {port} {port2}")
+	t.Logf("runner %s endpoint %q", runners.RunnerName(), *jobopts.Endpoint)
+
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest_portable"}, Group: "portable", StopAtEnd: true},
+		Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: "ztf",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	for topic, n := range perTopic {
+		got := readTopic(t, addr, topic, n)
+		if len(got) != n {
+			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
+		}
+		for _, m := range got {
+			id, _ := strconv.ParseInt(string(m.Key), 10, 64)
+			if !bytes.Equal(m.Value, want[id]) {
+				t.Fatalf("%s: candid %d differs", topic, id)
+			}
+		}
+	}
+	pidText, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("the job server never started: %v", err)
+	}
+	pid, _ := strconv.Atoi(string(bytes.TrimSpace(pidText)))
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("job server (pid %d) still running after the job", pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

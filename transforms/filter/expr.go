@@ -1,0 +1,231 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+
+	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/lsst"
+	"github.com/alertbeam/alertbeam/schemas/ztf"
+)
+
+// Expression filters are CEL (https://cel.dev) over the alert's fields, for
+// users who do not write Go. The variables are the top-level fields of the
+// survey's alert record, by their Avro names, plus "alert", the record
+// itself:
+//
+//	ZTF:  candidate, prv_candidates, fp_hists, candid, objectId, schemavsn,
+//	      publisher, cutoutScience, cutoutTemplate, cutoutDifference
+//	LSST: diaSource, prvDiaSources, prvDiaForcedSources, diaObject, ssSource,
+//	      mpc_orbits, diaSourceId, observation_reason, target_name,
+//	      cutoutScience, cutoutTemplate, cutoutDifference
+//
+// for example
+//
+//	candidate.rb > 0.8 && candidate.ndethist >= 2
+//	candidate.isdiffpos in ["t", "1"] && math.abs(candidate.magdiff) <= 0.1
+//	prv_candidates.exists(p, has(p.candid) && candidate.jd - p.jd > 0.02)
+//	diaSource.psfFlux / diaSource.psfFluxErr > 5.0 && !has(alert.ssSource)
+//
+// Expressions are type-checked against the schema when the pipeline is
+// built: an unknown field, a comparison of a string with a number, or a
+// result that is not a bool is an error naming the field, before anything
+// runs. Ints and doubles compare with each other (ndethist >= 2.0 works);
+// arithmetic needs matching types (magpsf + 1.0). The CEL standard library,
+// math.* (math.abs, math.sqrt, ...) and the string extensions are
+// available; nothing an expression can call has side effects. Each
+// evaluation is limited to CostLimit cost units (about one per field read,
+// comparison or list element), so a runaway comprehension becomes a
+// dead-letter error rather than a stalled pipeline. See celtypes.go for how
+// null and sentinel values read (has(), ErrMissing).
+
+// rootVar names the whole alert record in expressions.
+const rootVar = "alert"
+
+// CostLimit bounds one expression evaluation, in CEL cost units. A cut over
+// a dozen fields costs tens; a comprehension over 30 prv_candidates a few
+// hundred.
+const CostLimit = 100_000
+
+type celEnv struct {
+	cs  *celSchema
+	env *cel.Env
+}
+
+var envs = struct {
+	sync.Mutex
+	m map[string]*celEnv
+}{m: map[string]*celEnv{}}
+
+// envFor builds (once per survey) the CEL environment of a survey's reader
+// schema.
+func envFor(survey string) (*celEnv, error) {
+	envs.Lock()
+	defer envs.Unlock()
+	if e, ok := envs.m[survey]; ok {
+		return e, nil
+	}
+	var (
+		v         schemas.Version
+		goType    reflect.Type
+		sentinels bool
+	)
+	switch survey {
+	case schemas.ZTF:
+		v, goType, sentinels = schemas.Version{Survey: schemas.ZTF, Version: schemas.ZTFVersion}, reflect.TypeFor[ztf.Alert](), true
+	case schemas.LSST:
+		v, goType = schemas.Version{Survey: schemas.LSST, Version: schemas.LSSTVersion}, reflect.TypeFor[lsst.Alert]()
+	default:
+		return nil, fmt.Errorf("filter: unknown survey %q (want ztf or lsst)", survey)
+	}
+	s, err := schemas.Default().Schema(v)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := newCELSchema(survey, s, goType, sentinels)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %s schema for expressions: %w", v, err)
+	}
+	opts := []cel.EnvOption{
+		cel.CustomTypeAdapter(cs),
+		cel.CustomTypeProvider(cs),
+		cel.Variable(rootVar, cs.root.celType),
+		cel.CrossTypeNumericComparisons(true),
+		cel.OptionalTypes(),
+		ext.Math(),
+		ext.Strings(),
+	}
+	for _, name := range cs.root.order {
+		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("filter: building the %s expression environment: %w", survey, err)
+	}
+	e := &celEnv{cs: cs, env: env}
+	envs.m[survey] = e
+	return e, nil
+}
+
+// Expr compiles a CEL expression into a filter for one survey, named name.
+// It fails, naming the field, if the expression does not type-check against
+// the survey's schema or is not a bool.
+func Expr(name, src, survey string) (*Filter, error) {
+	e, err := envFor(survey)
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := e.env.Compile(src)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("filter: expression %q for %s: %s%s", src, survey, iss.Err(), e.hint(iss.Err().Error()))
+	}
+	if !ast.OutputType().IsExactType(types.BoolType) {
+		return nil, fmt.Errorf("filter: expression %q for %s is a %s, not a bool", src, survey, ast.OutputType())
+	}
+	prg, err := e.env.Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, fmt.Errorf("filter: expression %q: %w", src, err)
+	}
+	cs := e.cs
+	return &Filter{name: name, doc: "expression: " + src, surveys: []string{survey}, run: func(a *Alert) (*Alert, error) {
+		var root reflect.Value
+		if survey == schemas.ZTF {
+			root = reflect.ValueOf(a.ZTF)
+		} else {
+			root = reflect.ValueOf(a.LSST)
+		}
+		out, _, err := prg.Eval(&activation{cs: cs, root: root})
+		if err != nil {
+			if errors.Is(err, ErrMissing) {
+				return nil, fmt.Errorf("%w: %v", ErrMissing, err)
+			}
+			return nil, fmt.Errorf("evaluating %q: %w", src, err)
+		}
+		if out != types.True {
+			return nil, nil
+		}
+		return a, nil
+	}}, nil
+}
+
+var (
+	undefinedFieldRE = regexp.MustCompile(`undefined field '([A-Za-z0-9_]+)'`)
+	undeclaredRE     = regexp.MustCompile(`undeclared reference to '([A-Za-z0-9_]+)'`)
+)
+
+// hint suggests the nearest known names for a misspelt field or variable.
+func (e *celEnv) hint(msg string) string {
+	var bad string
+	var known []string
+	if m := undefinedFieldRE.FindStringSubmatch(msg); m != nil {
+		bad = m[1]
+		seen := map[string]bool{}
+		for _, rt := range e.cs.types {
+			for _, n := range rt.order {
+				if !seen[n] {
+					seen[n] = true
+					known = append(known, n)
+				}
+			}
+		}
+	} else if m := undeclaredRE.FindStringSubmatch(msg); m != nil {
+		bad = m[1]
+		known = append([]string{rootVar}, e.cs.root.order...)
+	} else {
+		return ""
+	}
+	type cand struct {
+		name string
+		d    int
+	}
+	var best []cand
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(bad), strings.ToLower(k)); d <= 2 {
+			best = append(best, cand{k, d})
+		}
+	}
+	if len(best) == 0 {
+		return ""
+	}
+	sort.Slice(best, func(i, j int) bool {
+		if best[i].d != best[j].d {
+			return best[i].d < best[j].d
+		}
+		return best[i].name < best[j].name
+	})
+	names := make([]string, 0, 3)
+	for i := 0; i < len(best) && i < 3; i++ {
+		names = append(names, best[i].name)
+	}
+	return " (did you mean " + strings.Join(names, " or ") + "?)"
+}
+
+// editDistance is the Levenshtein distance between two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
