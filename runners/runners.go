@@ -12,11 +12,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/gcpopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 )
@@ -56,7 +61,21 @@ func Check() error {
 		}
 		return nil
 	case "dataflow":
-		return fmt.Errorf("runners: --runner=dataflow is not wired in this build yet")
+		var missing []string
+		for _, f := range []struct{ name, value string }{
+			{"--project", *gcpopts.Project}, {"--region", *gcpopts.Region}, {"--staging_location", flagValue("staging_location")},
+		} {
+			if f.value == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("runners: --runner=dataflow needs %s (e.g. --project my-project --region us-central1 --staging_location gs://bucket/staging)", strings.Join(missing, ", "))
+		}
+		if loc := flagValue("staging_location"); !strings.HasPrefix(loc, "gs://") {
+			return fmt.Errorf("runners: --staging_location %q must be a gs:// path", loc)
+		}
+		return nil
 	default:
 		return fmt.Errorf("runners: unknown --runner=%q (want direct, prism, flink, portable, universal or dataflow)", name)
 	}
@@ -78,9 +97,40 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 			*jobopts.EnvironmentType = "LOOPBACK"
 		}
 		return universal.Execute(ctx, p)
+	case "dataflow":
+		useOwnBinaryAsWorker()
+		return dataflow.Execute(ctx, p)
 	default:
 		AddExperiment(SafePrismExperiment)
 		return runDirect(ctx, p)
+	}
+}
+
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// useOwnBinaryAsWorker stages the running binary as the Dataflow worker when
+// it can serve as one (linux/amd64, built without cgo: make crosscompile),
+// instead of compiling the program again at launch.
+func useOwnBinaryAsWorker() {
+	if *jobopts.WorkerBinary != "" || runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" && s.Value == "0" {
+			if exe, err := os.Executable(); err == nil {
+				*jobopts.WorkerBinary = exe
+			}
+			return
+		}
 	}
 }
 

@@ -69,7 +69,6 @@ type tempWriter struct {
 	ts    beam.EventTime // earliest record; places the tempFile in its window
 	obj   objectWriter
 	ocf   *ocfWriter
-	bytes int64
 }
 
 func (fn *writeFn) Setup(ctx context.Context) error {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 
@@ -126,7 +126,10 @@ func Expr(name, src, survey string) (*Filter, error) {
 	}
 	ast, iss := e.env.Compile(src)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("filter: expression %q for %s: %s%s", src, survey, iss.Err(), e.hint(iss.Err().Error()))
+		if why := e.explain(src, iss); why != "" {
+			return nil, fmt.Errorf("filter: expression %q for %s: %s\n%w", src, survey, why, iss.Err())
+		}
+		return nil, fmt.Errorf("filter: expression %q for %s: %w", src, survey, iss.Err())
 	}
 	if !ast.OutputType().IsExactType(types.BoolType) {
 		return nil, fmt.Errorf("filter: expression %q for %s is a %s, not a bool", src, survey, ast.OutputType())
@@ -157,32 +160,95 @@ func Expr(name, src, survey string) (*Filter, error) {
 	}}, nil
 }
 
-var (
-	undefinedFieldRE = regexp.MustCompile(`undefined field '([A-Za-z0-9_]+)'`)
-	undeclaredRE     = regexp.MustCompile(`undeclared reference to '([A-Za-z0-9_]+)'`)
-)
-
-// hint suggests the nearest known names for a misspelt field or variable.
-func (e *celEnv) hint(msg string) string {
-	var bad string
-	var known []string
-	if m := undefinedFieldRE.FindStringSubmatch(msg); m != nil {
-		bad = m[1]
-		seen := map[string]bool{}
-		for _, rt := range e.cs.types {
-			for _, n := range rt.order {
-				if !seen[n] {
-					seen[n] = true
-					known = append(known, n)
-				}
-			}
-		}
-	} else if m := undeclaredRE.FindStringSubmatch(msg); m != nil {
-		bad = m[1]
-		known = append([]string{rootVar}, e.cs.root.order...)
-	} else {
+// explain turns CEL's type-check errors into one line that names the
+// fields involved: "candidate has no field rbb (did you mean rb, drb or
+// ra?)", "operands: candidate.isdiffpos is a string".
+func (e *celEnv) explain(src string, iss *cel.Issues) string {
+	parsed, piss := e.env.Parse(src)
+	if piss.Err() != nil {
 		return ""
 	}
+	root := celast.NavigateAST(parsed.NativeRep())
+	var lines []string
+	for _, ce := range iss.Errors() {
+		found := celast.MatchDescendants(root, func(x celast.NavigableExpr) bool { return x.ID() == ce.ExprID })
+		if len(found) == 0 {
+			continue
+		}
+		x := found[0]
+		switch {
+		case strings.Contains(ce.Message, "undefined field") && x.Kind() == celast.SelectKind:
+			sel := x.AsSelect()
+			path, t := e.pathType(sel.Operand())
+			if path == "" {
+				continue
+			}
+			line := fmt.Sprintf("%s has no field %s", path, sel.FieldName())
+			if rt, ok := e.cs.types[t.TypeName()]; ok {
+				line += suggest(sel.FieldName(), rt.order)
+			}
+			lines = append(lines, line)
+		case strings.Contains(ce.Message, "no matching overload") && x.Kind() == celast.CallKind:
+			call := x.AsCall()
+			args := call.Args()
+			if call.IsMemberFunction() {
+				args = append([]celast.Expr{call.Target()}, args...)
+			}
+			var ops []string
+			named := false
+			for _, a := range args {
+				if path, t := e.pathType(a); path != "" {
+					ops, named = append(ops, fmt.Sprintf("%s (%s)", path, t)), true
+				} else if a.Kind() == celast.LiteralKind {
+					l := a.AsLiteral()
+					ops = append(ops, fmt.Sprintf("%v (%s)", l.Value(), l.Type().TypeName()))
+				} else {
+					ops = append(ops, "an expression")
+				}
+			}
+			if named {
+				lines = append(lines, fmt.Sprintf("%s does not apply to %s", strings.Trim(call.FunctionName(), "_"), strings.Join(ops, " and ")))
+			}
+		case strings.Contains(ce.Message, "undeclared reference"):
+			if x.Kind() == celast.IdentKind {
+				lines = append(lines, fmt.Sprintf("no variable %s%s", x.AsIdent(), suggest(x.AsIdent(), append([]string{rootVar}, e.cs.root.order...))))
+			}
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// pathType renders a chain of field selections from a variable
+// ("candidate.isdiffpos") with its CEL type, or "" when x is not one.
+func (e *celEnv) pathType(x celast.Expr) (string, *types.Type) {
+	switch x.Kind() {
+	case celast.IdentKind:
+		name := x.AsIdent()
+		if name == rootVar {
+			return name, e.cs.root.celType
+		}
+		if f, ok := e.cs.root.fields[name]; ok {
+			return name, f.celType
+		}
+	case celast.SelectKind:
+		sel := x.AsSelect()
+		path, t := e.pathType(sel.Operand())
+		if path == "" {
+			return "", nil
+		}
+		rt, ok := e.cs.types[t.TypeName()]
+		if !ok {
+			return "", nil
+		}
+		if f, ok := rt.fields[sel.FieldName()]; ok {
+			return path + "." + sel.FieldName(), f.celType
+		}
+	}
+	return "", nil
+}
+
+// suggest lists up to three known names within two edits of bad.
+func suggest(bad string, known []string) string {
 	type cand struct {
 		name string
 		d    int

@@ -1,0 +1,115 @@
+package runners_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+func setFlags(t *testing.T, kv ...string) {
+	t.Helper()
+	for i := 0; i < len(kv); i += 2 {
+		f := flag.Lookup(kv[i])
+		if f == nil {
+			t.Fatalf("no flag %s", kv[i])
+		}
+		old := f.Value.String()
+		if err := flag.Set(kv[i], kv[i+1]); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = flag.Set(f.Name, old) })
+	}
+}
+
+// captured collects Beam's log output, where a Dataflow dry run prints the job.
+type captured struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (c *captured) Log(_ context.Context, _ log.Severity, _ int, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.WriteString(msg)
+	c.buf.WriteString("\n")
+}
+
+// Every streaming pipeline builds a valid Dataflow job offline: Distribute
+// becomes a streaming job with the expected steps, and nothing is submitted.
+func TestDataflowDryRunBuildsStreamingJob(t *testing.T) {
+	setFlags(t, "runner", "dataflow", "dry_run", "true", "project", "alertbeam-test", "region", "us-central1",
+		"staging_location", "gs://alertbeam-test/staging", "temp_location", "gs://alertbeam-test/tmp",
+		"worker_binary", os.Args[0], "job_name", "alertbeam-distribute-test")
+	logs := &captured{}
+	log.SetLogger(logs)
+
+	conn := kafkaio.Config{Brokers: []string{"kafka-0.example.org:9092"}}
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute"},
+		Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runners.Run(context.Background(), p); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	out := logs.buf.String()
+	if !strings.Contains(out, "Dry-run: not submitting job") {
+		t.Fatal("the dry run did not say it submitted nothing")
+	}
+	if !strings.Contains(out, "JOB_TYPE_STREAMING") {
+		t.Fatalf("the job is not streaming:\n%s", out[:min(len(out), 2000)])
+	}
+	for _, step := range []string{"kafkaio.Read", "fanout.Route", "kafkaio.Write", "kafkaio.Commit"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("the job has no step %s", step)
+		}
+	}
+}
+
+func TestCheckNamesMissingFlags(t *testing.T) {
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"runner", "dataflow", "project", "", "region", "", "staging_location", ""}, "--project, --region, --staging_location"},
+		{[]string{"runner", "dataflow", "project", "p", "region", "r", "staging_location", "/tmp/x"}, "must be a gs:// path"},
+		{[]string{"runner", "flink", "endpoint", "", "job_server", ""}, "--endpoint"},
+		{[]string{"runner", "sparkle"}, "unknown --runner"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			setFlags(t, tc.flags...)
+			err := runners.Check()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check() = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The launcher refuses a command without a place for the port, and reports
+// a job server that exits instead of listening.
+func TestJobServerLauncherErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := runners.StartJobServer(ctx, "sleep 60", 0); err == nil || !strings.Contains(err.Error(), "{port}") {
+		t.Fatalf("want an error asking for {port}, got %v", err)
+	}
+	if _, err := runners.StartJobServer(ctx, "false {port}", time.Minute); err == nil || !strings.Contains(err.Error(), "exited before listening") {
+		t.Fatalf("want an exit error, got %v", err)
+	}
+}
