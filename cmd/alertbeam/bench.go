@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/alertbeam/alertbeam/pipelines/bench"
+)
+
+func init() {
+	register(&command{
+		name:    "bench",
+		summary: "measure alertbeam against a raw sarama + hamba/avro loop on the same broker",
+		beam:    true,
+		usage: `
+
+Loads --alerts generated ZTF alerts (~60 KB each, with cutouts) into a topic,
+then times, in the same run and each in its own process (so peak RSS is the
+phase's own): the raw floor (sarama consume + full hamba/avro decode), and
+alertbeam Distribute on the direct runner. Prints alerts/s, MB/s, the ratio
+to the raw loop and peak RSS; --json writes the report.
+
+By default it starts an embedded broker in a child process; benchmarks that
+count are run against real Kafka (--brokers host:port).
+
+Examples:
+  alertbeam bench --alerts 20000
+  alertbeam bench --brokers localhost:9092 --alerts 50000 --json bench.json`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			var brokers multiFlag
+			fs.Var(&brokers, "brokers", "Kafka broker host:port (repeatable; default: an embedded broker in a child process)")
+			alerts := fs.Int("alerts", 50000, "alerts to load and process")
+			partitions := fs.Int("partitions", 4, "partitions of the ingest topic")
+			topic := fs.String("topic", "", "ingest topic (default: a new bench_ingest_<time> topic)")
+			jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+			phase := fs.String("phase", "", "run only this phase in this process ("+strings.Join(bench.Phases, ", ")+"); used by the child processes")
+			return func(ctx context.Context, e *env) error {
+				opts := bench.Options{Brokers: brokers, Topic: *topic, Alerts: *alerts, Partitions: int32(*partitions), Seed: 1}
+				if *phase != "" {
+					_, _, err := bench.RunPhase(ctx, *phase, opts)
+					return err
+				}
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				if len(opts.Brokers) == 0 {
+					stop, addr, err := startBrokerChild(exe)
+					if err != nil {
+						return err
+					}
+					defer stop()
+					opts.Brokers = []string{addr}
+				}
+				if opts.Topic == "" {
+					opts.Topic = fmt.Sprintf("bench_ingest_%d", os.Getpid())
+				}
+				opts.Exe, opts.Progress = exe, e.stderr
+				fmt.Fprintf(e.stderr, "loading %d alerts into %s on %v\n", opts.Alerts, opts.Topic, opts.Brokers)
+				size, err := bench.Load(ctx, opts)
+				if err != nil {
+					return err
+				}
+				rep, err := bench.Run(ctx, opts, size)
+				if err != nil {
+					return err
+				}
+				bench.Print(e.stdout, rep)
+				if *jsonOut != "" {
+					return bench.WriteJSON(*jsonOut, rep)
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// multiFlag collects a repeatable string flag (also comma-separated).
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*m = append(*m, s)
+		}
+	}
+	return nil
+}
+
+// startBrokerChild runs `alertbeam broker` in a child process so the
+// broker's memory is not counted as the benchmark's.
+func startBrokerChild(exe string) (func(), string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(exe, "broker", "--addr", addr, "--partitions", "4")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return stop, addr, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, "", fmt.Errorf("the embedded broker did not listen on %s", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
