@@ -327,4 +327,3 @@ func WriteJSON(path string, rep Report) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
-
