@@ -148,6 +148,7 @@ type commitResult struct {
 	Files   []string // final files created
 	Written int      // records written into them
 	Skipped int      // records already archived (or repeated in the batch)
+	Races   int      // times another writer took a name first
 }
 
 // maxAttempts bounds how often a commit starts over after losing a race for
@@ -218,6 +219,7 @@ func (c *committer) commit(ctx context.Context, files []tempFile) (commitResult,
 		if !errors.Is(err, errExist) {
 			return res, err
 		}
+		res.Races++
 		log.Infof(ctx, "archive: another writer committed to %s first (%v); starting over", dir, err)
 	}
 	return res, fmt.Errorf("archive: gave up committing to %s after %d lost races", dir, maxAttempts)
@@ -287,11 +289,13 @@ func (c *committer) writeChunks(ctx context.Context, files []tempFile, want map[
 				return err
 			}
 		}
-		for i, w := range ws {
+		for _, w := range ws {
 			if w.obj == nil || w.n != len(w.ids) {
 				abort()
 				return fmt.Errorf("archive: %s: found %d of its %d records in the temporary files", w.name, w.n, len(w.ids))
 			}
+		}
+		for i, w := range ws {
 			err := w.ocf.flush()
 			if err == nil {
 				err = w.obj.commit()

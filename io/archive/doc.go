@@ -31,6 +31,20 @@
 // already there; because a file named seq N+1 can only be created by a
 // writer that saw file N, every commit has seen every earlier one, and no
 // id is stored twice even when separate jobs write the same night at once.
-// Acks are emitted only after the records are in final files. Verify checks
-// a night: counts, duplicate ids, unreadable files.
+// (Sequence numbers are per writer schema, so the one race this leaves is
+// one alert arriving under two writer schemas in two jobs at once; Verify
+// finds it and Repair removes it.) Within a job the commits of a group run
+// one at a time, so they never race at all. Acks are emitted only after the
+// records are in final files.
+//
+// A failed job can leave temporary files behind; they are invisible to
+// readers, Verify lists them as pending and Sweep removes them. Verify reads
+// every record of a night and reports counts, duplicate ids and unreadable
+// files; Repair removes duplicates that something bypassing this package
+// put there. Read replays files as Kafka-framed records.
+//
+// The store behind a root is the local filesystem or GCS through
+// cloud.google.com/go/storage, not Beam's filesystem API, which can neither
+// create a file only if it is absent nor read nested names back from the
+// GCS emulator (see store.go).
 package archive

@@ -48,7 +48,7 @@ func gcsRoot(t testing.TB) string {
 	emulatorMu.Lock()
 	defer emulatorMu.Unlock()
 	bucket := fmt.Sprintf("alertbeam-test-%d", bucketSeq.Add(1))
-	emu.CreateBucket(bucket)
+	emu.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
 	return "gs://" + bucket + "/archive"
 }
 

@@ -24,6 +24,10 @@ type store interface {
 	// commit. With exclusive set, commit fails with errExist if name
 	// already exists, and of several concurrent exclusive creates of one
 	// name exactly one commits: the archive's commit protocol rests on it.
+	// Exclusive objects (final files) are durable once committed; others
+	// (temporary files) need only be readable by the running job, since a
+	// crash that loses them also stops the job that would commit them, and
+	// its restart reads their records from Kafka again.
 	create(ctx context.Context, name string, exclusive bool) (objectWriter, error)
 	// open reads an object; errNotExist if there is none.
 	open(ctx context.Context, name string) (io.ReadCloser, error)

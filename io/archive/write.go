@@ -65,10 +65,10 @@ type writeFn struct {
 }
 
 type tempWriter struct {
-	meta  tempFile
-	ts    beam.EventTime // earliest record; places the tempFile in its window
-	obj   objectWriter
-	ocf   *ocfWriter
+	meta tempFile
+	ts   beam.EventTime // earliest record; places the tempFile in its window
+	obj  objectWriter
+	ocf  *ocfWriter
 }
 
 func (fn *writeFn) Setup(ctx context.Context) error {
@@ -94,7 +94,9 @@ func (fn *writeFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *writeFn) StartBundle(context.Context) {
+// StartBundle takes the emitters only because Beam requires a DoFn that
+// emits in FinishBundle to declare them here too.
+func (fn *writeFn) StartBundle(_ context.Context, _ func(beam.EventTime, tempFile), _ func(kafkaio.Message)) {
 	fn.abortAll() // leftovers of a bundle that failed
 	fn.writers = map[string]*tempWriter{}
 }
@@ -199,7 +201,7 @@ func (fn *writeFn) writerFor(ctx context.Context, w beam.Window, ts beam.EventTi
 	// Random per attempt: a retried bundle never touches an earlier
 	// attempt's file, whose tempFile the runner has discarded.
 	meta.Name = fmt.Sprintf("%s/%s/%s_%s.tmp", tempDir, meta.dir(), info.FP[:fpLen], hex.EncodeToString(rnd[:]))
-	obj, err := fn.store.create(ctx, meta.Name, true)
+	obj, err := fn.store.create(ctx, meta.Name, false)
 	if err != nil {
 		return nil, err
 	}

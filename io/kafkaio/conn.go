@@ -130,6 +130,14 @@ func (p *partReader) taken(m *sarama.ConsumerMessage) {
 
 func (p *partReader) unlock() { p.lock.Unlock() }
 
+// closeConsumer closes the partition's consumer (the caller holds the lock).
+func (p *partReader) closeConsumer() {
+	if p.pc != nil {
+		p.pc.AsyncClose()
+		p.pc = nil
+	}
+}
+
 // errBusy: another call still holds the partition (it is finishing).
 var errBusy = errors.New("kafkaio: partition busy")
 

@@ -456,6 +456,9 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	for n := 0; ; {
 		if next >= rest.End {
 			rt.TryClaim(rest.End)
+			// A finished bounded read leaves the fetch session, so it no
+			// longer slows the broker's fetches for the partitions left.
+			pr.closeConsumer()
 			return sdf.StopProcessing(), nil
 		}
 		select {
@@ -507,6 +510,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			if rest.End != noEnd && next >= hwm && hwm >= rest.End {
 				// Offsets up to End were skipped (transaction markers): done.
 				rt.TryClaim(rest.End)
+				pr.closeConsumer()
 				return sdf.StopProcessing(), nil
 			}
 			if fn.Cfg.IdleAdvance && next >= hwm {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -71,8 +71,8 @@ type Outputs struct {
 	Acks beam.PCollection
 	// Dead holds dead-letter kafkaio.Messages for Config.DeadLetterTopic.
 	Dead beam.PCollection
-	// CapStats holds one CapStat per output and visit when capped, else it
-	// is an empty collection.
+	// CapStats holds one CapStat per output and visit when capped (else
+	// it is empty).
 	CapStats beam.PCollection
 	// RecordUnits is how many ack units make one record done:
 	// len(Names) × Config.Units. Pass it as kafkaio.CommitConfig.Units when
@@ -143,7 +143,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		}
 	}
 	for name := range cfg.Topics {
-		if _, ok := out.Kept[name]; !ok && !containsName(out.Names, name) {
+		if !slices.Contains(out.Names, name) {
 			return Outputs{}, fmt.Errorf("filter: Topics names %q, which is not an output (outputs: %v)", name, out.Names)
 		}
 	}
@@ -159,7 +159,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	var stats []beam.PCollection
 	for i, name := range out.Names {
 		if cfg.CapPerVisit > 0 {
-			c := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow, Units: cfg.Units})
+			c := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow})
 			out.Kept[name] = c.Kept
 			allAcks = append(allAcks, c.Acks)
 			stats = append(stats, c.Stats)
@@ -172,7 +172,170 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if stats != nil {
 		out.CapStats = beam.Flatten(s, stats...)
 	} else {
-		out.CapStats = beam.WindowInto(s, window.NewGlobalWindows(), beam.Create(s, CapStat{})[0:0:0][0])
+		out.CapStats = beam.CreateList(s, []CapStat{})
 	}
 	return out, nil
+}
+
+// buildAll builds every spec and checks that output names differ.
+func buildAll(specs []string, survey string) ([]*Filter, error) {
+	fs := make([]*Filter, len(specs))
+	seen := map[string]string{}
+	for i, spec := range specs {
+		f, err := Build(spec, survey)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := seen[f.Name()]; dup {
+			return nil, fmt.Errorf("filter: %q and %q both name their output %q; name one with OUT=%s", prev, spec, f.Name(), spec)
+		}
+		seen[f.Name()] = spec
+		fs[i] = f
+	}
+	return fs, nil
+}
+
+func keptFilter(k Kept) int { return k.Filter }
+
+func keptMessage(k Kept) kafkaio.Message { return k.Msg }
+
+// applyFn decodes each record once and runs every filter over it. Its
+// configuration is the specs, not the filters: filters hold functions,
+// which do not serialise, so each worker rebuilds them from its registry.
+type applyFn struct {
+	Survey          string
+	Registry        string
+	Specs           []string
+	Topics          []string
+	DeadLetterTopic string
+	Units           int
+
+	codec   *framing.Codec
+	filters []*Filter
+	ctr     []filterCounters
+	broken  beam.Counter
+}
+
+type filterCounters struct {
+	kept, dropped, missing, dead beam.Counter
+}
+
+func (fn *applyFn) Setup() error {
+	var reg *registry.Client
+	if fn.Registry != "" {
+		var err error
+		if reg, err = registry.NewClient(fn.Registry); err != nil {
+			return err
+		}
+	}
+	c, err := framing.New(fn.Survey, reg)
+	if err != nil {
+		return err
+	}
+	fn.codec = c
+	if fn.filters, err = buildAll(fn.Specs, fn.Survey); err != nil {
+		return err
+	}
+	for _, f := range fn.filters {
+		n := "filter_" + f.Name() + "_"
+		fn.ctr = append(fn.ctr, filterCounters{
+			kept:    beam.NewCounter("alertbeam", n+"kept"),
+			dropped: beam.NewCounter("alertbeam", n+"dropped"),
+			missing: beam.NewCounter("alertbeam", n+"missing"),
+			dead:    beam.NewCounter("alertbeam", n+"deadletter"),
+		})
+	}
+	fn.broken = beam.NewCounter("alertbeam", "filter_undecodable")
+	return nil
+}
+
+func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept func(Kept), acks func(kafkaio.Ack), dead func(kafkaio.Message)) error {
+	a, err := fn.decode(ctx, r.Value)
+	if err != nil {
+		var fe *framing.Error
+		if !errors.As(err, &fe) {
+			// Not the record's fault (the registry is unreachable): fail
+			// the bundle rather than dead-letter good data.
+			return fmt.Errorf("filter: %s: %w", r.Source, err)
+		}
+		fn.broken.Inc(ctx, 1)
+		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*len(fn.filters)))
+		return nil
+	}
+	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
+	key := []byte(strconv.FormatInt(id, 10))
+	for i, f := range fn.filters {
+		c := fn.ctr[i]
+		out, err := f.Apply(a)
+		switch {
+		case errors.Is(err, ErrMissing):
+			c.missing.Inc(ctx, 1)
+			acks(kafkaio.AckOf(r.Source, fn.Units))
+			continue
+		case err != nil:
+			c.dead.Inc(ctx, 1)
+			dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, fn.Units))
+			continue
+		case out == nil:
+			c.dropped.Inc(ctx, 1)
+			acks(kafkaio.AckOf(r.Source, fn.Units))
+			continue
+		}
+		value := r.Value
+		if out != a {
+			if value, err = fn.encode(out); err != nil {
+				c.dead.Inc(ctx, 1)
+				dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, fn.Units))
+				continue
+			}
+		}
+		c.kept.Inc(ctx, 1)
+		kept(Kept{Filter: i, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{
+			Topic: fn.Topics[i], Key: key, Value: value, Headers: r.Headers, Source: r.Source, Units: fn.Units,
+		}})
+	}
+	return nil
+}
+
+// decode retries what is not the message's fault (a registry lookup) a
+// few times with backoff, since prism fails the whole job on a bundle
+// error.
+func (fn *applyFn) decode(ctx context.Context, msg []byte) (*Alert, error) {
+	var err error
+	for attempt := range 5 {
+		a := &Alert{}
+		if fn.Survey == schemas.ZTF {
+			a.ZTF = &ztf.Alert{}
+			err = fn.codec.Decode(ctx, msg, a.ZTF)
+		} else {
+			a.LSST = &lsst.Alert{}
+			err = fn.codec.Decode(ctx, msg, a.LSST)
+		}
+		var fe *framing.Error
+		if err == nil {
+			return a, nil
+		}
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
+		}
+	}
+	return nil, err
+}
+
+func (fn *applyFn) encode(a *Alert) ([]byte, error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	if a.Survey() != fn.Survey {
+		return nil, fmt.Errorf("a %s filter returned a %s alert", fn.Survey, a.Survey())
+	}
+	if a.ZTF != nil {
+		return fn.codec.Encode(a.ZTF)
+	}
+	return fn.codec.Encode(a.LSST)
 }

@@ -20,10 +20,8 @@ import (
 // "null"), is missing: the alert is dropped and counted as missing unless
 // the doc says otherwise.
 
-var (
-	ztfOnly  = []string{schemas.ZTF}
-	lsstOnly = []string{schemas.LSST}
-)
+// ztfOnly marks the built-ins that read fields only ZTF has.
+var ztfOnly = []string{schemas.ZTF}
 
 func init() {
 	RegisterFactory("rb", "real/bogus score at least min: ZTF candidate.rb >= min; LSST diaSource.reliability >= min.",
@@ -62,12 +60,12 @@ func init() {
 			return Not(a).As("noasteroid", "not a known solar-system object"), nil
 		})
 	RegisterFactory("significance", "detection significance above min: LSST diaSource.psfFlux / psfFluxErr > min (signed: a negative "+
-		"source fails); ZTF 1.0857 / candidate.sigmapsf > min, the S/N its magnitude error implies (sign-free: combine with positive).",
+		"source fails); ZTF 1.0857 / candidate.sigmapsf > min (1.0857 = 2.5/ln 10), the S/N its magnitude error implies (sign-free: combine with positive).",
 		[]Param{{Name: "min", Default: "5", Doc: "S/N the detection must exceed"}}, nil, significanceFilter)
 	RegisterFactory("program", "ZTF programid is one of ids (1 public, 2 partnership, 3 Caltech).",
 		[]Param{{Name: "ids", Default: "1", Doc: "program ids, '+'-separated"}}, ztfOnly, programFilter)
 	Add(NewTransform("nocutouts", "keeps every alert, without its three cutouts (science, template, difference): "+
-		"about 90% of a packet's bytes.", dropCutouts))
+		"55-60% of a real ZTF message, most of the rest being its ~20 KB schema header.", dropCutouts))
 	RegisterFactory("drop", "keeps every alert, with the listed fields set to null. Fields are Avro names, nested with '.', "+
 		"and must be nullable: drop:fields=fp_hists+prv_candidates or drop:fields=candidate.pdiffimfilename.",
 		[]Param{{Name: "fields", Doc: "fields to drop, '+'-separated"}}, nil, dropFilter)

@@ -107,7 +107,7 @@ func (cs *celSchema) record(rs *avro.RecordSchema, goType reflect.Type, sentinel
 	for _, af := range rs.Fields() {
 		sf, ok := avroField(goType, af.Name())
 		if !ok {
-			return nil, fmt.Errorf("Go struct %s has no field for %s.%s", goType, rt.name, af.Name())
+			return nil, fmt.Errorf("no field of %s holds %s.%s", goType, rt.name, af.Name())
 		}
 		f := &celField{name: af.Name(), owner: rt, index: sf.Index[0]}
 		t, nullable := unwrapNull(af.Type())
@@ -175,7 +175,7 @@ type converter func(reflect.Value) (ref.Val, bool)
 // string.
 func (cs *celSchema) converter(s avro.Schema, gt reflect.Type, sentinels, nullName bool) (converter, *types.Type, bool, error) {
 	mismatch := func() (converter, *types.Type, bool, error) {
-		return nil, nil, false, fmt.Errorf("Avro type %s does not match Go type %s", s.Type(), gt)
+		return nil, nil, false, fmt.Errorf("the Avro type %s does not match the Go type %s", s.Type(), gt)
 	}
 	switch s.Type() {
 	case avro.Int, avro.Long:
@@ -272,7 +272,7 @@ func (cs *celSchema) converter(s avro.Schema, gt reflect.Type, sentinels, nullNa
 			return types.NewRefValList(cs, vals), true
 		}, types.NewListType(ct), true, nil
 	}
-	return nil, nil, false, fmt.Errorf("Avro type %s is not exposed to expressions", s.Type())
+	return nil, nil, false, fmt.Errorf("the Avro type %s is not exposed to expressions", s.Type())
 }
 
 // shortest32 is the double nearest to the shortest decimal that reads back

@@ -41,8 +41,9 @@ import (
 // result that is not a bool is an error naming the field, before anything
 // runs. Ints and doubles compare with each other (ndethist >= 2.0 works);
 // arithmetic needs matching types (magpsf + 1.0). The CEL standard library,
-// math.* (math.abs, math.sqrt, ...) and the string extensions are
-// available; nothing an expression can call has side effects. Each
+// math.* (math.abs, math.floor, math.least, ...), the string extensions and
+// cel.bind (naming a subexpression) are available; nothing an expression
+// can call has side effects. Each
 // evaluation is limited to CostLimit cost units (about one per field read,
 // comparison or list element), so a runaway comprehension becomes a
 // dead-letter error rather than a stalled pipeline. See celtypes.go for how
@@ -103,6 +104,7 @@ func envFor(survey string) (*celEnv, error) {
 		cel.OptionalTypes(),
 		ext.Math(),
 		ext.Strings(),
+		ext.Bindings(),
 	}
 	for _, name := range cs.root.order {
 		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/alertbeam/alertbeam/schemas"
 )
 
 // Filters are registered by name in a process-wide registry, from init
@@ -56,7 +58,7 @@ type Entry struct {
 	build   Factory
 }
 
-var registry = struct {
+var filters = struct {
 	sync.RWMutex
 	m map[string]Entry
 }{m: map[string]Entry{}}
@@ -120,28 +122,28 @@ func mustAdd(e Entry) {
 	if err := ValidName(e.Name); err != nil {
 		panic(err)
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.m[e.Name]; dup {
+	filters.Lock()
+	defer filters.Unlock()
+	if _, dup := filters.m[e.Name]; dup {
 		panic(fmt.Sprintf("filter: %q registered twice", e.Name))
 	}
-	registry.m[e.Name] = e
+	filters.m[e.Name] = e
 }
 
 // Lookup returns the registered filter entry with the given name.
 func Lookup(name string) (Entry, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	e, ok := registry.m[name]
+	filters.RLock()
+	defer filters.RUnlock()
+	e, ok := filters.m[name]
 	return e, ok
 }
 
 // Entries lists every registered filter, by name.
 func Entries() []Entry {
-	registry.RLock()
-	defer registry.RUnlock()
-	out := make([]Entry, 0, len(registry.m))
-	for _, e := range registry.m {
+	filters.RLock()
+	defer filters.RUnlock()
+	out := make([]Entry, 0, len(filters.m))
+	for _, e := range filters.m {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -152,9 +154,9 @@ var (
 	paramRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	// namedRE is "NAME=SPEC", where SPEC does not start with '=' (so that
 	// "x==1" stays an expression).
-	namedRE = regexp.MustCompile(`^([a-z][a-z0-9_-]{0,62})=([^=].*)$`)
+	namedRE = regexp.MustCompile(`(?s)^([a-z][a-z0-9_-]{0,62})=([^=].*)$`)
 	// registeredRE is "NAME" or "NAME:PARAMS".
-	registeredRE = regexp.MustCompile(`^([a-z][a-z0-9_-]{0,62})(?::(.*))?$`)
+	registeredRE = regexp.MustCompile(`^([a-z][a-z0-9_-]{0,62})\s*(?::(.*))?$`)
 )
 
 // Build turns a spec into a filter for a survey. A spec is
@@ -172,6 +174,9 @@ var (
 // compiled as an expression. Every error is reported here, when the
 // pipeline is built, before anything runs.
 func Build(spec, survey string) (*Filter, error) {
+	if survey != schemas.ZTF && survey != schemas.LSST {
+		return nil, fmt.Errorf("filter: unknown survey %q (want ztf or lsst)", survey)
+	}
 	spec = strings.TrimSpace(spec)
 	out := ""
 	if m := namedRE.FindStringSubmatch(spec); m != nil {

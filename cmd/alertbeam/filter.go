@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+)
+
+func init() {
+	register(&command{
+		name:    "filter",
+		summary: "run filters over a stream and publish each filter's output to its own topic",
+		beam:    true,
+		usage: `
+
+Reads a stream (a per-night topic, or another filter's output topic: filters
+chain), decodes each alert once, runs every --filter and --expr on it, and
+publishes each filter's output to the topic named after the filter (prefixed
+with --topic-prefix). Kept alerts keep their exact bytes unless the filter
+transforms them (nocutouts, drop). An alert a filter fails or panics on goes to
+the dead-letter topic with its error; the stream continues. Offsets are
+committed to --group once every output has published or dropped the alert.
+
+A filter spec is a built-in or registered name with optional parameters
+(rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
+(candidate.rb > 0.8 && candidate.ndethist >= 2), or OUT=spec to name the
+output. --list shows the built-ins and their exact cuts.
+
+Examples:
+  alertbeam filter --list
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --filter 'bright=bright:max=17'
+  alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
+  alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
+      --filter significance:min=5 --cap-per-visit 20`,
+		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port]")
+			topic := fs.String("topic", "", "topic(s) to read, comma-separated (a night's topic or a filter's output)")
+			pattern := fs.String("topic-pattern", "", "read every topic matching this regular expression instead")
+			group := fs.String("group", "alertbeam-filter", "consumer group whose offsets record progress")
+			from := fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest")
+			survey := fs.String("survey", "ztf", "ztf or lsst")
+			reg := fs.String("registry", "", "schema-registry URL (LSST)")
+			var filters, exprs multiFlag
+			fs.Var(&filters, "filter", "a filter spec (repeatable): NAME, NAME:k=v,..., or OUT=spec")
+			fs.Var(&exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
+			prefix := fs.String("topic-prefix", "", "put this before each output's name to make its topic")
+			capN := fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20)")
+			partitions := fs.Int("partitions", 16, "partitions of output topics created")
+			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
+			stopAtEnd := fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)")
+			list := fs.Bool("list", false, "list the built-in and registered filters with their cuts, and exit")
+			sec := addSecurityFlags(fs)
+			return func(ctx context.Context, e *env) error {
+				if *list {
+					for _, en := range filter.Entries() {
+						fmt.Fprintf(e.stdout, "%-14s %s\n", en.Name, strings.ReplaceAll(en.Doc, "\n", "\n               "))
+					}
+					return nil
+				}
+				specs := append(append([]string{}, filters...), exprs...)
+				if len(specs) == 0 {
+					return errors.New("name at least one --filter or --expr (see --list)")
+				}
+				if *topic == "" && *pattern == "" {
+					return errors.New("name the stream to filter with --topic or --topic-pattern")
+				}
+				// Bad specs fail here, before any broker or pipeline starts.
+				for _, spec := range specs {
+					if _, err := filter.Build(spec, *survey); err != nil {
+						return err
+					}
+				}
+				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				if err != nil {
+					return err
+				}
+				defer stop()
+				conn := kafkaio.Config{Brokers: addrs, Security: sec.security()}
+				var topics []string
+				if *topic != "" {
+					topics = strings.Split(*topic, ",")
+				}
+				p, s := beam.NewPipelineWithRoot()
+				outs, err := pipelines.Filter(s, pipelines.FilterConfig{
+					Read: kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *pattern, Group: *group,
+						Start: *from, StopAtEnd: *stopAtEnd},
+					Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions)},
+					Filters: specs, Survey: *survey, Registry: *reg, TopicPrefix: *prefix,
+					DeadLetterTopic: *dlq, CapPerVisit: *capN,
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "filtering %s%s with %d filters on the %s runner:\n  %s\n", *topic, *pattern, len(outs), runners.RunnerName(), strings.Join(outs, "\n  "))
+				_, err = runners.Run(ctx, p)
+				return err
+			}
+		},
+	})
+}

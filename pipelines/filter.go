@@ -1,0 +1,86 @@
+package pipelines
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+)
+
+// FilterConfig configures Filter.
+type FilterConfig struct {
+	// Read is the stream to filter: a per-night topic, or another filter's
+	// output topic (filters chain).
+	Read  kafkaio.ReadConfig
+	Write kafkaio.WriteConfig
+	// Filters are filter specs: built-in names with optional parameters
+	// ("rb:min=0.8"), user-registered names, or CEL expressions, each
+	// optionally "OUT=spec" to name its output.
+	Filters  []string
+	Survey   string
+	Registry string
+	// TopicPrefix is put before each output's name to make its topic
+	// (default none: the topic is the output's name).
+	TopicPrefix     string
+	DeadLetterTopic string
+	// CapPerVisit keeps at most this many alerts per visit in every output
+	// (Rubin: 20), the highest S/N first.
+	CapPerVisit int
+}
+
+// FilterTopic is the topic a filter output is published to.
+func FilterTopic(prefix, output string) string { return prefix + output }
+
+// Filter reads a stream, runs every filter on each alert (decoded once) and
+// publishes each filter's output to its own topic, with the original bytes
+// unless the filter transformed the alert. Offsets are committed once every
+// output has either published or dropped a record; what a filter fails on
+// goes to the dead-letter topic. It returns the output names.
+func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
+	s = s.Scope("Filter")
+	if len(cfg.Filters) == 0 {
+		return nil, errors.New("pipelines: name at least one filter (--filter or --expr)")
+	}
+	if cfg.DeadLetterTopic == "" {
+		cfg.DeadLetterTopic = deadletter.DefaultTopic
+	}
+	if err := cfg.Read.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Write.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Read.Group == "" {
+		return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
+	}
+	// Resolve names first so topics can be given before the graph exists.
+	topics := map[string]string{}
+	for _, spec := range cfg.Filters {
+		f, err := filter.Build(spec, cfg.Survey)
+		if err != nil {
+			return nil, err
+		}
+		topics[f.Name()] = FilterTopic(cfg.TopicPrefix, f.Name())
+	}
+	recs := kafkaio.Read(s, cfg.Read)
+	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit})
+	if err != nil {
+		return nil, err
+	}
+	msgs := []beam.PCollection{outs.Dead}
+	for _, name := range outs.Names {
+		msgs = append(msgs, outs.Kept[name])
+	}
+	acks := kafkaio.Write(s, cfg.Write, beam.Flatten(s, msgs...))
+	kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks, outs.Acks)
+	names := make([]string, len(outs.Names))
+	for i, n := range outs.Names {
+		names[i] = fmt.Sprintf("%s -> %s", n, topics[n])
+	}
+	return names, nil
+}

@@ -1,0 +1,110 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+)
+
+// Filter publishes each filter's output to its own topic with the original
+// bytes, and a second filter chained on the first one's topic keeps the
+// subset both select.
+func TestFilterTopicsAndChaining(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
+
+	spec := night(22)
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "night", Write: w}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	// The truth, from the filters applied directly to the generated alerts.
+	purity, _ := filter.Build("purity", "ztf")
+	bright, _ := filter.Build("bright:max=19", "ztf")
+	g, _ := sim.New(spec.Config())
+	codec, _ := framing.NewZTF()
+	want := map[string][]string{}
+	msgs := map[string][]byte{}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		id := strconv.FormatInt(a.ZTF.Candid, 10)
+		msgs[id], _ = codec.Encode(a.ZTF)
+		fa := filter.OfZTF(a.ZTF)
+		kp, _ := purity.Keep(fa)
+		kb, _ := bright.Keep(fa)
+		if kp {
+			want["purity"] = append(want["purity"], id)
+		}
+		if kb {
+			want["bright19"] = append(want["bright19"], id)
+		}
+		if kp && kb {
+			want["pure.bright"] = append(want["pure.bright"], id)
+		}
+	}
+
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "f1", StopAtEnd: true},
+		Write: w, Survey: "ztf", Filters: []string{"purity", "bright19=bright:max=19"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	// Chain: a CEL filter reading the purity filter's topic.
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"purity"}, Group: "f2", StopAtEnd: true},
+		Write: w, Survey: "ztf", Filters: []string{"bright=candidate.magpsf <= 19.0"}, TopicPrefix: "pure.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	for topic, ids := range want {
+		got := readTopic(t, b.Addr(), topic, len(ids))
+		var keys []string
+		for _, m := range got {
+			keys = append(keys, string(m.Key))
+			if !bytes.Equal(m.Value, msgs[string(m.Key)]) {
+				t.Fatalf("%s: %s is not byte-identical to what was produced", topic, m.Key)
+			}
+		}
+		sort.Strings(keys)
+		sort.Strings(ids)
+		if len(keys) != len(ids) || (len(ids) > 0 && keys[0] != ids[0]) || !equal(keys, ids) {
+			t.Fatalf("%s: %d alerts, want exactly the %d selected", topic, len(keys), len(ids))
+		}
+		if len(ids) == 0 {
+			t.Fatalf("%s: the test night selects nothing; choose other cuts", topic)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
