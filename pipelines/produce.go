@@ -239,3 +239,5 @@ func (fn *fileFn) ProcessElement(_ context.Context, path string, emit func(kafka
 	}
 	return fmt.Errorf("%s: its writer schema is not a shipped LSST version; add its .avsc files to a schema dir", path)
 }
+
+func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

@@ -99,6 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	// Two-word commands ("archive verify").
+	if len(args) > 1 {
+		if c2, ok := commands[args[0]+" "+args[1]]; ok {
+			args = append([]string{c2.name}, args[2:]...)
+		}
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "alertbeam: unknown command %q\n\n", args[0])
@@ -106,7 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs, exec := newFlagSet(c, stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
@@ -120,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		beam.Init()
 	}
-	if err := exec(ctx, &env{args: fs.Args(), stdout: stdout, stderr: stderr}); err != nil {
+	if err := exec(ctx, &env{args: positional, stdout: stdout, stderr: stderr}); err != nil {
 		fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
 		return 1
 	}
@@ -203,4 +210,25 @@ func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
 		}
 		fmt.Fprintf(w, "%s\n    \t%s%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"), def)
 	})
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// (alertbeam show FILE --compact), as users of other CLIs expect; "--" ends
+// the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }

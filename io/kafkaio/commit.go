@@ -66,9 +66,13 @@ func Commit(s beam.Scope, cfg CommitConfig, acks ...beam.PCollection) beam.PColl
 	if cfg.Units < 1 {
 		panic(fmt.Errorf("kafkaio: Commit needs Units >= 1, got %d", cfg.Units))
 	}
-	all := beam.Flatten(s, acks...)
-	global := beam.WindowInto(s, window.NewGlobalWindows(), all)
-	keyed := beam.ParDo(s, keyAck, global)
+	// Sinks ack in their own windows (the archive's are event-time
+	// windows); commits are global, and Flatten needs one windowing.
+	global := make([]beam.PCollection, len(acks))
+	for i, a := range acks {
+		global[i] = beam.WindowInto(s, window.NewGlobalWindows(), a)
+	}
+	keyed := beam.ParDo(s, keyAck, beam.Flatten(s, global...))
 	return beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[string]("frontier")}, keyed)
 }
 
