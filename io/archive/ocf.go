@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -353,10 +354,26 @@ func decompress(codec string, b []byte) ([]byte, error) {
 	return nil, fmt.Errorf("archive: unsupported codec %q", codec)
 }
 
-// appendIDs encodes sorted ids compactly: the first as a zig-zag varint,
-// then each difference as an unsigned varint. Alert ids of one night are
-// close together, so most take 3–6 bytes.
+// appendIDs encodes sorted ids compactly (see appendIDVarints) as base64
+// text: Avro readers such as fastavro decode every metadata value as UTF-8
+// and refuse a file whose metadata is not.
 func appendIDs(dst []byte, sorted []int64) []byte {
+	return base64.RawStdEncoding.AppendEncode(dst, appendIDVarints(nil, sorted))
+}
+
+// parseIDs decodes what appendIDs wrote.
+func parseIDs(b []byte) ([]int64, error) {
+	raw, err := base64.RawStdEncoding.DecodeString(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad id list: %v", errCorrupt, err)
+	}
+	return parseIDVarints(raw)
+}
+
+// appendIDVarints encodes sorted ids: the first as a zig-zag varint, then
+// each difference as an unsigned varint. Alert ids of one night are close
+// together, so most take 3–6 bytes.
+func appendIDVarints(dst []byte, sorted []int64) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(sorted)))
 	prev := int64(0)
 	for i, id := range sorted {
@@ -370,8 +387,8 @@ func appendIDs(dst []byte, sorted []int64) []byte {
 	return dst
 }
 
-// parseIDs decodes what appendIDs wrote.
-func parseIDs(b []byte) ([]int64, error) {
+// parseIDVarints decodes what appendIDVarints wrote.
+func parseIDVarints(b []byte) ([]int64, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: bad id list", errCorrupt)
