@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -35,46 +34,32 @@ Examples:
   alertbeam archive --brokers localhost:9092 --topic-pattern 'ztf_2\d{7}_programid\d' --root /data/archive
   alertbeam archive --brokers kafka:9092 --topic ztf_ingest --root gs://my-bucket/archive --codec zstd`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port]")
-			topic := fs.String("topic", "", "topic(s) to archive, comma-separated")
-			pattern := fs.String("topic-pattern", "", "archive every topic matching this regular expression instead")
-			group := fs.String("group", "alertbeam-archive", "consumer group whose offsets record progress")
-			from := fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest")
+			in := addStreamFlags(fs, "alertbeam-archive", "the")
 			root := fs.String("root", "", "archive root: a local directory or gs://bucket/prefix (required)")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL (LSST)")
 			codec := fs.String("codec", "zstd", "file codec: null, deflate, snappy or zstd (cutouts are already gzipped; zstd is cheap)")
 			window := fs.Duration("window", 15*time.Minute, "files close at the end of each event-time window of this length")
 			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts that cannot be archived")
-			stopAtEnd := fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)")
-			sec := addSecurityFlags(fs)
 			return func(ctx context.Context, e *env) error {
 				if *root == "" {
 					return errors.New("--root is required")
 				}
-				if *topic == "" && *pattern == "" {
-					return errors.New("name the stream with --topic or --topic-pattern")
-				}
-				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				conn, read, stop, err := in.open(ctx)
 				if err != nil {
 					return err
 				}
 				defer stop()
-				conn := kafkaio.Config{Brokers: addrs, Security: sec.security()}
-				var topics []string
-				if *topic != "" {
-					topics = strings.Split(*topic, ",")
-				}
 				p, s := beam.NewPipelineWithRoot()
 				if err := pipelines.Archive(s, pipelines.ArchiveConfig{
-					Read: kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *pattern, Group: *group, Start: *from, StopAtEnd: *stopAtEnd},
+					Read: read,
 					Archive: archive.Config{Root: *root, Survey: *survey, Registry: *reg, Codec: *codec, Window: *window,
 						DeadLetterTopic: *dlq},
 					Write: kafkaio.WriteConfig{Config: conn},
 				}); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stderr, "archiving %s%s to %s on the %s runner\n", *topic, *pattern, *root, runners.RunnerName())
+				fmt.Fprintf(e.stderr, "archiving %s to %s on the %s runner\n", in.source(), *root, runners.RunnerName())
 				_, err = runners.Run(ctx, p)
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
@@ -44,11 +43,7 @@ Examples:
   alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
       --filter significance:min=5 --cap-per-visit 20`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port]")
-			topic := fs.String("topic", "", "topic(s) to read, comma-separated (a night's topic or a filter's output)")
-			pattern := fs.String("topic-pattern", "", "read every topic matching this regular expression instead")
-			group := fs.String("group", "alertbeam-filter", "consumer group whose offsets record progress")
-			from := fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest")
+			in := addStreamFlags(fs, "alertbeam-filter", "a night's or a filter's output")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL (LSST)")
 			var filters, exprs multiFlag
@@ -58,9 +53,7 @@ Examples:
 			capN := fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20)")
 			partitions := fs.Int("partitions", 16, "partitions of output topics created")
 			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
-			stopAtEnd := fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)")
 			list := fs.Bool("list", false, "list the built-in and registered filters with their cuts, and exit")
-			sec := addSecurityFlags(fs)
 			return func(ctx context.Context, e *env) error {
 				if *list {
 					for _, en := range filter.Entries() {
@@ -72,29 +65,20 @@ Examples:
 				if len(specs) == 0 {
 					return errors.New("name at least one --filter or --expr (see --list)")
 				}
-				if *topic == "" && *pattern == "" {
-					return errors.New("name the stream to filter with --topic or --topic-pattern")
-				}
 				// Bad specs fail here, before any broker or pipeline starts.
 				for _, spec := range specs {
 					if _, err := filter.Build(spec, *survey); err != nil {
 						return err
 					}
 				}
-				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				conn, read, stop, err := in.open(ctx)
 				if err != nil {
 					return err
 				}
 				defer stop()
-				conn := kafkaio.Config{Brokers: addrs, Security: sec.security()}
-				var topics []string
-				if *topic != "" {
-					topics = strings.Split(*topic, ",")
-				}
 				p, s := beam.NewPipelineWithRoot()
 				outs, err := pipelines.Filter(s, pipelines.FilterConfig{
-					Read: kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *pattern, Group: *group,
-						Start: *from, StopAtEnd: *stopAtEnd},
+					Read:    read,
 					Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions)},
 					Filters: specs, Survey: *survey, Registry: *reg, TopicPrefix: *prefix,
 					DeadLetterTopic: *dlq, CapPerVisit: *capN,
@@ -102,7 +86,7 @@ Examples:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stderr, "filtering %s%s with %d filters on the %s runner:\n  %s\n", *topic, *pattern, len(outs), runners.RunnerName(), strings.Join(outs, "\n  "))
+				fmt.Fprintf(e.stderr, "filtering %s with %d filters on the %s runner:\n  %s\n", in.source(), len(outs), runners.RunnerName(), strings.Join(outs, "\n  "))
 				_, err = runners.Run(ctx, p)
 				return err
 			}

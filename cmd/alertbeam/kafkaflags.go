@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"os"
+	"strings"
 
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
 
@@ -35,3 +39,45 @@ func (f *securityFlags) security() kafkaio.Security {
 	}
 	return s
 }
+
+// streamFlags are the flags of a command that reads a stream: where the
+// brokers are, what to read, as which group, from where, how securely.
+type streamFlags struct {
+	brokers, topic, pattern, group, from *string
+	stopAtEnd                            *bool
+	sec                                  *securityFlags
+}
+
+func addStreamFlags(fs *flag.FlagSet, defaultGroup, what string) *streamFlags {
+	return &streamFlags{
+		brokers:   fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port] (\"embedded\" starts one in this process)"),
+		topic:     fs.String("topic", "", what+" topic(s) to read, comma-separated"),
+		pattern:   fs.String("topic-pattern", "", "read every topic matching this regular expression instead (new ones are picked up)"),
+		group:     fs.String("group", defaultGroup, "consumer group whose offsets record progress"),
+		from:      fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest"),
+		stopAtEnd: fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)"),
+		sec:       addSecurityFlags(fs),
+	}
+}
+
+// open resolves the brokers (starting an embedded one if asked) and returns
+// the connection and the read configuration; stop releases what it started.
+func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadConfig, func() error, error) {
+	if *f.topic == "" && *f.pattern == "" {
+		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, errors.New("name the stream to read with --topic or --topic-pattern")
+	}
+	addrs, stop, err := broker.Resolve(ctx, *f.brokers, broker.Options{})
+	if err != nil {
+		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
+	}
+	conn := kafkaio.Config{Brokers: addrs, Security: f.sec.security()}
+	var topics []string
+	if *f.topic != "" {
+		topics = strings.Split(*f.topic, ",")
+	}
+	return conn, kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *f.pattern, Group: *f.group,
+		Start: *f.from, StopAtEnd: *f.stopAtEnd}, stop, nil
+}
+
+// source describes what is read, for progress messages.
+func (f *streamFlags) source() string { return *f.topic + *f.pattern }

@@ -109,44 +109,30 @@ Examples:
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --stop-at-end
   alertbeam distribute --runner=flink --endpoint=localhost:8099 --brokers kafka:9092 --topic ztf_ingest`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`, host:port[,host:port]")
-			topic := fs.String("topic", "", "ingest topic(s) to read, comma-separated")
-			pattern := fs.String("topic-pattern", "", "read every topic matching this regular expression instead (new ones are picked up)")
-			group := fs.String("group", "alertbeam-distribute", "consumer group whose offsets record progress")
-			from := fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest")
+			in := addStreamFlags(fs, "alertbeam-distribute", "ingest")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL (LSST)")
 			partitions := fs.Int("partitions", 16, "partitions of each per-night topic")
 			retention := fs.Duration("retention", 14*24*time.Hour, "retention of each per-night topic")
 			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts that cannot be routed")
-			stopAtEnd := fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)")
 			maxRecords := fs.Int64("max-records", 0, "stop after this many records from each partition (0: no limit)")
-			sec := addSecurityFlags(fs)
 			return func(ctx context.Context, e *env) error {
-				if *topic == "" && *pattern == "" {
-					return errors.New("name the ingest stream with --topic or --topic-pattern")
-				}
-				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				conn, read, stop, err := in.open(ctx)
 				if err != nil {
 					return err
 				}
 				defer stop()
-				conn := kafkaio.Config{Brokers: addrs, Security: sec.security()}
-				var topics []string
-				if *topic != "" {
-					topics = strings.Split(*topic, ",")
-				}
+				read.MaxRecords = *maxRecords
 				p, s := beam.NewPipelineWithRoot()
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
-					Read: kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *pattern, Group: *group,
-						Start: *from, StopAtEnd: *stopAtEnd, MaxRecords: *maxRecords},
+					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq,
 				})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stderr, "distributing %s%s on %s (group %s) on the %s runner\n", *topic, *pattern, strings.Join(addrs, ","), *group, runners.RunnerName())
+				fmt.Fprintf(e.stderr, "distributing %s on %s (group %s) on the %s runner\n", in.source(), strings.Join(conn.Brokers, ","), read.Group, runners.RunnerName())
 				_, err = runners.Run(ctx, p)
 				return err
 			}
