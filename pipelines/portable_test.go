@@ -2,6 +2,7 @@ package pipelines_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -13,9 +14,12 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/transforms/filter"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 )
 
@@ -46,9 +50,10 @@ func setFlag(t *testing.T, name, value string) {
 	t.Cleanup(func() { _ = flag.Set(name, old) })
 }
 
-// Distribute runs on the portable runner path (--runner=flink) against real
-// Kafka, on a job server that runners starts through --job_server and always
-// stops; the per-night topics hold exactly what the direct runner produces.
+// Distribute, a filter and the archive run on the portable runner path
+// (--runner=flink) against real Kafka, on job servers that runners starts
+// through --job_server and always stops; the per-night topics, the filter's
+// topic and the archive hold exactly the expected alerts.
 func TestIntegrationPortableFlinkPath(t *testing.T) {
 	addr := os.Getenv("ALERTBEAM_KAFKA")
 	if addr == "" {
@@ -100,6 +105,45 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 			}
 		}
 	}
+	// A filter and the archive on the same path.
+	var nightTopics []string
+	for topic := range perTopic {
+		nightTopics = append(nightTopics, topic)
+	}
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-filter", StopAtEnd: true},
+		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"purity"}, TopicPrefix: "portable.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	root := t.TempDir()
+	p, s = beam.NewPipelineWithRoot()
+	if err := pipelines.Archive(s, pipelines.ArchiveConfig{
+		Read:    kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-archive", StopAtEnd: true},
+		Archive: archive.Config{Root: root, Survey: "ztf"}, Write: kafkaio.WriteConfig{Config: conn},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	purity, _ := filter.Build("purity", "ztf")
+	g, _ := sim.New(spec.Config())
+	pure := 0
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		if keep, _ := purity.Keep(filter.OfZTF(a.ZTF)); keep {
+			pure++
+		}
+	}
+	if got := readTopic(t, addr, "portable.purity", pure); len(got) != pure {
+		t.Fatalf("portable.purity: %d alerts, want %d", len(got), pure)
+	}
+	rep, err := archive.Verify(context.Background(), root, "ztf", "20260907")
+	if err != nil || !rep.OK() || rep.Records != int64(len(want)) {
+		t.Fatalf("archive on the portable path: %+v (%v), want %d records", rep, err, len(want))
+	}
+
 	pidText, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatalf("the job server never started: %v", err)

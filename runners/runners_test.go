@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
@@ -48,37 +49,56 @@ func (c *captured) Log(_ context.Context, _ log.Severity, _ int, msg string) {
 	c.buf.WriteString("\n")
 }
 
-// Every streaming pipeline builds a valid Dataflow job offline: Distribute
-// becomes a streaming job with the expected steps, and nothing is submitted.
-func TestDataflowDryRunBuildsStreamingJob(t *testing.T) {
+// Every streaming pipeline builds a valid Dataflow job offline: each
+// becomes a streaming job with its expected steps, and nothing is submitted.
+func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 	setFlags(t, "runner", "dataflow", "dry_run", "true", "project", "alertbeam-test", "region", "us-central1",
 		"staging_location", "gs://alertbeam-test/staging", "temp_location", "gs://alertbeam-test/tmp",
-		"worker_binary", os.Args[0], "job_name", "alertbeam-distribute-test")
-	logs := &captured{}
-	log.SetLogger(logs)
-
+		"worker_binary", os.Args[0], "job_name", "alertbeam-dry-run-test")
 	conn := kafkaio.Config{Brokers: []string{"kafka-0.example.org:9092"}}
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
-		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute"},
-		Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runners.Run(context.Background(), p); err != nil {
-		t.Fatalf("dry run: %v", err)
-	}
-	out := logs.buf.String()
-	if !strings.Contains(out, "Dry-run: not submitting job") {
-		t.Fatal("the dry run did not say it submitted nothing")
-	}
-	if !strings.Contains(out, "JOB_TYPE_STREAMING") {
-		t.Fatalf("the job is not streaming:\n%s", out[:min(len(out), 2000)])
-	}
-	for _, step := range []string{"kafkaio.Read", "fanout.Route", "kafkaio.Write", "kafkaio.Commit"} {
-		if !strings.Contains(out, step) {
-			t.Errorf("the job has no step %s", step)
-		}
+	read := kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "g"}
+	for _, tc := range []struct {
+		name  string
+		build func(s beam.Scope) error
+		steps []string
+	}{
+		{"distribute", func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf"})
+			return err
+		}, []string{"kafkaio.Read", "fanout.Route", "kafkaio.Write", "kafkaio.Commit"}},
+		{"filter", func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
+				Filters: []string{"purity", "candidate.rb > 0.8"}, CapPerVisit: 20})
+			return err
+		}, []string{"kafkaio.Read", "filter", "kafkaio.Write", "kafkaio.Commit"}},
+		{"archive", func(s beam.Scope) error {
+			return pipelines.Archive(s, pipelines.ArchiveConfig{Read: read, Archive: archive.Config{Root: "gs://alertbeam-test/archive", Survey: "ztf"},
+				Write: kafkaio.WriteConfig{Config: conn}})
+		}, []string{"kafkaio.Read", "archive", "kafkaio.Commit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &captured{}
+			log.SetLogger(logs)
+			p, s := beam.NewPipelineWithRoot()
+			if err := tc.build(s); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := runners.Run(context.Background(), p); err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			out := logs.buf.String()
+			if !strings.Contains(out, "Dry-run: not submitting job") {
+				t.Fatal("the dry run did not say it submitted nothing")
+			}
+			if !strings.Contains(out, "JOB_TYPE_STREAMING") {
+				t.Fatalf("the job is not streaming:\n%s", out[:min(len(out), 2000)])
+			}
+			for _, step := range tc.steps {
+				if !strings.Contains(out, step) {
+					t.Errorf("the job has no step %s", step)
+				}
+			}
+		})
 	}
 }
 
