@@ -32,7 +32,9 @@ test:
 ## TestIntegration tests against it, and always stop it.
 integration:
 	.ci/deps
-	.ci/with-kafka $(GOTEST) -count=1 -run '^TestIntegration' -timeout 30m $(PKGS)
+	# -p 1: some tests stop and restart the one broker, which must not
+	# pull it from under another package's tests.
+	.ci/with-kafka $(GOTEST) -count=1 -p 1 -run '^TestIntegration' -timeout 30m $(PKGS)
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.
 fuzz:
