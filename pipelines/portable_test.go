@@ -149,11 +149,14 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		t.Fatalf("the job server never started: %v", err)
 	}
 	pid, _ := strconv.Atoi(string(bytes.TrimSpace(pidText)))
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("job server (pid %d) still running after the job", pid)
+		case <-tick.C:
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

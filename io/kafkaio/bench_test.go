@@ -598,6 +598,8 @@ func waitEnd(b *testing.B, addr, topic string, want int64) {
 	}
 	defer cl.Close()
 	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	var got int64
 	for {
 		got, err = topicSize(cl, topic)
@@ -607,7 +609,7 @@ func waitEnd(b *testing.B, addr, topic string, want int64) {
 		if time.Now().After(deadline) {
 			b.Fatalf("%s: %d messages (%v) after a minute, want %d", topic, got, err, want)
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-tick.C
 	}
 }
 

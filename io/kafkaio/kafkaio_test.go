@@ -238,17 +238,17 @@ func committedToEnd(t *testing.T, addr, group string, topics ...string) bool {
 // waitFor polls cond until it holds; a pipeline that ends first fails the test.
 func waitFor(t *testing.T, errc chan error, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
 		select {
 		case err := <-errc:
 			t.Fatalf("pipeline ended before %s: %v", what, err)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline:
 			t.Fatalf("no %s after 2 minutes", what)
+		case <-tick.C:
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
