@@ -229,13 +229,9 @@ func (fn *fileFn) ProcessElement(_ context.Context, path string, emit func(kafka
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	cat := schemas.Default()
-	for _, v := range cat.Versions(schemas.LSST) {
-		if s, err := cat.Schema(v); err == nil && s.Fingerprint() == ws.Fingerprint() {
-			id, _ := v.RegistryID()
-			emit(kafkaio.Message{Topic: fn.Topic, Value: framing.AppendWire(nil, id, ct.Datum)})
-			return nil
-		}
+	if id, ok := schemas.Default().LSSTRegistryIDOf(ws); ok {
+		emit(kafkaio.Message{Topic: fn.Topic, Value: framing.AppendWire(nil, id, ct.Datum)})
+		return nil
 	}
 	return fmt.Errorf("%s: its writer schema is not a shipped LSST version; add its .avsc files to a schema dir", path)
 }

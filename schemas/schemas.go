@@ -262,6 +262,49 @@ func ParseSet(files map[string][]byte) (avro.Schema, error) {
 	return top, nil
 }
 
+// LSSTByRegistryID finds the shipped LSST version with a Rubin registry id.
+func (c *Catalogue) LSSTByRegistryID(id int) (Version, bool) {
+	for _, v := range c.Versions(LSST) {
+		if vid, err := v.RegistryID(); err == nil && vid == id {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// LSSTRegistryIDOf finds the Rubin registry id of a writer schema among the
+// shipped LSST versions, by fingerprint; ok is false for any other schema.
+func (c *Catalogue) LSSTRegistryIDOf(writer avro.Schema) (id int, ok bool) {
+	fp := writer.Fingerprint()
+	for _, v := range c.Versions(LSST) {
+		s, err := c.Schema(v)
+		if err != nil || s.Fingerprint() != fp {
+			continue
+		}
+		if id, err := v.RegistryID(); err == nil {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// ParseWriter parses a writer schema as a message or registry carries it.
+// Each gets a fresh name cache: versions reuse record names
+// (ztf.alert.candidate in 3.2 and 3.3), and hamba's global cache would let
+// one version's definition leak into another's. A schema hamba rejects for
+// its defaults (real ZTF headers) is parsed again without them.
+func ParseWriter(raw []byte) (avro.Schema, error) {
+	s, err := avro.ParseBytesWithCache(raw, "", &avro.SchemaCache{})
+	if err == nil {
+		return s, nil
+	}
+	fixed, ferr := StripInvalidDefaults(raw)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return avro.ParseBytesWithCache(fixed, "", &avro.SchemaCache{})
+}
+
 // StripInvalidDefaults rewrites a writer schema so that hamba/avro accepts it:
 // real ZTF packets declare fields such as {"type": ["float","null"],
 // "default": null}, a default that does not match the first union branch.

@@ -517,3 +517,42 @@ func TestGeneratedStructsUpToDate(t *testing.T) {
 		})
 	}
 }
+
+func TestLSSTRegistryLookups(t *testing.T) {
+	cat := schemas.Default()
+	for _, tc := range []struct {
+		version string
+		id      int
+	}{{"10.0", 1000}, {"11.1", 1101}} {
+		v, ok := cat.LSSTByRegistryID(tc.id)
+		if !ok || v.Version != tc.version {
+			t.Fatalf("LSSTByRegistryID(%d) = %v, %v; want %s", tc.id, v, ok, tc.version)
+		}
+		id, ok := cat.LSSTRegistryIDOf(cat.MustSchema(v))
+		if !ok || id != tc.id {
+			t.Fatalf("LSSTRegistryIDOf(%s) = %d, %v; want %d", tc.version, id, ok, tc.id)
+		}
+	}
+	if _, ok := cat.LSSTByRegistryID(999); ok {
+		t.Fatal("id 999 is not a shipped version")
+	}
+	if _, ok := cat.LSSTRegistryIDOf(cat.MustSchema(schemas.Version{Survey: "ztf", Version: "4.02"})); ok {
+		t.Fatal("the ZTF schema has no Rubin id")
+	}
+}
+
+// ParseWriter accepts real ZTF-style writer schemas whose defaults hamba
+// rejects, and keeps the union branch order.
+func TestParseWriterDropsInvalidDefaults(t *testing.T) {
+	raw := []byte(`{"type":"record","name":"r","fields":[{"name":"x","type":["float","null"],"default":null}]}`)
+	s, err := schemas.ParseWriter(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.String(); got != `{"name":"r","type":"record","fields":[{"name":"x","type":["float","null"]}]}` {
+		t.Fatalf("canonical form %s", got)
+	}
+	if _, err := schemas.ParseWriter([]byte(`{"type":`)); err == nil {
+		t.Fatal("garbage must not parse")
+	}
+}

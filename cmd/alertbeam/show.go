@@ -80,11 +80,8 @@ func schemaLookup(ctx context.Context, url string) (func(int) (avro.Schema, erro
 		return func(id int) (avro.Schema, error) { return cl.Schema(ctx, id) }, nil
 	}
 	return func(id int) (avro.Schema, error) {
-		cat := schemas.Default()
-		for _, v := range cat.Versions(schemas.LSST) {
-			if vid, err := v.RegistryID(); err == nil && vid == id {
-				return cat.Schema(v)
-			}
+		if v, ok := schemas.Default().LSSTByRegistryID(id); ok {
+			return schemas.Default().Schema(v)
 		}
 		return nil, fmt.Errorf("schema id %d is not a shipped version (pass --registry)", id)
 	}, nil

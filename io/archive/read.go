@@ -188,9 +188,11 @@ func (fn *readFn) ProcessElement(ctx context.Context, f fileRef, emit func(beam.
 		if block == 0 && fn.Survey == schemas.LSST && h.schemaID == 0 {
 			// Not written by alertbeam: find the id in the shipped
 			// catalogue of versions.
-			if h.schemaID = catalogueID(h.writer); h.schemaID == 0 {
+			id, ok := schemas.Default().LSSTRegistryIDOf(h.writer)
+			if !ok {
 				return fmt.Errorf("archive: the writer schema has no %s and matches no shipped LSST version, so its registry id is unknown", metaSchemaID)
 			}
+			h.schemaID = id
 		}
 		var value []byte
 		if fn.Survey == schemas.ZTF {
@@ -276,19 +278,3 @@ func scanFile(ctx context.Context, st store, name string, fn func(h *fileInfo, b
 	}
 }
 
-// catalogueID finds the Rubin registry id of a writer schema among the
-// shipped LSST versions, for files that do not record it; 0 if none.
-func catalogueID(writer avro.Schema) int {
-	cat := schemas.Default()
-	fp := writer.Fingerprint()
-	for _, v := range cat.Versions(schemas.LSST) {
-		s, err := cat.Schema(v)
-		if err != nil || s.Fingerprint() != fp {
-			continue
-		}
-		if id, err := v.RegistryID(); err == nil {
-			return id
-		}
-	}
-	return 0
-}

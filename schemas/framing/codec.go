@@ -255,18 +255,8 @@ func (c *Codec) writerForText(raw []byte) (*writer, error) {
 // headers declare defaults hamba/avro rejects; as defaults play no part in
 // decoding, they are dropped when the schema does not parse as it is.
 func ParseWriterSchema(raw []byte) (avro.Schema, error) {
-	// A fresh name cache per writer: versions reuse record names
-	// (ztf.alert.candidate in 3.2 and 3.3), and hamba's global cache would
-	// let one version's definition leak into another's.
-	s, err := avro.ParseBytesWithCache(raw, "", &avro.SchemaCache{})
-	if err == nil {
-		return s, nil
-	}
-	fixed, ferr := schemas.StripInvalidDefaults(raw)
-	if ferr != nil {
-		return nil, newErr("ocf", ErrBadSchema, ferr, "")
-	}
-	if s, err = avro.ParseBytesWithCache(fixed, "", &avro.SchemaCache{}); err != nil {
+	s, err := schemas.ParseWriter(raw)
+	if err != nil {
 		return nil, newErr("ocf", ErrBadSchema, err, "")
 	}
 	return s, nil

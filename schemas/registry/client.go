@@ -149,7 +149,7 @@ func (c *Client) lookup(ctx context.Context, id int) (entry, error) {
 	if resp.SchemaType != "" && resp.SchemaType != "AVRO" {
 		return entry{}, fmt.Errorf("registry: schema %d is %s, not Avro", id, resp.SchemaType)
 	}
-	s, err := parseWriter(resp.Schema)
+	s, err := schemas.ParseWriter([]byte(resp.Schema))
 	if err != nil {
 		return entry{}, fmt.Errorf("registry: schema %d: %w", id, err)
 	}
@@ -158,20 +158,6 @@ func (c *Client) lookup(ctx context.Context, id int) (entry, error) {
 	c.byID[id] = e
 	c.mu.Unlock()
 	return e, nil
-}
-
-// parseWriter parses a writer schema, dropping field defaults that hamba/avro
-// rejects but that play no part in decoding.
-func parseWriter(raw string) (avro.Schema, error) {
-	s, err := avro.ParseWithCache(raw, "", &avro.SchemaCache{})
-	if err == nil {
-		return s, nil
-	}
-	fixed, ferr := schemas.StripInvalidDefaults([]byte(raw))
-	if ferr != nil {
-		return nil, err
-	}
-	return avro.ParseWithCache(string(fixed), "", &avro.SchemaCache{})
 }
 
 // Register registers an Avro schema under subject and returns its id.
