@@ -277,4 +277,3 @@ func scanFile(ctx context.Context, st store, name string, fn func(h *fileInfo, b
 		}
 	}
 }
-
