@@ -2,7 +2,6 @@ package archive
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -25,7 +24,7 @@ const tempDir = "_temp"
 const nightLayout = "20060102"
 
 // noProgram is the program of LSST alerts, whose directories have none.
-const noProgram = -1
+const noProgram = fanout.NoProgram
 
 // nightDir is the directory of a night (and program, for ZTF) under the root.
 func nightDir(survey, night string, program int) string {
@@ -68,24 +67,7 @@ func parseFinal(name string) (fp string, seq int, ok bool) {
 	return m[1], seq, err == nil
 }
 
-// ztfKey and lsstKey are the few fields the archive decodes: the alert id
-// and what places it in a night and program.
-type ztfKey struct {
-	Candid    int64 `avro:"candid"`
-	Candidate struct {
-		Jd        float64 `avro:"jd"`
-		Programid int     `avro:"programid"`
-	} `avro:"candidate"`
-}
-
-type lsstKey struct {
-	DiaSourceID int64 `avro:"diaSourceId"`
-	DiaSource   struct {
-		MidpointMjdTai float64 `avro:"midpointMjdTai"`
-	} `avro:"diaSource"`
-}
-
-// identity is where an alert belongs.
+// identity is where an alert belongs, with its night as a directory name.
 type identity struct {
 	ID      int64
 	Time    time.Time // observation time, UTC
@@ -95,36 +77,13 @@ type identity struct {
 
 // errImplausible marks alerts that decode but cannot belong to a real night
 // or program.
-var errImplausible = errors.New("implausible alert")
+var errImplausible = fanout.ErrImplausible
 
-// decodeIdentity decodes the identity of a datum written with writer.
+// decodeIdentity decodes the identity of a datum written with writer, as
+// routing does.
 func decodeIdentity(c *framing.Codec, writer avro.Schema, datum []byte) (identity, error) {
-	var id identity
-	if c.Survey() == schemas.ZTF {
-		var k ztfKey
-		if err := c.DecodeDatum(writer, datum, &k); err != nil {
-			return id, err
-		}
-		id = identity{ID: k.Candid, Time: fanout.JDTime(k.Candidate.Jd), Program: k.Candidate.Programid,
-			Night: fanout.ZTFNight(k.Candidate.Jd).Format(nightLayout)}
-		// ZTF programs: 0 engineering, 1 public, 2 partnership, 3 Caltech.
-		if id.Program < 0 || id.Program > 3 {
-			return id, fmt.Errorf("%w: candid %d: programid %d", errImplausible, id.ID, id.Program)
-		}
-	} else {
-		var k lsstKey
-		if err := c.DecodeDatum(writer, datum, &k); err != nil {
-			return id, err
-		}
-		id = identity{ID: k.DiaSourceID, Time: fanout.MJDTAITime(k.DiaSource.MidpointMjdTai), Program: noProgram,
-			Night: fanout.LSSTDayObs(k.DiaSource.MidpointMjdTai).Format(nightLayout)}
-	}
-	// Between ZTF's first light and 2100: anything else is a corrupt time
-	// that would file the alert under a nonsense night.
-	if y := id.Time.Year(); y < 2017 || y > 2100 {
-		return id, fmt.Errorf("%w: id %d: observation time %s", errImplausible, id.ID, id.Time.Format(time.RFC3339))
-	}
-	return id, nil
+	id, err := fanout.Identify(c, writer, datum)
+	return identity{ID: id.ID, Time: id.Time, Night: id.Night.Format(nightLayout), Program: id.Program}, err
 }
 
 // writerInfo is a writer schema as archive headers carry it.

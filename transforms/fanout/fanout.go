@@ -84,30 +84,11 @@ func (fn *routeFn) Setup() error {
 	return nil
 }
 
-// ztfRouting and lsstRouting hold the few fields routing decodes.
-type ztfRouting struct {
-	Candid    int64 `avro:"candid"`
-	Candidate struct {
-		Jd        float64 `avro:"jd"`
-		Programid int     `avro:"programid"`
-	} `avro:"candidate"`
-}
-
-type lsstRouting struct {
-	DiaSourceID int64 `avro:"diaSourceId"`
-	DiaSource   struct {
-		MidpointMjdTai float64 `avro:"midpointMjdTai"`
-	} `avro:"diaSource"`
-}
-
-// errImplausible marks alerts that decode but cannot belong to a real night.
-var errImplausible = errors.New("implausible alert")
-
 func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) error {
-	topic, id, err := fn.route(ctx, r.Value)
+	id, err := fn.identify(ctx, r.Value)
 	if err != nil {
 		var fe *framing.Error
-		if !errors.As(err, &fe) && !errors.Is(err, errImplausible) {
+		if !errors.As(err, &fe) && !errors.Is(err, ErrImplausible) {
 			// Not the record's fault (the registry is unreachable): fail the
 			// bundle rather than dead-letter good data.
 			return fmt.Errorf("fanout: %s: %w", r.Source, err)
@@ -117,58 +98,31 @@ func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit fu
 		return nil
 	}
 	fn.routed.Inc(ctx, 1)
-	emit(kafkaio.Message{Topic: topic, Key: []byte(strconv.FormatInt(id, 10)), Value: r.Value,
+	emit(kafkaio.Message{Topic: id.Topic(), Key: []byte(strconv.FormatInt(id.ID, 10)), Value: r.Value,
 		Headers: r.Headers, Source: r.Source, Units: fn.Cfg.Units})
 	return nil
 }
 
-func (fn *routeFn) route(ctx context.Context, msg []byte) (string, int64, error) {
-	if fn.Cfg.Survey == schemas.ZTF {
-		var a ztfRouting
-		if err := fn.decode(ctx, msg, &a); err != nil {
-			return "", 0, err
-		}
-		if err := plausible(JDTime(a.Candidate.Jd)); err != nil {
-			return "", 0, fmt.Errorf("%w: candidate.jd %v: %v", errImplausible, a.Candidate.Jd, err)
-		}
-		if a.Candidate.Programid < 0 || a.Candidate.Programid > 3 {
-			return "", 0, fmt.Errorf("%w: programid %d", errImplausible, a.Candidate.Programid)
-		}
-		return ZTFTopic(a.Candidate.Jd, a.Candidate.Programid), a.Candid, nil
-	}
-	var a lsstRouting
-	if err := fn.decode(ctx, msg, &a); err != nil {
-		return "", 0, err
-	}
-	if err := plausible(MJDTAITime(a.DiaSource.MidpointMjdTai)); err != nil {
-		return "", 0, fmt.Errorf("%w: diaSource.midpointMjdTai %v: %v", errImplausible, a.DiaSource.MidpointMjdTai, err)
-	}
-	return LSSTTopic(a.DiaSource.MidpointMjdTai), a.DiaSourceID, nil
-}
-
-// decode retries what is not the message's fault (registry lookups) a few
-// times, since prism fails the whole job on a bundle error.
-func (fn *routeFn) decode(ctx context.Context, msg []byte, v any) error {
+// identify unframes a message and decodes its identity, retrying what is
+// not the message's fault (registry lookups) a few times, since prism fails
+// the whole job on a bundle error.
+func (fn *routeFn) identify(ctx context.Context, msg []byte) (Identity, error) {
+	var d framing.Datum
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = fn.codec.Decode(ctx, msg, v)
+		d, err = fn.codec.Unframe(ctx, msg)
 		var fe *framing.Error
 		if err == nil || errors.As(err, &fe) {
-			return err
+			break
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return Identity{}, ctx.Err()
 		case <-time.After(time.Duration(1<<attempt) * 200 * time.Millisecond):
 		}
 	}
-	return err
-}
-
-// plausible accepts observation times from ZTF's first light to 2100.
-func plausible(t time.Time) error {
-	if t.Year() < 2017 || t.Year() > 2100 {
-		return fmt.Errorf("observation time %s outside 2017–2100", t.Format(time.RFC3339))
+	if err != nil {
+		return Identity{}, err
 	}
-	return nil
+	return Identify(fn.codec, d.Writer, d.Bytes)
 }

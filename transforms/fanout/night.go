@@ -49,11 +49,13 @@ func day(t time.Time) time.Time {
 }
 
 // ZTFTopic is the per-night topic of a ZTF alert.
-func ZTFTopic(jd float64, programid int) string {
-	return fmt.Sprintf("ztf_%s_programid%d", ZTFNight(jd).Format("20060102"), programid)
-}
+func ZTFTopic(jd float64, programid int) string { return ztfTopic(ZTFNight(jd), programid) }
 
 // LSSTTopic is the per-night topic of an LSST alert.
-func LSSTTopic(mjdTAI float64) string {
-	return "lsst_" + LSSTDayObs(mjdTAI).Format("20060102")
+func LSSTTopic(mjdTAI float64) string { return lsstTopic(LSSTDayObs(mjdTAI)) }
+
+func ztfTopic(night time.Time, programid int) string {
+	return fmt.Sprintf("ztf_%s_programid%d", night.Format("20060102"), programid)
 }
+
+func lsstTopic(night time.Time) string { return "lsst_" + night.Format("20060102") }
