@@ -7,7 +7,9 @@ import (
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
@@ -22,6 +24,10 @@ type DistributeConfig struct {
 	Survey          string
 	Registry        string
 	DeadLetterTopic string
+	// Archive, when set, also keeps every alert read in the archive
+	// (exactly once), and offsets wait for the archive too. Its Survey,
+	// Registry and DeadLetterTopic are Distribute's.
+	Archive *archive.Config
 }
 
 // Distribute reads the ingest stream and fans every alert out to its night's
@@ -42,8 +48,32 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	if cfg.Read.Group == "" {
 		return beam.PCollection{}, fmt.Errorf("pipelines: distribute needs a consumer group (--group) to commit offsets to")
 	}
+	var ac archive.Config
+	if cfg.Archive != nil {
+		ac = *cfg.Archive
+		ac.Survey, ac.Registry, ac.DeadLetterTopic, ac.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, 1
+		if err := ac.Validate(); err != nil {
+			return beam.PCollection{}, err
+		}
+	}
 	recs := kafkaio.Read(s, cfg.Read)
 	msgs := fanout.Route(s, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
-	acks := kafkaio.Write(s, cfg.Write, msgs)
-	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: 1}, acks), nil
+	acks, units := []beam.PCollection{kafkaio.Write(s, cfg.Write, msgs)}, 1
+	if cfg.Archive != nil {
+		units++
+		out := archive.Write(s, recs, ac)
+		// The router and the archive reject the same records (both
+		// identify alerts with fanout.Identify), and the router has
+		// dead-lettered them: acknowledge the archive's share instead of
+		// writing each a second letter.
+		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
+	}
+	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil
+}
+
+// ackDeadLetter acknowledges a dead letter's source without writing it.
+func ackDeadLetter(m kafkaio.Message) kafkaio.Ack { return kafkaio.AckOf(m.Source, m.Units) }
+
+func init() {
+	register.Function1x1(ackDeadLetter)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -15,8 +16,12 @@ import (
 type FilterConfig struct {
 	// Read is the stream to filter: a per-night topic, or another filter's
 	// output topic (filters chain).
-	Read  kafkaio.ReadConfig
-	Write kafkaio.WriteConfig
+	Read kafkaio.ReadConfig
+	// Archive, when set, replays archived alerts into the filters instead
+	// of reading Read (a replay straight into the filter graph): nothing is
+	// committed, and Archive.Speed paces the replay.
+	Archive *archive.ReadConfig
+	Write   kafkaio.WriteConfig
 	// Filters are filter specs: built-in names with optional parameters
 	// ("rb:min=0.8"), user-registered names, or CEL expressions, each
 	// optionally "OUT=spec" to name its output.
@@ -48,14 +53,23 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.DeadLetterTopic == "" {
 		cfg.DeadLetterTopic = deadletter.DefaultTopic
 	}
-	if err := cfg.Read.Validate(); err != nil {
-		return nil, err
-	}
 	if err := cfg.Write.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Read.Group == "" {
-		return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
+	if cfg.Archive != nil {
+		if err := cfg.Archive.Validate(); err != nil {
+			return nil, err
+		}
+		if cfg.Archive.Survey != cfg.Survey {
+			return nil, fmt.Errorf("pipelines: replaying a %s archive into %s filters", cfg.Archive.Survey, cfg.Survey)
+		}
+	} else {
+		if err := cfg.Read.Validate(); err != nil {
+			return nil, err
+		}
+		if cfg.Read.Group == "" {
+			return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
+		}
 	}
 	// Resolve names first so topics can be given before the graph exists.
 	topics := map[string]string{}
@@ -66,7 +80,12 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		}
 		topics[f.Name()] = FilterTopic(cfg.TopicPrefix, f.Name())
 	}
-	recs := kafkaio.Read(s, cfg.Read)
+	var recs beam.PCollection
+	if cfg.Archive != nil {
+		recs = archive.Read(s, *cfg.Archive)
+	} else {
+		recs = kafkaio.Read(s, cfg.Read)
+	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit})
 	if err != nil {
@@ -77,7 +96,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		msgs = append(msgs, outs.Kept[name])
 	}
 	acks := kafkaio.Write(s, cfg.Write, beam.Flatten(s, msgs...))
-	kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks, outs.Acks)
+	if cfg.Archive == nil {
+		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks, outs.Acks)
+	}
 	names := make([]string, len(outs.Names))
 	for i, n := range outs.Names {
 		names[i] = fmt.Sprintf("%s -> %s", n, topics[n])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -105,44 +106,97 @@ Example:
 
 	register(&command{
 		name:    "replay",
-		summary: "publish an archived night back to a topic, with the archived bytes",
+		summary: "replay an archived night to a topic or straight into filters, optionally at its original cadence",
 		beam:    true,
 		usage: ` ROOT
 
 Reads the night's archive files (local or gs://) and publishes every alert to
 --topic, framed as the survey frames it, byte for byte as archived; run
-distribute or filters on that topic to reproduce the night.
+distribute or filters on that topic to reproduce the night. With --filter or
+--expr, the replay goes straight into those filters instead, each output to
+its own topic as 'alertbeam filter' does (nothing is committed: the archive
+is the source).
 
-Example:
-  alertbeam replay /data/archive --night 20261124 --brokers localhost:9092 --topic ztf_replay`,
+--speed 1 replays at the original cadence (10: ten times faster): alerts come
+out in observation-time order, each when its offset from the night's first
+alert, divided by the speed, has passed. --speed 0 (the default) reads the
+files as fast as possible, in parallel, in no particular order.
+
+Examples:
+  alertbeam replay /data/archive --night 20261124 --brokers localhost:9092 --topic ztf_replay
+  alertbeam replay gs://my-bucket/archive --night 20261124 --speed 10 --brokers localhost:9092 --topic ztf_replay
+  alertbeam replay /data/archive --night 20261124 --brokers localhost:9092 --filter purity --topic-prefix replay.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			night := fs.String("night", "", "the night, YYYYMMDD")
 			pattern := fs.String("pattern", "", "a glob of archive files instead of ROOT and --night")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
-			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers`")
-			topic := fs.String("topic", "", "topic to publish to (required)")
-			partitions := fs.Int("partitions", 16, "partitions of the topic if it has to be created")
+			reg := fs.String("registry", "", "schema-registry URL (LSST, with filters)")
+			speed := fs.Float64("speed", 0, "multiple of real time to replay at (1: the original cadence); 0 as fast as possible")
+			brokers := fs.String("brokers", "localhost:9092", "Kafka `brokers` (\"embedded\" starts one in this process)")
+			topic := fs.String("topic", "", "topic to publish to (required without filters)")
+			partitions := fs.Int("partitions", 16, "partitions of topics created")
+			ff := addFilterFlags(fs)
 			sec := addSecurityFlags(fs)
 			return func(ctx context.Context, e *env) error {
-				cfg := archive.ReadConfig{Survey: *survey, Night: *night, Pattern: *pattern}
+				cfg := archive.ReadConfig{Survey: *survey, Night: *night, Pattern: *pattern, Speed: *speed}
 				if len(e.args) == 1 {
 					cfg.Root = e.args[0]
-				} else if *pattern == "" {
-					return errors.New("usage: alertbeam replay ROOT --night YYYYMMDD --topic T (or --pattern GLOB)")
+				} else if *pattern == "" || len(e.args) > 1 {
+					return errors.New("usage: alertbeam replay ROOT --night YYYYMMDD (--topic T | --filter F...), or --pattern GLOB instead of ROOT")
+				}
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
+				var specs []string
+				if ff.any() {
+					var err error
+					if specs, err = ff.specs(*survey); err != nil {
+						return err
+					}
+					if *topic != "" {
+						return errors.New("give --topic or filters, not both (filters publish to topics named after them)")
+					}
+				} else if *topic == "" {
+					return errors.New("name where the replay goes: --topic T, or --filter/--expr")
 				}
 				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
 				if err != nil {
 					return err
 				}
 				defer stop()
+				w := kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: addrs, Security: sec.security()}, Partitions: int32(*partitions)}
 				p, s := beam.NewPipelineWithRoot()
-				if err := pipelines.Replay(s, pipelines.ReplayConfig{Archive: cfg, Topic: *topic,
-					Write: kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: addrs, Security: sec.security()}, Partitions: int32(*partitions)}}); err != nil {
+				where := *topic
+				if specs != nil {
+					outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{Archive: &cfg, Write: w, Survey: *survey, Registry: *reg}, specs))
+					if err != nil {
+						return err
+					}
+					where = strings.Join(outs, ", ")
+				} else if err := pipelines.Replay(s, pipelines.ReplayConfig{Archive: cfg, Topic: *topic, Write: w}); err != nil {
 					return err
 				}
-				_, err = runners.Run(ctx, p)
-				return err
+				pace := "as fast as possible"
+				if *speed > 0 {
+					pace = fmt.Sprintf("at %g× the original cadence", *speed)
+				}
+				fmt.Fprintf(e.stderr, "replaying %s %s to %s on the %s runner\n", cfg.Survey, archiveSource(cfg), where, runners.RunnerName())
+				fmt.Fprintf(e.stderr, "  %s\n", pace)
+				start := time.Now()
+				if _, err = runners.Run(ctx, p); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))
+				return nil
 			}
 		},
 	})
+}
+
+// archiveSource describes what a replay reads, for progress messages.
+func archiveSource(c archive.ReadConfig) string {
+	if c.Pattern != "" {
+		return c.Pattern
+	}
+	return fmt.Sprintf("night %s of %s", c.Night, c.Root)
 }

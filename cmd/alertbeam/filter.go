@@ -46,13 +46,8 @@ Examples:
 			in := addStreamFlags(fs, "alertbeam-filter", "a night's or a filter's output")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL (LSST)")
-			var filters, exprs multiFlag
-			fs.Var(&filters, "filter", "a filter spec (repeatable): NAME, NAME:k=v,..., or OUT=spec")
-			fs.Var(&exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
-			prefix := fs.String("topic-prefix", "", "put this before each output's name to make its topic")
-			capN := fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20)")
+			ff := addFilterFlags(fs)
 			partitions := fs.Int("partitions", 16, "partitions of output topics created")
-			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
 			list := fs.Bool("list", false, "list the built-in and registered filters with their cuts, and exit")
 			return func(ctx context.Context, e *env) error {
 				if *list {
@@ -61,15 +56,9 @@ Examples:
 					}
 					return nil
 				}
-				specs := append(append([]string{}, filters...), exprs...)
-				if len(specs) == 0 {
-					return errors.New("name at least one --filter or --expr (see --list)")
-				}
-				// Bad specs fail here, before any broker or pipeline starts.
-				for _, spec := range specs {
-					if _, err := filter.Build(spec, *survey); err != nil {
-						return err
-					}
+				specs, err := ff.specs(*survey)
+				if err != nil {
+					return err
 				}
 				conn, read, stop, err := in.open(ctx)
 				if err != nil {
@@ -77,12 +66,11 @@ Examples:
 				}
 				defer stop()
 				p, s := beam.NewPipelineWithRoot()
-				outs, err := pipelines.Filter(s, pipelines.FilterConfig{
-					Read:    read,
-					Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions)},
-					Filters: specs, Survey: *survey, Registry: *reg, TopicPrefix: *prefix,
-					DeadLetterTopic: *dlq, CapPerVisit: *capN,
-				})
+				outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{
+					Read:   read,
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions)},
+					Survey: *survey, Registry: *reg,
+				}, specs))
 				if err != nil {
 					return err
 				}
@@ -92,4 +80,46 @@ Examples:
 			}
 		},
 	})
+}
+
+// filterFlags are the flags of a filter graph, shared by filter and replay.
+type filterFlags struct {
+	filters, exprs multiFlag
+	prefix         *string
+	capN           *int
+	dlq            *string
+}
+
+func addFilterFlags(fs *flag.FlagSet) *filterFlags {
+	f := &filterFlags{}
+	fs.Var(&f.filters, "filter", "a filter spec (repeatable): NAME, NAME:k=v,..., or OUT=spec")
+	fs.Var(&f.exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
+	f.prefix = fs.String("topic-prefix", "", "put this before each output's name to make its topic")
+	f.capN = fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20)")
+	f.dlq = fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
+	return f
+}
+
+// any reports whether a filter was named.
+func (f *filterFlags) any() bool { return len(f.filters)+len(f.exprs) > 0 }
+
+// specs returns every filter spec given, checked, so that a bad one fails
+// before any broker or pipeline starts.
+func (f *filterFlags) specs(survey string) ([]string, error) {
+	specs := append(append([]string{}, f.filters...), f.exprs...)
+	if len(specs) == 0 {
+		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list)")
+	}
+	for _, spec := range specs {
+		if _, err := filter.Build(spec, survey); err != nil {
+			return nil, err
+		}
+	}
+	return specs, nil
+}
+
+// config completes cfg with the filter flags.
+func (f *filterFlags) config(cfg pipelines.FilterConfig, specs []string) pipelines.FilterConfig {
+	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit = specs, *f.prefix, *f.dlq, *f.capN
+	return cfg
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/pipelines"
@@ -107,6 +108,7 @@ restart resumes where it left off without losing anything.
 Examples:
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --stop-at-end
+  alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --archive gs://my-bucket/archive
   alertbeam distribute --runner=flink --endpoint=localhost:8099 --brokers kafka:9092 --topic ztf_ingest`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			in := addStreamFlags(fs, "alertbeam-distribute", "ingest")
@@ -116,7 +118,13 @@ Examples:
 			retention := fs.Duration("retention", 14*24*time.Hour, "retention of each per-night topic")
 			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts that cannot be routed")
 			maxRecords := fs.Int64("max-records", 0, "stop after this many records from each partition (0: no limit)")
+			archiveRoot := fs.String("archive", "", "also archive every alert, exactly once, under this root (a directory or gs://bucket/prefix); offsets then wait for the archive too")
+			codec := fs.String("archive-codec", archive.DefaultCodec, "codec of archive files: null, deflate, snappy or zstd")
 			return func(ctx context.Context, e *env) error {
+				var arch *archive.Config
+				if *archiveRoot != "" {
+					arch = &archive.Config{Root: *archiveRoot, Codec: *codec}
+				}
 				conn, read, stop, err := in.open(ctx)
 				if err != nil {
 					return err
@@ -127,12 +135,15 @@ Examples:
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention},
-					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq,
+					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch,
 				})
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stderr, "distributing %s on %s (group %s) on the %s runner\n", in.source(), strings.Join(conn.Brokers, ","), read.Group, runners.RunnerName())
+				if arch != nil {
+					fmt.Fprintf(e.stderr, "  and archiving to %s\n", arch.Root)
+				}
 				_, err = runners.Run(ctx, p)
 				return err
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"math"
 	"path"
 	"reflect"
 	"strconv"
@@ -43,12 +45,23 @@ type ReadConfig struct {
 	// gs://bucket/archive/ztf/2019011[0-2]/programid1/*.avro. Its
 	// wildcards follow path.Match: they never match "/".
 	Pattern string
+	// Speed, when positive, replays the night at its original cadence
+	// scaled by Speed (1: as observed, 10: ten times faster): records come
+	// out in observation-time order, each when its offset from the night's
+	// first alert, divided by Speed, has passed. A paced replay is read by
+	// one worker (the night's files merged by time), which keeps up with
+	// any survey's real rate. Zero reads as fast as possible, files in
+	// parallel, in no particular order.
+	Speed float64
 }
 
 // Validate reports the first problem with c.
 func (c ReadConfig) Validate() error {
 	if c.Survey != schemas.ZTF && c.Survey != schemas.LSST {
 		return fmt.Errorf("archive: unknown survey %q (want ztf or lsst)", c.Survey)
+	}
+	if c.Speed < 0 || math.IsNaN(c.Speed) || math.IsInf(c.Speed, 0) {
+		return fmt.Errorf("archive: Speed %v must be 0 (as fast as possible) or a positive multiple of real time", c.Speed)
 	}
 	if c.Pattern != "" {
 		if c.Root != "" || c.Night != "" {
@@ -79,6 +92,9 @@ func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
 	s = s.Scope("archive.Read")
 	if err := cfg.Validate(); err != nil {
 		panic(err)
+	}
+	if cfg.Speed > 0 {
+		return beam.ParDo(s, &pacedReadFn{Cfg: cfg}, beam.Impulse(s))
 	}
 	files := beam.ParDo(s, &expandFn{Cfg: cfg}, beam.Impulse(s))
 	// File names are small; spreading them lets each worker read its own
@@ -116,20 +132,29 @@ type expandFn struct {
 }
 
 func (fn *expandFn) ProcessElement(ctx context.Context, _ []byte, emit func(fileRef)) error {
-	root, prefix, glob := fn.Cfg.Root, fn.Cfg.Survey+"/"+fn.Cfg.Night+"/", ""
-	if fn.Cfg.Pattern != "" {
-		root, prefix, glob = splitPattern(fn.Cfg.Pattern)
+	refs, err := listFiles(ctx, fn.Cfg)
+	for _, r := range refs {
+		emit(r)
+	}
+	return err
+}
+
+// listFiles lists the final files cfg names; none is an error.
+func listFiles(ctx context.Context, cfg ReadConfig) ([]fileRef, error) {
+	root, prefix, glob := cfg.Root, cfg.Survey+"/"+cfg.Night+"/", ""
+	if cfg.Pattern != "" {
+		root, prefix, glob = splitPattern(cfg.Pattern)
 	}
 	st, err := openStore(ctx, root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.close()
 	objs, err := st.list(ctx, prefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n := 0
+	var refs []fileRef
 	for _, o := range objs {
 		if !isFinal(o.Name) {
 			continue
@@ -139,13 +164,12 @@ func (fn *expandFn) ProcessElement(ctx context.Context, _ []byte, emit func(file
 				continue
 			}
 		}
-		emit(fileRef{Root: root, Name: o.Name})
-		n++
+		refs = append(refs, fileRef{Root: root, Name: o.Name})
 	}
-	if n == 0 {
-		return fmt.Errorf("archive: no archive files match %s", joinRoot(root, prefix+glob))
+	if len(refs) == 0 {
+		return nil, fmt.Errorf("archive: no archive files match %s", joinRoot(root, prefix+glob))
 	}
-	return nil
+	return refs, nil
 }
 
 type readFn struct {
@@ -170,53 +194,91 @@ func (fn *readFn) Setup() error {
 }
 
 func (fn *readFn) ProcessElement(ctx context.Context, f fileRef, emit func(beam.EventTime, kafkaio.Record)) error {
-	st, ok := fn.stores[f.Root]
-	if !ok {
-		var err error
-		if st, err = openStore(ctx, f.Root); err != nil {
-			return err
-		}
-		fn.stores[f.Root] = st
-	}
-	url := st.url(f.Name)
-	n := 0
-	err := scanFile(ctx, st, f.Name, func(h *fileInfo, block int, datum []byte) error {
-		id, err := decodeIdentity(fn.codec, h.writer, datum)
-		if err != nil && !errors.Is(err, errImplausible) {
-			return err
-		}
-		if block == 0 && fn.Survey == schemas.LSST && h.schemaID == 0 {
-			// Not written by alertbeam: find the id in the shipped
-			// catalogue of versions.
-			id, ok := schemas.Default().LSSTRegistryIDOf(h.writer)
-			if !ok {
-				return fmt.Errorf("archive: the writer schema has no %s and matches no shipped LSST version, so its registry id is unknown", metaSchemaID)
-			}
-			h.schemaID = id
-		}
-		var value []byte
-		if fn.Survey == schemas.ZTF {
-			if value, err = framing.AppendContainer(make([]byte, 0, len(datum)+len(h.Schema)+64), framing.Container{Schema: h.Schema, Datum: datum}); err != nil {
-				return err
-			}
-		} else {
-			value = framing.AppendWire(make([]byte, 0, len(datum)+framing.WireHeaderLen), h.schemaID, datum)
-		}
-		emit(beam.EventTime(id.Time.UnixMilli()), kafkaio.Record{
-			Key:       []byte(strconv.FormatInt(id.ID, 10)),
-			Value:     value,
-			Headers:   []kafkaio.Header{{Key: HeaderFile, Value: []byte(url)}, {Key: HeaderBlock, Value: []byte(strconv.Itoa(block))}},
-			Timestamp: id.Time,
-		})
-		n++
-		return nil
-	})
+	st, err := fn.store(ctx, f.Root)
 	if err != nil {
-		return fmt.Errorf("archive: reading %s (record %d): %w", url, n, err)
+		return err
+	}
+	for r, err := range fileRecords(ctx, st, f.Name, fn.codec) {
+		if err != nil {
+			return err
+		}
+		emit(beam.EventTime(r.Timestamp.UnixMilli()), r)
+		fn.recs.Inc(ctx, 1)
 	}
 	fn.files.Inc(ctx, 1)
-	fn.recs.Inc(ctx, int64(n))
 	return nil
+}
+
+// store returns the open store of a root, opening it once.
+func (fn *readFn) store(ctx context.Context, root string) (store, error) {
+	if st, ok := fn.stores[root]; ok {
+		return st, nil
+	}
+	st, err := openStore(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	fn.stores[root] = st
+	return st, nil
+}
+
+// fileRecords yields the records of one archive file, in file order, framed
+// as they travel on Kafka; the first error (naming the file and record)
+// ends it.
+func fileRecords(ctx context.Context, st store, name string, codec *framing.Codec) iter.Seq2[kafkaio.Record, error] {
+	return func(yield func(kafkaio.Record, error) bool) {
+		url := st.url(name)
+		n := 0
+		errStop := errors.New("stop")
+		err := scanFile(ctx, st, name, func(h *fileInfo, block int, datum []byte) error {
+			r, err := recordOf(codec, url, h, block, datum)
+			if err != nil {
+				return err
+			}
+			n++
+			if !yield(r, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield(kafkaio.Record{}, fmt.Errorf("archive: reading %s (record %d): %w", url, n, err))
+		}
+	}
+}
+
+// recordOf frames one archived datum as it travels on Kafka: a one-record
+// container with the file's writer schema (ZTF) or the wire format with the
+// writer's registry id (LSST).
+func recordOf(codec *framing.Codec, url string, h *fileInfo, block int, datum []byte) (kafkaio.Record, error) {
+	id, err := decodeIdentity(codec, h.writer, datum)
+	if err != nil && !errors.Is(err, errImplausible) {
+		return kafkaio.Record{}, err
+	}
+	survey := codec.Survey()
+	if block == 0 && survey == schemas.LSST && h.schemaID == 0 {
+		// Not written by alertbeam: find the id in the shipped catalogue of
+		// versions.
+		id, ok := schemas.Default().LSSTRegistryIDOf(h.writer)
+		if !ok {
+			return kafkaio.Record{}, fmt.Errorf("archive: the writer schema has no %s and matches no shipped LSST version, so its registry id is unknown", metaSchemaID)
+		}
+		h.schemaID = id
+	}
+	var value []byte
+	if survey == schemas.ZTF {
+		if value, err = framing.AppendContainer(make([]byte, 0, len(datum)+len(h.Schema)+64), framing.Container{Schema: h.Schema, Datum: datum}); err != nil {
+			return kafkaio.Record{}, err
+		}
+	} else {
+		value = framing.AppendWire(make([]byte, 0, len(datum)+framing.WireHeaderLen), h.schemaID, datum)
+	}
+	return kafkaio.Record{
+		Key:       []byte(strconv.FormatInt(id.ID, 10)),
+		Value:     value,
+		Headers:   []kafkaio.Header{{Key: HeaderFile, Value: []byte(url)}, {Key: HeaderBlock, Value: []byte(strconv.Itoa(block))}},
+		Timestamp: id.Time,
+	}, nil
 }
 
 func (fn *readFn) Teardown() {

@@ -1,0 +1,164 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/fanout"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+)
+
+// Distribute with the archive: every alert is in its night topic and, once,
+// in the archive; each corrupt message is dead-lettered once (not once per
+// sink); offsets are committed to the end. The archived night, replayed
+// straight into filters, gives exactly the alerts the filters select, with
+// the archived bytes.
+func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
+	root := t.TempDir()
+
+	spec := night(24)
+	want, perTopic := map[int64][]byte{}, map[string]int{}
+	expected(t, spec, want, perTopic)
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ingest", Write: w}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	corrupt := [][]byte{[]byte("not an alert"), want[firstKey(want)][:700]}
+	sendRaw(t, b.Addr(), "ingest", corrupt)
+
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
+		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	total := 0
+	for topic, n := range perTopic {
+		if got := readTopic(t, b.Addr(), topic, n); len(got) != n {
+			t.Fatalf("%s: %d alerts, want %d", topic, len(got), n)
+		}
+		total += n
+	}
+	rep, err := archive.Verify(context.Background(), root, "ztf", "20261124")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Records != int64(len(want)) || total != len(want) {
+		t.Fatalf("archive: %d records (%d duplicates, %d unreadable), topics %d; want %d once each", rep.Records, len(rep.Duplicates), len(rep.Unreadable), total, len(want))
+	}
+	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, len(corrupt))
+	if len(dead) != len(corrupt) {
+		t.Fatalf("%d dead letters, want one per corrupt message (%d)", len(dead), len(corrupt))
+	}
+	for _, m := range dead {
+		if h := headers(m); h[deadletter.HeaderStage] != fanout.Stage {
+			t.Fatalf("dead letter from stage %q, want %q", h[deadletter.HeaderStage], fanout.Stage)
+		}
+	}
+	if lag := groupLag(t, b.Addr(), "d", "ingest"); lag != 0 {
+		t.Fatalf("group d is %d records behind the end of ingest after a bounded run", lag)
+	}
+
+	// Replay straight into the filters, on a fresh output prefix.
+	p, s = beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Archive: &archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261124"},
+		Write:   w, Survey: "ztf", Filters: []string{"purity", "bright:max=19"}, TopicPrefix: "replay.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	purity, _ := filter.Build("purity", "ztf")
+	bright, _ := filter.Build("bright:max=19", "ztf")
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	selected := map[string][]string{}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		id := strconv.FormatInt(a.ZTF.Candid, 10)
+		if k, _ := purity.Keep(filter.OfZTF(a.ZTF)); k {
+			selected["replay.purity"] = append(selected["replay.purity"], id)
+		}
+		if k, _ := bright.Keep(filter.OfZTF(a.ZTF)); k {
+			selected["replay."+bright.Name()] = append(selected["replay."+bright.Name()], id)
+		}
+	}
+	for topic, ids := range selected {
+		got := readTopic(t, b.Addr(), topic, len(ids))
+		var keys []string
+		for _, m := range got {
+			keys = append(keys, string(m.Key))
+			id, _ := strconv.ParseInt(string(m.Key), 10, 64)
+			if !bytes.Equal(m.Value, want[id]) {
+				t.Fatalf("%s: %s differs from the produced bytes", topic, m.Key)
+			}
+		}
+		sort.Strings(keys)
+		sort.Strings(ids)
+		if len(ids) == 0 || !equal(keys, ids) {
+			t.Fatalf("%s: %d alerts, want exactly the %d selected", topic, len(keys), len(ids))
+		}
+	}
+}
+
+// groupLag is how many records of a topic lie beyond the group's committed
+// offsets (everything, for a partition without a commit).
+func groupLag(t *testing.T, addr, group, topic string) int64 {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	cl, err := sarama.NewClient([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lag int64
+	for _, p := range parts {
+		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := int64(0)
+		if blk := resp.GetBlock(topic, p); blk != nil && blk.Offset > 0 {
+			done = blk.Offset
+		}
+		lag += end - done
+	}
+	return lag
+}
