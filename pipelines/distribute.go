@@ -13,6 +13,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
+	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
 // DistributeConfig configures Distribute.
@@ -28,6 +29,12 @@ type DistributeConfig struct {
 	// (exactly once), and offsets wait for the archive too. Its Survey,
 	// Registry and DeadLetterTopic are Distribute's.
 	Archive *archive.Config
+	// Filters, when given, also run these filter specs on every alert read
+	// (as Filter does), each output to the topic FilterTopicPrefix + its
+	// name, in the same pipeline: one read of the stream feeds the night
+	// topics, the filters and the archive.
+	Filters           []string
+	FilterTopicPrefix string
 }
 
 // Distribute reads the ingest stream and fans every alert out to its night's
@@ -67,6 +74,24 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		// dead-lettered them: acknowledge the archive's share instead of
 		// writing each a second letter.
 		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
+	}
+	if len(cfg.Filters) > 0 {
+		topics, err := filterTopics(cfg.Filters, cfg.Survey, cfg.FilterTopicPrefix)
+		if err != nil {
+			return beam.PCollection{}, err
+		}
+		outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
+		if err != nil {
+			return beam.PCollection{}, err
+		}
+		// The router has dead-lettered what the filters cannot decode.
+		var kept []beam.PCollection
+		for _, name := range outs.Names {
+			kept = append(kept, outs.Kept[name])
+		}
+		acks = append(acks, kafkaio.Write(s, cfg.Write, beam.Flatten(s, kept...)), outs.Acks, beam.ParDo(s, ackDeadLetter, outs.Dead))
+		units += outs.RecordUnits
 	}
 	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil
 }

@@ -40,6 +40,20 @@ type FilterConfig struct {
 // FilterTopic is the topic a filter output is published to.
 func FilterTopic(prefix, output string) string { return prefix + output }
 
+// filterTopics maps each filter's output name to its topic. Names are
+// resolved first so topics can be given before the graph exists.
+func filterTopics(specs []string, survey, prefix string) (map[string]string, error) {
+	topics := map[string]string{}
+	for _, spec := range specs {
+		f, err := filter.Build(spec, survey)
+		if err != nil {
+			return nil, err
+		}
+		topics[f.Name()] = FilterTopic(prefix, f.Name())
+	}
+	return topics, nil
+}
+
 // Filter reads a stream, runs every filter on each alert (decoded once) and
 // publishes each filter's output to its own topic, with the original bytes
 // unless the filter transformed the alert. Offsets are committed once every
@@ -71,14 +85,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
 		}
 	}
-	// Resolve names first so topics can be given before the graph exists.
-	topics := map[string]string{}
-	for _, spec := range cfg.Filters {
-		f, err := filter.Build(spec, cfg.Survey)
-		if err != nil {
-			return nil, err
-		}
-		topics[f.Name()] = FilterTopic(cfg.TopicPrefix, f.Name())
+	topics, err := filterTopics(cfg.Filters, cfg.Survey, cfg.TopicPrefix)
+	if err != nil {
+		return nil, err
 	}
 	var recs beam.PCollection
 	if cfg.Archive != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/pipelines/bench"
+	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/registry"
 )
 
 func init() {
@@ -20,17 +22,25 @@ func init() {
 		beam:    true,
 		usage: `
 
-Loads --alerts generated ZTF alerts (~60 KB each, with cutouts) into a topic,
-then times, in the same run and each in its own process (so peak RSS is the
-phase's own): the raw floor (sarama consume + full hamba/avro decode), and
-alertbeam Distribute on the direct runner. Prints alerts/s, MB/s, the ratio
-to the raw loop and peak RSS; --json writes the report.
+Loads --alerts generated alerts (ZTF ~60 KB each with cutouts; --survey lsst
+for Rubin's) into a topic, then times, in the same run and each in its own
+process (so peak RSS is the phase's own), on the direct runner:
+  raw         the floor: sarama consume + full hamba/avro decode of every alert
+  distribute  alertbeam Distribute (per-night topics)
+  full        Distribute + archive + --filters (ten built-ins by default) in one
+              pipeline, each filter's output to its own topic
+  live        the full pipeline running while --visits visits of --burst alerts
+              arrive every --cadence: p50/p99 latency from the producer to the
+              alert's copy in its per-night topic
+Prints alerts/s, MB/s, the ratio to the raw loop, peak RSS and latency;
+--json writes the report.
 
 By default it starts an embedded broker in a child process; benchmarks that
 count are run against real Kafka (--brokers host:port).
 
 Examples:
   alertbeam bench --alerts 20000
+  alertbeam bench --survey lsst --alerts 50000 --burst 10000 --cadence 39s
   alertbeam bench --brokers localhost:9092 --alerts 50000 --json bench.json`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			var brokers multiFlag
@@ -40,8 +50,21 @@ Examples:
 			topic := fs.String("topic", "", "ingest topic (default: a new bench_ingest_<time> topic)")
 			jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 			phase := fs.String("phase", "", "run only this phase in this process ("+strings.Join(bench.Phases, ", ")+"); used by the child processes")
+			survey := fs.String("survey", "ztf", "ztf or lsst")
+			reg := fs.String("registry", "", "schema-registry URL for LSST (default: one started in this process)")
+			filters := fs.String("filters", "", "filter specs of the full phases, separated by ';' (default: ten built-ins, see the report)")
+			visits := fs.Int("visits", 10, "live phase: visits measured (after one warm-up visit)")
+			burst := fs.Int("burst", 1000, "live phase: alerts per visit, published as one burst")
+			cadence := fs.Duration("cadence", 5*time.Second, "live phase: time between visits")
 			return func(ctx context.Context, e *env) error {
-				opts := bench.Options{Brokers: brokers, Topic: *topic, Alerts: *alerts, Partitions: int32(*partitions), Seed: 1}
+				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
+					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence}
+				if *filters != "" {
+					opts.Filters = strings.Split(*filters, ";")
+				}
+				if *survey != schemas.ZTF && *survey != schemas.LSST {
+					return fmt.Errorf("unknown survey %q (want ztf or lsst)", *survey)
+				}
 				if *phase != "" {
 					_, _, err := bench.RunPhase(ctx, *phase, opts)
 					return err
@@ -57,6 +80,14 @@ Examples:
 					}
 					defer stop()
 					opts.Brokers = []string{addr}
+				}
+				if *survey == schemas.LSST && opts.Registry == "" {
+					srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
+					if err != nil {
+						return err
+					}
+					defer srv.Close()
+					opts.Registry = srv.URL()
 				}
 				if opts.Topic == "" {
 					opts.Topic = fmt.Sprintf("bench_ingest_%d", os.Getpid())

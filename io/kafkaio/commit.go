@@ -2,7 +2,7 @@ package kafkaio
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -19,10 +19,12 @@ import (
 )
 
 func init() {
-	register.Function1x2(keyAck)
-	register.DoFn5x1[context.Context, state.Provider, string, Ack, func(Committed), error](&commitFn{})
+	register.DoFn3x0[beam.EventTime, Ack, func(beam.EventTime, string, ackBatch)](&batchAcksFn{})
+	register.Emitter3[beam.EventTime, string, ackBatch]()
+	register.DoFn5x1[context.Context, state.Provider, string, ackBatch, func(Committed), error](&commitFn{})
 	register.Emitter1[Committed]()
 	beam.RegisterType(reflect.TypeOf((*Committed)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*ackBatch)(nil)).Elem())
 }
 
 // CommitConfig configures Commit.
@@ -72,20 +74,71 @@ func Commit(s beam.Scope, cfg CommitConfig, acks ...beam.PCollection) beam.PColl
 	for i, a := range acks {
 		global[i] = beam.WindowInto(s, window.NewGlobalWindows(), a)
 	}
-	keyed := beam.ParDo(s, keyAck, beam.Flatten(s, global...))
-	return beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[string]("frontier")}, keyed)
+	// A record is acknowledged by several sinks (a filter graph: one
+	// ack per output), and the commit is a stateful step whose state
+	// grows with the records not yet done: summing each bundle's acks per
+	// partition first makes it one state read and write per partition per
+	// bundle, not per ack.
+	batches := beam.ParDo(s, &batchAcksFn{}, beam.Flatten(s, global...))
+	return beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[[]byte]("frontier")}, batches)
 }
 
-func keyAck(a Ack) (string, Ack) {
-	return a.Topic + "/" + strconv.Itoa(int(a.Partition)), a
+// ackBatch is a bundle's acknowledgements of one partition, units summed
+// per record.
+type ackBatch struct {
+	Topic     string
+	Partition int32
+	Acks      []Ack
+}
+
+// batchAcksFn sums a bundle's acks per partition and record.
+type batchAcksFn struct {
+	parts map[string]map[int64]*Ack
+	ts    beam.EventTime
+}
+
+// ProcessElement only gathers: the sums are emitted in FinishBundle.
+func (fn *batchAcksFn) ProcessElement(ts beam.EventTime, a Ack, _ func(beam.EventTime, string, ackBatch)) {
+	if fn.parts == nil {
+		fn.parts = map[string]map[int64]*Ack{}
+	}
+	if ts > fn.ts {
+		fn.ts = ts
+	}
+	key := a.Topic + "/" + strconv.Itoa(int(a.Partition))
+	recs, ok := fn.parts[key]
+	if !ok {
+		recs = map[int64]*Ack{}
+		fn.parts[key] = recs
+	}
+	if r, ok := recs[a.Offset]; ok {
+		r.Units += a.Units
+		return
+	}
+	c := a
+	recs[a.Offset] = &c
+}
+
+func (fn *batchAcksFn) FinishBundle(emit func(beam.EventTime, string, ackBatch)) {
+	for key, recs := range fn.parts {
+		b := ackBatch{Acks: make([]Ack, 0, len(recs))}
+		for _, a := range recs {
+			b.Topic, b.Partition = a.Topic, a.Partition
+			b.Acks = append(b.Acks, *a)
+		}
+		emit(fn.ts, key, b)
+	}
+	fn.parts, fn.ts = nil, 0
 }
 
 // frontier is one partition's commit state: the last offset done by every
-// sink (Done), and records acked but not yet contiguous with it.
+// sink (Done), and records acked but not yet contiguous with it, by the
+// offset of the record read before them (Prev), so that advancing is a
+// lookup per record.
 type frontier struct {
 	Done    int64
 	Set     bool
-	Pending []pendingRec
+	Pending map[int64]pendingRec // by Prev
 }
 
 type pendingRec struct {
@@ -101,39 +154,91 @@ func (f *frontier) add(a Ack, need int) bool {
 	if a.Offset <= f.Done {
 		return false // a duplicate of something already committed
 	}
-	found := false
-	for i := range f.Pending {
-		if f.Pending[i].Offset == a.Offset {
-			f.Pending[i].Units += a.Units
-			found = true
-			break
-		}
+	if f.Pending == nil {
+		f.Pending = map[int64]pendingRec{}
 	}
-	if !found {
-		f.Pending = append(f.Pending, pendingRec{Offset: a.Offset, Prev: a.Prev, Units: a.Units})
-	}
+	p := f.Pending[a.Prev]
+	p.Offset, p.Prev, p.Units = a.Offset, a.Prev, p.Units+a.Units
+	f.Pending[a.Prev] = p
 	moved := false
 	for {
-		next := -1
-		for i, p := range f.Pending {
-			if p.Prev == f.Done && p.Units >= need {
-				next = i
-				break
-			}
+		next, ok := f.Pending[f.Done]
+		if !ok || next.Units < need {
+			return moved
 		}
-		if next < 0 {
-			break
-		}
-		f.Done = f.Pending[next].Offset
-		f.Pending = append(f.Pending[:next], f.Pending[next+1:]...)
+		delete(f.Pending, f.Done)
+		f.Done = next.Offset
 		moved = true
 	}
-	return moved
+}
+
+// encode writes the frontier compactly: varints, pending records in offset
+// order as deltas.
+func (f *frontier) encode() []byte {
+	recs := make([]pendingRec, 0, len(f.Pending))
+	for _, p := range f.Pending {
+		recs = append(recs, p)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Offset < recs[j].Offset })
+	b := make([]byte, 0, 16+len(recs)*6)
+	set := int64(0)
+	if f.Set {
+		set = 1
+	}
+	b = binary.AppendVarint(b, set)
+	b = binary.AppendVarint(b, f.Done)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	last := f.Done
+	for _, p := range recs {
+		b = binary.AppendVarint(b, p.Offset-last)
+		b = binary.AppendVarint(b, p.Offset-p.Prev)
+		b = binary.AppendVarint(b, int64(p.Units))
+		last = p.Offset
+	}
+	return b
+}
+
+func decodeFrontier(b []byte) (frontier, error) {
+	bad := errors.New("kafkaio: corrupt commit state")
+	var err error
+	read := func() int64 {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			err = bad
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	var f frontier
+	f.Set = read() == 1
+	f.Done = read()
+	n, k := binary.Uvarint(b)
+	if err != nil || k <= 0 {
+		return f, bad
+	}
+	b = b[k:]
+	f.Pending = make(map[int64]pendingRec, min(n, 1<<20))
+	last := f.Done
+	for range n {
+		off := last + read()
+		prev := off - read()
+		units := int(read())
+		if err != nil {
+			return f, err
+		}
+		f.Pending[prev] = pendingRec{Offset: off, Prev: prev, Units: units}
+		last = off
+	}
+	if len(b) > 0 {
+		return f, bad
+	}
+	return f, nil
 }
 
 type commitFn struct {
 	Cfg   CommitConfig
-	State state.Value[string]
+	State state.Value[[]byte]
 
 	client sarama.Client
 	om     sarama.OffsetManager
@@ -173,30 +278,25 @@ func (fn *commitFn) StartBundle(_ context.Context, _ func(Committed)) {
 	}
 }
 
-func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key string, a Ack, emit func(Committed)) error {
+func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key string, b ackBatch, emit func(Committed)) error {
 	raw, ok, err := fn.State.Read(sp)
 	if err != nil {
 		return err
 	}
 	var f frontier
 	if ok {
-		if err := json.Unmarshal([]byte(raw), &f); err != nil {
-			return fmt.Errorf("kafkaio: commit state of %s: %w", key, err)
+		if f, err = decodeFrontier(raw); err != nil {
+			return fmt.Errorf("%w of %s", err, key)
 		}
 	}
-	if f.add(a, fn.Cfg.Units) {
+	moved := false
+	for _, a := range b.Acks {
+		moved = f.add(a, fn.Cfg.Units) || moved
+	}
+	if moved {
 		fn.dirty[key] = f.Done + 1
 	}
-	return fn.write(sp, f)
-}
-
-func (fn *commitFn) write(sp state.Provider, f frontier) error {
-	sort.Slice(f.Pending, func(i, j int) bool { return f.Pending[i].Offset < f.Pending[j].Offset })
-	b, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return fn.State.Write(sp, string(b))
+	return fn.State.Write(sp, f.encode())
 }
 
 // FinishBundle commits the partitions whose frontier moved in this bundle,

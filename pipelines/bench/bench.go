@@ -13,9 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,30 +26,65 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/lsst"
+	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
+	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // Phases, in the order they run.
 const (
 	PhaseRaw        = "raw"        // sarama consume + full hamba decode
 	PhaseDistribute = "distribute" // alertbeam Distribute on the direct runner
+	// PhaseFull is Distribute, the filters and the archive in one
+	// pipeline, over the loaded backlog.
+	PhaseFull = "full"
+	// PhaseLive is the full pipeline running while visits arrive in
+	// bursts at a cadence: it measures produce→output latency.
+	PhaseLive = "live"
 )
 
 // Phases lists every phase.
-var Phases = []string{PhaseRaw, PhaseDistribute}
+var Phases = []string{PhaseRaw, PhaseDistribute, PhaseFull, PhaseLive}
+
+// DefaultFilters are the ten built-in filters the full phases run: the
+// cheap cuts users chain most, and nocutouts, which re-encodes every
+// alert. cutoutsnr (gunzip and FITS per alert) is left out: it costs
+// more than a full decode, so it would measure itself, not the framework.
+func DefaultFilters(survey string) []string {
+	if survey == schemas.LSST {
+		return []string{"rb:min=0.5", "significance:min=5", "snr10=significance:min=10", "bright", "positive", "new", "history",
+			"asteroid", "noasteroid", "nocutouts"}
+	}
+	return []string{"rb", "drb", "purity", "star", "bright", "positive", "new", "history", "noasteroid", "nocutouts"}
+}
 
 // Options configures a benchmark run.
 type Options struct {
 	Brokers    []string
 	Topic      string // ingest topic to load and read
+	Survey     string // ztf (default) or lsst
+	Registry   string // schema registry URL (LSST)
 	Alerts     int
 	Partitions int32
 	Seed       int64
+	// Filters run in the full phases (DefaultFilters when empty).
+	Filters []string
+	// ArchiveRoot is where the full phases archive (a temporary directory
+	// when empty).
+	ArchiveRoot string
+	// Live phase: Visits bursts of Burst alerts, one every Cadence (after
+	// one warm-up visit that is not measured).
+	Visits  int
+	Burst   int
+	Cadence time.Duration
 	// Exe re-executes phases in child processes when set (the alertbeam
 	// binary); empty runs them in this process.
 	Exe      string
@@ -55,7 +93,11 @@ type Options struct {
 
 // Result is one phase's measurement.
 type Result struct {
-	Phase     string  `json:"phase"`
+	Phase string `json:"phase"`
+	// P50Ms and P99Ms are produce→output latencies (live phase only).
+	P50Ms     float64 `json:"p50_ms,omitempty"`
+	P99Ms     float64 `json:"p99_ms,omitempty"`
+	MaxMs     float64 `json:"max_ms,omitempty"`
 	Alerts    int     `json:"alerts"`
 	Bytes     int64   `json:"bytes"`
 	Seconds   float64 `json:"seconds"`
@@ -67,115 +109,217 @@ type Result struct {
 
 // Report is a whole run.
 type Report struct {
+	Survey  string   `json:"survey"`
+	Filters []string `json:"filters"`
 	Alerts  int      `json:"alerts"`
 	Bytes   int64    `json:"bytes"`
 	Brokers []string `json:"brokers"`
 	Results []Result `json:"results"`
 }
 
-// Load publishes opts.Alerts generated ZTF alerts (~60 KB each, with cutouts)
-// to opts.Topic and returns their total size.
-func Load(ctx context.Context, opts Options) (int64, error) {
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Seed, cfg.Night = opts.Seed, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	cfg.AlertsPerVisit = 1000
-	cfg.Visits = (opts.Alerts + cfg.AlertsPerVisit - 1) / cfg.AlertsPerVisit
+func (o Options) survey() string {
+	if o.Survey == "" {
+		return schemas.ZTF
+	}
+	return o.Survey
+}
+
+func (o Options) filters() []string {
+	if len(o.Filters) == 0 {
+		return DefaultFilters(o.survey())
+	}
+	return o.Filters
+}
+
+// loadNight and liveNight are the nights the loaded backlog and the live
+// bursts belong to: different nights, so their per-night topics differ.
+var (
+	loadNight = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	liveNight = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+)
+
+// source generates a night's alerts framed as the survey frames them.
+type source struct {
+	gen   *sim.Generator
+	codec *framing.Codec
+}
+
+func newSource(survey string, seed int64, night time.Time, perVisit, visits int) (*source, error) {
+	cfg := sim.Defaults(survey)
+	cfg.Seed, cfg.Night, cfg.AlertsPerVisit, cfg.Visits = seed, night, perVisit, visits
 	g, err := sim.New(cfg)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	codec, err := framing.NewZTF()
+	c, err := framing.New(survey, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	return &source{gen: g, codec: c}, nil
+}
+
+// visit returns visit i's messages (key, value) and the per-night topic of
+// each.
+func (src *source) visit(i int) (msgs []*sarama.ProducerMessage, topics []string, err error) {
+	for _, a := range src.gen.Visit(i) {
+		var v any
+		var id int64
+		var topic string
+		if a.ZTF != nil {
+			v, id, topic = a.ZTF, a.ZTF.Candid, fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
+		} else {
+			v, id, topic = a.LSST, a.LSST.DiaSourceID, fanout.LSSTTopic(a.LSST.DiaSource.MidpointMjdTai)
+		}
+		b, err := src.codec.Encode(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, &sarama.ProducerMessage{Key: sarama.StringEncoder(strconv.FormatInt(id, 10)), Value: sarama.ByteEncoder(b)})
+		topics = append(topics, topic)
+	}
+	return msgs, topics, nil
+}
+
+// producer publishes to one topic and waits for every acknowledgement.
+type producer struct {
+	p     sarama.AsyncProducer
+	topic string
+}
+
+func newProducer(ctx context.Context, opts Options, topic string) (*producer, error) {
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: opts.Brokers})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	sc.Producer.Return.Successes = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Flush.Bytes = 1 << 20
-	sc.Producer.Flush.Frequency = 5 * time.Millisecond
+	sc.Producer.Flush.Frequency = 2 * time.Millisecond
+	sc.Producer.MaxMessageBytes = 1_000_000
 	admin, err := sarama.NewClusterAdmin(opts.Brokers, sc)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer admin.Close()
-	if err := admin.CreateTopic(opts.Topic, &sarama.TopicDetail{NumPartitions: opts.Partitions, ReplicationFactor: 1}, false); err != nil {
+	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: opts.Partitions, ReplicationFactor: 1}, false); err != nil {
 		var te *sarama.TopicError
 		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
-			return 0, fmt.Errorf("bench: creating %s: %w", opts.Topic, err)
+			return nil, fmt.Errorf("bench: creating %s: %w", topic, err)
 		}
 	}
 	p, err := sarama.NewAsyncProducer(opts.Brokers, sc)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var wg sync.WaitGroup
-	var perr error
-	wg.Add(1)
+	return &producer{p: p, topic: topic}, nil
+}
+
+// send publishes msgs, stamping each with the moment it is handed over,
+// and returns once the broker acknowledged all of them.
+func (pr *producer) send(ctx context.Context, msgs []*sarama.ProducerMessage) error {
+	errc := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		for i := 0; i < opts.Alerts; i++ {
+		var first error
+		for range msgs {
 			select {
-			case <-p.Successes():
-			case e := <-p.Errors():
-				if perr == nil {
-					perr = e.Err
+			case <-pr.p.Successes():
+			case e := <-pr.p.Errors():
+				if first == nil {
+					first = e.Err
 				}
 			}
 		}
+		errc <- first
 	}()
+	for _, m := range msgs {
+		m.Topic = pr.topic
+		m.Timestamp = time.Now()
+		select {
+		case pr.p.Input() <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return <-errc
+}
+
+func (pr *producer) close() error { return pr.p.Close() }
+
+// Load publishes opts.Alerts generated alerts (ZTF ~60 KB each with
+// cutouts) to opts.Topic and returns their total size.
+func Load(ctx context.Context, opts Options) (int64, error) {
+	const perVisit = 1000
+	src, err := newSource(opts.survey(), opts.Seed, loadNight, perVisit, (opts.Alerts+perVisit-1)/perVisit)
+	if err != nil {
+		return 0, err
+	}
+	pr, err := newProducer(ctx, opts, opts.Topic)
+	if err != nil {
+		return 0, err
+	}
+	defer pr.close()
 	var total int64
 	start := time.Now()
-	for i := 0; i < opts.Alerts; i++ {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		a, ok := g.Next()
-		if !ok {
-			return total, errors.New("bench: generator ran out of alerts")
-		}
-		msg, err := codec.Encode(a.ZTF)
+	for i, sent := 0, 0; sent < opts.Alerts; i++ {
+		msgs, _, err := src.visit(i)
 		if err != nil {
 			return total, err
 		}
-		total += int64(len(msg))
-		p.Input() <- &sarama.ProducerMessage{Topic: opts.Topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)), Value: sarama.ByteEncoder(msg)}
-		if opts.Progress != nil && (i+1)%5000 == 0 {
-			fmt.Fprintf(opts.Progress, "\r  loaded %d/%d alerts (%.0f/s)", i+1, opts.Alerts, float64(i+1)/time.Since(start).Seconds())
+		msgs = msgs[:min(len(msgs), opts.Alerts-sent)]
+		for _, m := range msgs {
+			total += int64(m.Value.Length())
+		}
+		if err := pr.send(ctx, msgs); err != nil {
+			return total, err
+		}
+		sent += len(msgs)
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "\r  loaded %d/%d alerts (%.0f/s)", sent, opts.Alerts, float64(sent)/time.Since(start).Seconds())
 		}
 	}
-	wg.Wait()
-	p.Close()
 	if opts.Progress != nil {
 		fmt.Fprintln(opts.Progress)
 	}
-	return total, perr
+	return total, nil
 }
 
-// RunPhase runs one phase in this process and returns what it processed.
+// RunPhase runs one phase's pipeline (or the raw loop) in this process and
+// returns what it processed. The live phase's pipeline runs until ctx ends.
 func RunPhase(ctx context.Context, phase string, opts Options) (alerts int, bytes int64, err error) {
 	switch phase {
 	case PhaseRaw:
 		return rawLoop(ctx, opts)
-	case PhaseDistribute:
+	case PhaseDistribute, PhaseFull, PhaseLive:
 		conn := kafkaio.Config{Brokers: opts.Brokers}
 		p, s := beam.NewPipelineWithRoot()
-		group := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-		if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
-			Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{opts.Topic}, Group: group, StopAtEnd: true},
-			Write: kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions}, Survey: "ztf",
+		cfg := pipelines.DistributeConfig{
+			Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{opts.Topic}, Group: fmt.Sprintf("bench-%s-%d", phase, time.Now().UnixNano()), StopAtEnd: phase != PhaseLive},
+			Write: kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions}, Survey: opts.survey(), Registry: opts.Registry,
 			DeadLetterTopic: "bench-deadletter",
-		}); err != nil {
+		}
+		if phase != PhaseDistribute {
+			root := opts.ArchiveRoot
+			if root == "" {
+				if root, err = os.MkdirTemp("", "alertbeam-bench-archive-"); err != nil {
+					return 0, 0, err
+				}
+				defer os.RemoveAll(root)
+			}
+			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
+			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
+		}
+		if _, err := pipelines.Distribute(s, cfg); err != nil {
 			return 0, 0, err
 		}
 		if _, err := runners.Run(ctx, p); err != nil {
+			if phase == PhaseLive && ctx.Err() != nil {
+				return 0, 0, nil // stopped by the parent, as planned
+			}
 			return 0, 0, err
 		}
 		return opts.Alerts, 0, nil
 	default:
-		return 0, 0, fmt.Errorf("bench: unknown phase %q", phase)
+		return 0, 0, fmt.Errorf("bench: unknown phase %q (want %s)", phase, strings.Join(Phases, ", "))
 	}
 }
 
@@ -200,7 +344,13 @@ func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	codec, err := framing.NewZTF()
+	var reg *registry.Client
+	if opts.survey() == schemas.LSST {
+		if reg, err = registry.NewClient(opts.Registry); err != nil {
+			return 0, 0, err
+		}
+	}
+	codec, err := framing.New(opts.survey(), reg)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -225,8 +375,11 @@ func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
 			}
 			defer pc.Close()
 			for m := range pc.Messages() {
-				var a ztf.Alert
-				if err := codec.Decode(ctx, m.Value, &a); err != nil {
+				var a any = &ztf.Alert{}
+				if reg != nil {
+					a = &lsst.Alert{}
+				}
+				if err := codec.Decode(ctx, m.Value, a); err != nil {
 					errc <- err
 					return
 				}
@@ -251,17 +404,34 @@ func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
 
 // Run measures every phase, each in a child process when opts.Exe is set.
 func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
-	rep := Report{Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers}
+	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers}
 	var raw float64
 	for _, phase := range Phases {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "  running %s ...", phase)
 		}
+		if phase == PhaseLive {
+			r, err := runLive(ctx, opts)
+			if err != nil {
+				return rep, fmt.Errorf("bench: phase %s: %w", phase, err)
+			}
+			if raw > 0 {
+				r.RatioRaw = r.AlertsPS / raw
+			}
+			rep.Results = append(rep.Results, r)
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, " %.1fs\n", r.Seconds)
+			}
+			continue
+		}
 		start := time.Now()
 		var rss float64
 		var err error
 		if opts.Exe != "" {
-			rss, err = runChild(ctx, opts, phase)
+			var child *exec.Cmd
+			if child, err = startChild(ctx, opts, phase, opts.Topic); err == nil {
+				rss, err = waitChild(child)
+			}
 		} else {
 			_, _, err = RunPhase(ctx, phase, opts)
 		}
@@ -285,37 +455,285 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 	return rep, nil
 }
 
-// runChild re-executes the binary for one phase and returns its peak RSS.
-func runChild(ctx context.Context, opts Options, phase string) (float64, error) {
-	args := []string{"bench", "--phase", phase, "--topic", opts.Topic, "--alerts", strconv.Itoa(opts.Alerts),
-		"--partitions", strconv.Itoa(int(opts.Partitions))}
+// runLive runs the full pipeline on a fresh topic while visits arrive in
+// bursts, and measures each alert's latency from the moment it was handed
+// to the producer to the timestamp of its copy in its per-night topic,
+// which alertbeam's writer stamps when it hands the copy to the broker.
+// The first visit warms the pipeline up and is not measured.
+func runLive(ctx context.Context, opts Options) (Result, error) {
+	if opts.Visits < 1 || opts.Burst < 1 {
+		return Result{}, fmt.Errorf("live phase needs Visits and Burst, got %d and %d", opts.Visits, opts.Burst)
+	}
+	topic := opts.Topic + "_live"
+	src, err := newSource(opts.survey(), opts.Seed+1, liveNight, opts.Burst, opts.Visits+1)
+	if err != nil {
+		return Result{}, err
+	}
+	pr, err := newProducer(ctx, opts, topic)
+	if err != nil {
+		return Result{}, err
+	}
+	defer pr.close()
+	out, err := newOutputWatch(opts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer out.close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var child *exec.Cmd
+	childErr := make(chan error, 1)
+	if opts.Exe != "" {
+		if child, err = startChild(ctx, opts, PhaseLive, topic); err != nil {
+			return Result{}, err
+		}
+	} else {
+		go func() {
+			_, _, err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
+				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot})
+			childErr <- err
+		}()
+	}
+
+	sent := map[string]time.Time{}
+	var bytes int64
+	var start time.Time
+	for v := 0; v <= opts.Visits; v++ {
+		msgs, topics, err := src.visit(v)
+		if err != nil {
+			return Result{}, err
+		}
+		if v == 1 {
+			start = time.Now()
+		}
+		due := start.Add(time.Duration(v-1) * opts.Cadence)
+		if wait := time.Until(due); v > 1 && wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			}
+		}
+		if err := pr.send(ctx, msgs); err != nil {
+			return Result{}, err
+		}
+		for i, m := range msgs {
+			k, _ := m.Key.Encode()
+			out.expect(topics[i], string(k))
+			if v > 0 {
+				sent[string(k)] = m.Timestamp
+				bytes += int64(m.Value.Length())
+			}
+		}
+		if v == 0 {
+			// Warm-up: wait for the whole visit to come out.
+			if err := out.wait(ctx, childErr, 5*time.Minute); err != nil {
+				return Result{}, fmt.Errorf("warm-up visit: %w", err)
+			}
+		}
+	}
+	if err := out.wait(ctx, childErr, 5*time.Minute); err != nil {
+		return Result{}, err
+	}
+	secs := out.last().Sub(start).Seconds()
+	var lat []float64
+	for k, t := range sent {
+		lat = append(lat, float64(out.seen[k].Sub(t))/float64(time.Millisecond))
+	}
+	sort.Float64s(lat)
+	cancel()
+	var rss float64
+	if child != nil {
+		rss, _ = waitChild(child) // stopped by the cancel: its exit status says nothing
+	} else {
+		<-childErr
+	}
+	n := len(sent)
+	return Result{Phase: PhaseLive, Alerts: n, Bytes: bytes, Seconds: secs, AlertsPS: float64(n) / secs, MBPS: float64(bytes) / 1e6 / secs,
+		PeakRSSMB: rss, P50Ms: quantile(lat, 0.50), P99Ms: quantile(lat, 0.99), MaxMs: lat[len(lat)-1]}, nil
+}
+
+// quantile of sorted values, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}
+
+// outputWatch reads the per-night topics and records, per key, the
+// timestamp of its copy. It reads in rounds, each from where the last one
+// stopped to the end offsets of the moment: what it measures is in the
+// records' timestamps, so how late it reads them does not matter.
+type outputWatch struct {
+	cl   sarama.Client
+	cons sarama.Consumer
+
+	want   map[string]string // topic of each key expected
+	seen   map[string]time.Time
+	pos    map[string]map[int32]int64 // next offset to read, per topic and partition
+	lastTS time.Time
+}
+
+func newOutputWatch(opts Options) (*outputWatch, error) {
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: opts.Brokers})
+	if err != nil {
+		return nil, err
+	}
+	cl, err := sarama.NewClient(opts.Brokers, sc)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := sarama.NewConsumerFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return &outputWatch{cl: cl, cons: cons, want: map[string]string{}, seen: map[string]time.Time{}, pos: map[string]map[int32]int64{}}, nil
+}
+
+func (w *outputWatch) expect(topic, key string) {
+	w.want[key] = topic
+	if _, ok := w.pos[topic]; !ok {
+		w.pos[topic] = map[int32]int64{}
+	}
+}
+
+// wait reads until every expected key has been seen; topics the pipeline
+// has not created yet are looked for again each round.
+func (w *outputWatch) wait(ctx context.Context, childErr <-chan error, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for topic := range w.pos {
+			if err := w.readRound(topic); err != nil {
+				return err
+			}
+		}
+		if len(w.seen) >= len(w.want) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var missing []string
+			for k, topic := range w.want {
+				if _, ok := w.seen[k]; !ok && len(missing) < 5 {
+					missing = append(missing, topic+":"+k)
+				}
+			}
+			return fmt.Errorf("%d of %d alerts came out within %v (missing %s)", len(w.seen), len(w.want), limit, strings.Join(missing, " "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-childErr:
+			return fmt.Errorf("the pipeline ended early: %v", err)
+		case <-tick.C:
+		}
+	}
+}
+
+// readRound reads every partition of topic from where the last round
+// stopped to its end offset now; a topic that does not exist yet is
+// skipped.
+func (w *outputWatch) readRound(topic string) error {
+	_ = w.cl.RefreshMetadata(topic)
+	parts, err := w.cl.Partitions(topic)
+	if err != nil {
+		return nil
+	}
+	for _, p := range parts {
+		end, err := w.cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return err
+		}
+		from := w.pos[topic][p]
+		if end <= from {
+			continue
+		}
+		pc, err := w.cons.ConsumePartition(topic, p, from)
+		if err != nil {
+			return err
+		}
+		for m := range pc.Messages() {
+			if k := string(m.Key); w.want[k] != "" {
+				if _, dup := w.seen[k]; !dup {
+					w.seen[k] = m.Timestamp
+					if m.Timestamp.After(w.lastTS) {
+						w.lastTS = m.Timestamp
+					}
+				}
+			}
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		pc.Close()
+		w.pos[topic][p] = end
+	}
+	return nil
+}
+
+func (w *outputWatch) last() time.Time { return w.lastTS }
+
+func (w *outputWatch) close() {
+	w.cons.Close()
+	w.cl.Close()
+}
+
+// startChild re-executes the binary for one phase on a topic.
+func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.Cmd, error) {
+	args := []string{"bench", "--phase", phase, "--topic", topic, "--alerts", strconv.Itoa(opts.Alerts),
+		"--partitions", strconv.Itoa(int(opts.Partitions)), "--survey", opts.survey()}
+	if opts.Registry != "" {
+		args = append(args, "--registry", opts.Registry)
+	}
+	if len(opts.Filters) > 0 {
+		args = append(args, "--filters", strings.Join(opts.Filters, ";"))
+	}
 	for _, b := range opts.Brokers {
 		args = append(args, "--brokers", b)
 	}
 	cmd := exec.CommandContext(ctx, opts.Exe, args...)
+	// Stopped with an interrupt, as a user would, so it shuts down cleanly.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.Stderr = os.Stderr
-	if out, err := cmd.Output(); err != nil {
-		return 0, fmt.Errorf("%v: %s", err, out)
+	cmd.Stdout = os.Stderr
+	return cmd, cmd.Start()
+}
+
+// waitChild waits for a phase's process and returns its peak RSS in MB.
+func waitChild(cmd *exec.Cmd) (float64, error) {
+	err := cmd.Wait()
+	var rss float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024 // Linux reports KB
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, nil
-	}
-	return float64(ru.Maxrss) / 1024, nil // Linux reports KB
+	return rss, err
 }
 
 // Print writes the report as a table.
 func Print(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "\nalertbeam bench: %d ZTF alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, float64(rep.Bytes)/1e6,
+	fmt.Fprintf(w, "\nalertbeam bench: %d %s alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, rep.Survey, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3, rep.Brokers)
-	fmt.Fprintf(w, "  %-12s %10s %10s %10s %10s %12s\n", "phase", "seconds", "alerts/s", "MB/s", "x raw", "peak RSS MB")
-	results := append([]Result(nil), rep.Results...)
-	for _, r := range results {
-		rss := "-"
+	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s\n", len(rep.Filters), strings.Join(rep.Filters, " "))
+	fmt.Fprintf(w, "  %-12s %8s %9s %10s %8s %7s %12s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "peak RSS MB", "p50 ms", "p99 ms")
+	for _, r := range rep.Results {
+		rss, p50, p99 := "-", "-", "-"
 		if r.PeakRSSMB > 0 {
 			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
 		}
-		fmt.Fprintf(w, "  %-12s %10.1f %10.0f %10.1f %10.2f %12s\n", r.Phase, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, rss)
+		if r.Phase == PhaseLive {
+			p50, p99 = fmt.Sprintf("%.0f", r.P50Ms), fmt.Sprintf("%.0f", r.P99Ms)
+		}
+		fmt.Fprintf(w, "  %-12s %8d %9.1f %10.0f %8.1f %7.2f %12s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, rss, p50, p99)
+	}
+	for _, r := range rep.Results {
+		if r.Phase == PhaseLive {
+			fmt.Fprintf(w, "  live: visits arrive as bursts at a fixed cadence, so its alerts/s is the offered rate; latency is produce → per-night topic (max %.0f ms)\n", r.MaxMs)
+		}
 	}
 }
 
