@@ -86,11 +86,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			return beam.PCollection{}, err
 		}
 		// The router has dead-lettered what the filters cannot decode.
-		var kept []beam.PCollection
-		for _, name := range outs.Names {
-			kept = append(kept, outs.Kept[name])
-		}
-		acks = append(acks, kafkaio.Write(s, cfg.Write, beam.Flatten(s, kept...)), outs.Acks, beam.ParDo(s, ackDeadLetter, outs.Dead))
+		acks = append(acks, kafkaio.Write(s, cfg.Write, outs.All), outs.Acks, beam.ParDo(s, ackDeadLetter, outs.Dead))
 		units += outs.RecordUnits
 	}
 	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil

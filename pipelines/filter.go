@@ -100,13 +100,12 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs := []beam.PCollection{outs.Dead}
-	for _, name := range outs.Names {
-		msgs = append(msgs, outs.Kept[name])
-	}
-	acks := kafkaio.Write(s, cfg.Write, beam.Flatten(s, msgs...))
+	// Kept packets and dead letters are written separately, so the
+	// packets never pass through a Flatten (see filter.Outputs.All).
+	kept := kafkaio.Write(s, cfg.Write, outs.All)
+	dead := kafkaio.Write(s, cfg.Write, outs.Dead)
 	if cfg.Archive == nil {
-		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks, outs.Acks)
+		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, kept, dead, outs.Acks)
 	}
 	names := make([]string, len(outs.Names))
 	for i, n := range outs.Names {

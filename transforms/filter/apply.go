@@ -74,6 +74,12 @@ type Outputs struct {
 	// CapStats holds one CapStat per output and visit when capped (else
 	// it is empty).
 	CapStats beam.PCollection
+	// All holds every output's messages (kafkaio.Message, each addressed
+	// to its output's topic). Write it rather than a Flatten of Kept: a
+	// runner may move a Flatten's elements through its own data plane
+	// (prism does), and these are whole packets, while All stays in the
+	// filters' fused stage (uncapped).
+	All beam.PCollection
 	// RecordUnits is how many ack units make one record done:
 	// len(Names) × Config.Units. Pass it as kafkaio.CommitConfig.Units when
 	// these outputs are the pipeline's only sinks.
@@ -166,6 +172,15 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 			continue
 		}
 		out.Kept[name] = beam.ParDo(s, keptMessage, parts[i])
+	}
+	if cfg.CapPerVisit > 0 {
+		all := make([]beam.PCollection, 0, len(out.Names))
+		for _, name := range out.Names {
+			all = append(all, out.Kept[name])
+		}
+		out.All = beam.Flatten(s, all...)
+	} else {
+		out.All = beam.ParDo(s, keptMessage, kept)
 	}
 	out.Acks = beam.Flatten(s, allAcks...)
 	out.Dead = dead
