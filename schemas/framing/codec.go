@@ -37,7 +37,12 @@ type Codec struct {
 	readerID   int // LSST registry id of the reader version
 	registry   *registry.Client
 
-	byText sync.Map // string(raw writer schema) -> *writer
+	// byText maps a raw writer schema (a ZTF header's) to its writer. A
+	// plain map under a lock, not a sync.Map: indexing with string(raw)
+	// does not copy the 10-20 KB schema, while boxing it as a sync.Map key
+	// did, for every message.
+	textMu sync.RWMutex
+	byText map[string]*writer
 	byID   sync.Map // int schema id -> *writer
 	byFP   sync.Map // [32]byte writer fingerprint -> *writer
 }
@@ -239,15 +244,23 @@ func (c *Codec) format() string {
 }
 
 func (c *Codec) writerForText(raw []byte) (*writer, error) {
-	if w, ok := c.byText.Load(string(raw)); ok {
-		return w.(*writer), nil
+	c.textMu.RLock()
+	w, ok := c.byText[string(raw)]
+	c.textMu.RUnlock()
+	if ok {
+		return w, nil
 	}
 	s, err := ParseWriterSchema(raw)
 	if err != nil {
 		return nil, err
 	}
-	w := c.resolve(s)
-	c.byText.Store(string(raw), w)
+	w = c.resolve(s)
+	c.textMu.Lock()
+	if c.byText == nil {
+		c.byText = map[string]*writer{}
+	}
+	c.byText[string(raw)] = w
+	c.textMu.Unlock()
 	return w, nil
 }
 
