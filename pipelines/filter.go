@@ -10,6 +10,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/filter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
 // FilterConfig configures Filter.
@@ -35,6 +36,12 @@ type FilterConfig struct {
 	// CapPerVisit keeps at most this many alerts per visit in every output
 	// (Rubin: 20), the highest S/N first.
 	CapPerVisit int
+	// QA, when set, runs the aggregate QA checks (qa.Apply) first: the
+	// filters see only what QA keeps, and QA records go to QA.QATopic.
+	// Survey, Registry, DeadLetterTopic and Units are Filter's. QA decides
+	// exposures in observation time, so a Kafka read with the default
+	// record-time policy is switched to the survey's observation time.
+	QA *qa.Config
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -89,11 +96,27 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var qc qa.Config
+	if cfg.QA != nil {
+		qc = *cfg.QA
+		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
+		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
+			cfg.Read.EventTime = cfg.Survey
+		}
+	}
 	var recs beam.PCollection
 	if cfg.Archive != nil {
 		recs = archive.Read(s, *cfg.Archive)
 	} else {
 		recs = kafkaio.Read(s, cfg.Read)
+	}
+	var qaOut qa.Outputs
+	if cfg.QA != nil {
+		var err error
+		if qaOut, err = qa.Apply(s, recs, qc); err != nil {
+			return nil, err
+		}
+		recs = qaOut.Kept
 	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit})
@@ -102,10 +125,15 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	// Kept packets and dead letters are written separately, so the
 	// packets never pass through a Flatten (see filter.Outputs.All).
-	kept := kafkaio.Write(s, cfg.Write, outs.All)
-	dead := kafkaio.Write(s, cfg.Write, outs.Dead)
+	acks := []beam.PCollection{kafkaio.Write(s, cfg.Write, outs.All), kafkaio.Write(s, cfg.Write, outs.Dead), outs.Acks}
+	if cfg.QA != nil {
+		// QA owes each record it rejects or dead-letters every filter
+		// output's units (qc.Units); its QA records acknowledge nothing.
+		kafkaio.Write(s, cfg.Write, qaOut.QA)
+		acks = append(acks, qaOut.Acks, kafkaio.Write(s, cfg.Write, qaOut.Dead))
+	}
 	if cfg.Archive == nil {
-		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, kept, dead, outs.Acks)
+		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks...)
 	}
 	names := make([]string, len(outs.Names))
 	for i, n := range outs.Names {

@@ -14,6 +14,7 @@ import (
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/filter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
 func init() {
@@ -31,6 +32,15 @@ transforms them (nocutouts, drop). An alert a filter fails or panics on goes to
 the dead-letter topic with its error; the stream continues. Offsets are
 committed to --group once every output has published or dropped the alert.
 
+--qa runs aggregate QA first, per exposure in observation-time windows: a rate
+check (reject, flag or throttle exposures with too many alerts) and a spatial
+check (clusters and lines of candidates: bleed trails, satellite streaks). The
+filters see only what QA keeps; each flagged group is a JSON record on
+--qa-topic. Known gap (issue #8): on the direct (prism) runner, alerts that
+reach the rejecting step before their exposure's decision pass unjudged, on
+live and bounded Kafka reads alike; the QA records are always complete, so
+use --qa with action flag and consume --qa-topic until this is fixed.
+
 A filter spec is a built-in or registered name with optional parameters
 (rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
 (candidate.rb > 0.8 && candidate.ndethist >= 2), or OUT=spec to name the
@@ -40,6 +50,7 @@ Examples:
   alertbeam filter --list
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --filter 'bright=bright:max=17'
   alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
   alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
       --filter significance:min=5 --cap-per-visit 20`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -88,6 +99,9 @@ type filterFlags struct {
 	prefix         *string
 	capN           *int
 	dlq            *string
+	qaSpec         *string
+	qaTopic        *string
+	qa             *qa.Config
 }
 
 func addFilterFlags(fs *flag.FlagSet) *filterFlags {
@@ -97,6 +111,9 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	f.prefix = fs.String("topic-prefix", "", "put this before each output's name to make its topic")
 	f.capN = fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20)")
 	f.dlq = fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
+	f.qaSpec = fs.String("qa", "", "aggregate QA before the filters, e.g. 'rate=3x,spatial=k=5:r=20' (rate: N or Fx the running median,\n"+
+		"reject|flag|throttle=K, by=exposure|ccd|quadrant; spatial: k, r, line, width in arcsec, reject|flag); see the qa package docs")
+	f.qaTopic = fs.String("qa-topic", qa.DefaultTopic, "topic for QA records (one JSON record per flagged group)")
 	return f
 }
 
@@ -106,6 +123,13 @@ func (f *filterFlags) any() bool { return len(f.filters)+len(f.exprs) > 0 }
 // specs returns every filter spec given, checked, so that a bad one fails
 // before any broker or pipeline starts.
 func (f *filterFlags) specs(survey string) ([]string, error) {
+	if *f.qaSpec != "" {
+		rate, spatial, err := qa.ParseSpec(*f.qaSpec)
+		if err != nil {
+			return nil, err
+		}
+		f.qa = &qa.Config{Rate: rate, Spatial: spatial, QATopic: *f.qaTopic}
+	}
 	specs := append(append([]string{}, f.filters...), f.exprs...)
 	if len(specs) == 0 {
 		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list)")
@@ -120,6 +144,6 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 
 // config completes cfg with the filter flags.
 func (f *filterFlags) config(cfg pipelines.FilterConfig, specs []string) pipelines.FilterConfig {
-	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit = specs, *f.prefix, *f.dlq, *f.capN
+	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit, cfg.QA = specs, *f.prefix, *f.dlq, *f.capN, f.qa
 	return cfg
 }
