@@ -77,6 +77,19 @@ func NewLSST(reg *registry.Client) (*Codec, error) {
 	return newCodec(schemas.Version{Survey: schemas.LSST, Version: schemas.LSSTVersion}, reg)
 }
 
+// Open returns the codec for a survey with a registry client for
+// registryURL (none when it is empty), as DoFns build theirs in Setup.
+func Open(survey, registryURL string) (*Codec, error) {
+	var reg *registry.Client
+	if registryURL != "" {
+		var err error
+		if reg, err = registry.NewClient(registryURL); err != nil {
+			return nil, err
+		}
+	}
+	return New(survey, reg)
+}
+
 // New returns the codec for a survey ("ztf" or "lsst").
 func New(survey string, reg *registry.Client) (*Codec, error) {
 	switch survey {

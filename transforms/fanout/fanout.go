@@ -13,7 +13,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
 
@@ -67,14 +66,7 @@ type routeFn struct {
 }
 
 func (fn *routeFn) Setup() error {
-	var reg *registry.Client
-	if fn.Cfg.Registry != "" {
-		var err error
-		if reg, err = registry.NewClient(fn.Cfg.Registry); err != nil {
-			return err
-		}
-	}
-	c, err := framing.New(fn.Cfg.Survey, reg)
+	c, err := framing.Open(fn.Cfg.Survey, fn.Cfg.Registry)
 	if err != nil {
 		return err
 	}

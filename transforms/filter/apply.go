@@ -16,7 +16,6 @@ import (
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
@@ -236,14 +235,7 @@ type filterCounters struct {
 }
 
 func (fn *applyFn) Setup() error {
-	var reg *registry.Client
-	if fn.Registry != "" {
-		var err error
-		if reg, err = registry.NewClient(fn.Registry); err != nil {
-			return err
-		}
-	}
-	c, err := framing.New(fn.Survey, reg)
+	c, err := framing.Open(fn.Survey, fn.Registry)
 	if err != nil {
 		return err
 	}

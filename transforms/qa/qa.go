@@ -20,7 +20,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
@@ -329,14 +328,7 @@ type decodeFn struct {
 }
 
 func (fn *decodeFn) Setup() error {
-	var reg *registry.Client
-	if fn.Registry != "" {
-		var err error
-		if reg, err = registry.NewClient(fn.Registry); err != nil {
-			return err
-		}
-	}
-	c, err := framing.New(fn.Survey, reg)
+	c, err := framing.Open(fn.Survey, fn.Registry)
 	if err != nil {
 		return err
 	}
