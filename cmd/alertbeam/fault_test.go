@@ -415,7 +415,7 @@ func TestIntegrationFaultBrokerRestart(t *testing.T) {
 		t.Fatal("ALERTBEAM_KAFKA_CTL is not set: run with `make integration`")
 	}
 	f := newFaultNight(t, "fault_broker", [2]int{5, 6})
-	cmd, out := f.distribute(false)
+	cmd, _ := f.distribute(false)
 	f.warmUp()
 	produced := f.feed(0, "1") // visits 45 s apart: new night topics take a while to show their first alerts
 	f.waitDelivered(1500+200, 3*time.Minute)
@@ -436,7 +436,7 @@ func TestIntegrationFaultBrokerRestart(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	t.Log("the streaming run delivered the whole night through the outage")
-	cmd, out = f.distribute(true)
+	cmd, out := f.distribute(true)
 	f.wait(cmd, out)
 	f.check()
 }
