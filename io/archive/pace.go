@@ -27,7 +27,7 @@ type pacedReadFn struct {
 	Cfg ReadConfig
 
 	codec  *framing.Codec
-	stores map[string]store
+	stores openStores
 	recs   beam.Counter
 	behind beam.Distribution
 }
@@ -38,18 +38,13 @@ func (fn *pacedReadFn) Setup() error {
 		return err
 	}
 	fn.codec = c
-	fn.stores = map[string]store{}
+	fn.stores = openStores{}
 	fn.recs = beam.NewCounter("alertbeam", "archive_records_replayed")
 	fn.behind = beam.NewDistribution("alertbeam", "archive_replay_behind_ms")
 	return nil
 }
 
-func (fn *pacedReadFn) Teardown() {
-	for _, st := range fn.stores {
-		_ = st.close()
-	}
-	fn.stores = nil
-}
+func (fn *pacedReadFn) Teardown() { fn.stores.closeAll() }
 
 func (fn *pacedReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(beam.EventTime, kafkaio.Record)) error {
 	refs, err := listFiles(ctx, fn.Cfg)
@@ -59,12 +54,9 @@ func (fn *pacedReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(b
 	m := &merge{}
 	defer m.stop()
 	for _, ref := range refs {
-		st, ok := fn.stores[ref.Root]
-		if !ok {
-			if st, err = openStore(ctx, ref.Root); err != nil {
-				return err
-			}
-			fn.stores[ref.Root] = st
+		st, err := fn.stores.get(ctx, ref.Root)
+		if err != nil {
+			return err
 		}
 		if err := m.add(fileRecords(ctx, st, ref.Name, fn.codec)); err != nil {
 			return err

@@ -176,7 +176,7 @@ type readFn struct {
 	Survey string
 
 	codec  *framing.Codec
-	stores map[string]store
+	stores openStores
 	files  beam.Counter
 	recs   beam.Counter
 }
@@ -187,14 +187,14 @@ func (fn *readFn) Setup() error {
 		return err
 	}
 	fn.codec = c
-	fn.stores = map[string]store{}
+	fn.stores = openStores{}
 	fn.files = beam.NewCounter("alertbeam", "archive_files_read")
 	fn.recs = beam.NewCounter("alertbeam", "archive_records_read")
 	return nil
 }
 
 func (fn *readFn) ProcessElement(ctx context.Context, f fileRef, emit func(beam.EventTime, kafkaio.Record)) error {
-	st, err := fn.store(ctx, f.Root)
+	st, err := fn.stores.get(ctx, f.Root)
 	if err != nil {
 		return err
 	}
@@ -209,17 +209,27 @@ func (fn *readFn) ProcessElement(ctx context.Context, f fileRef, emit func(beam.
 	return nil
 }
 
-// store returns the open store of a root, opening it once.
-func (fn *readFn) store(ctx context.Context, root string) (store, error) {
-	if st, ok := fn.stores[root]; ok {
+// openStores are the stores a reader has opened, by root, each opened once
+// and closed in Teardown.
+type openStores map[string]store
+
+func (o openStores) get(ctx context.Context, root string) (store, error) {
+	if st, ok := o[root]; ok {
 		return st, nil
 	}
 	st, err := openStore(ctx, root)
 	if err != nil {
 		return nil, err
 	}
-	fn.stores[root] = st
+	o[root] = st
 	return st, nil
+}
+
+func (o openStores) closeAll() {
+	for root, st := range o {
+		_ = st.close()
+		delete(o, root)
+	}
 }
 
 // fileRecords yields the records of one archive file, in file order, framed
@@ -281,12 +291,7 @@ func recordOf(codec *framing.Codec, url string, h *fileInfo, block int, datum []
 	}, nil
 }
 
-func (fn *readFn) Teardown() {
-	for _, st := range fn.stores {
-		_ = st.close()
-	}
-	fn.stores = nil
-}
+func (fn *readFn) Teardown() { fn.stores.closeAll() }
 
 // fileInfo is a final file's header with its writer schema parsed.
 type fileInfo struct {
