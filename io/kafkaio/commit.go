@@ -19,12 +19,11 @@ import (
 )
 
 func init() {
-	register.DoFn3x0[beam.EventTime, Ack, func(beam.EventTime, string, ackBatch)](&batchAcksFn{})
-	register.Emitter3[beam.EventTime, string, ackBatch]()
-	register.DoFn5x1[context.Context, state.Provider, string, ackBatch, func(Committed), error](&commitFn{})
+	register.DoFn3x0[beam.EventTime, Ack, func(beam.EventTime, string, []Ack)](&batchAcksFn{})
+	register.Emitter3[beam.EventTime, string, []Ack]()
+	register.DoFn5x1[context.Context, state.Provider, string, []Ack, func(Committed), error](&commitFn{})
 	register.Emitter1[Committed]()
 	beam.RegisterType(reflect.TypeOf((*Committed)(nil)).Elem())
-	beam.RegisterType(reflect.TypeOf((*ackBatch)(nil)).Elem())
 }
 
 // CommitConfig configures Commit.
@@ -83,29 +82,22 @@ func Commit(s beam.Scope, cfg CommitConfig, acks ...beam.PCollection) beam.PColl
 	return beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[[]byte]("frontier")}, batches)
 }
 
-// ackBatch is a bundle's acknowledgements of one partition, units summed
-// per record.
-type ackBatch struct {
-	Topic     string
-	Partition int32
-	Acks      []Ack
-}
-
-// batchAcksFn sums a bundle's acks per partition and record.
+// batchAcksFn sums a bundle's acks per partition and record, and emits
+// them keyed by partition (keyAck).
 type batchAcksFn struct {
 	parts map[string]map[int64]*Ack
 	ts    beam.EventTime
 }
 
 // ProcessElement only gathers: the sums are emitted in FinishBundle.
-func (fn *batchAcksFn) ProcessElement(ts beam.EventTime, a Ack, _ func(beam.EventTime, string, ackBatch)) {
+func (fn *batchAcksFn) ProcessElement(ts beam.EventTime, a Ack, _ func(beam.EventTime, string, []Ack)) {
 	if fn.parts == nil {
 		fn.parts = map[string]map[int64]*Ack{}
 	}
 	if ts > fn.ts {
 		fn.ts = ts
 	}
-	key := a.Topic + "/" + strconv.Itoa(int(a.Partition))
+	key := keyAck(a)
 	recs, ok := fn.parts[key]
 	if !ok {
 		recs = map[int64]*Ack{}
@@ -119,17 +111,20 @@ func (fn *batchAcksFn) ProcessElement(ts beam.EventTime, a Ack, _ func(beam.Even
 	recs[a.Offset] = &c
 }
 
-func (fn *batchAcksFn) FinishBundle(emit func(beam.EventTime, string, ackBatch)) {
+func (fn *batchAcksFn) FinishBundle(emit func(beam.EventTime, string, []Ack)) {
 	for key, recs := range fn.parts {
-		b := ackBatch{Acks: make([]Ack, 0, len(recs))}
+		acks := make([]Ack, 0, len(recs))
 		for _, a := range recs {
-			b.Topic, b.Partition = a.Topic, a.Partition
-			b.Acks = append(b.Acks, *a)
+			acks = append(acks, *a)
 		}
-		emit(fn.ts, key, b)
+		emit(fn.ts, key, acks)
 	}
 	fn.parts, fn.ts = nil, 0
 }
+
+// keyAck is the key of an ack's partition, "topic/partition", which
+// commitFn's FinishBundle splits again.
+func keyAck(a Ack) string { return a.Topic + "/" + strconv.Itoa(int(a.Partition)) }
 
 // frontier is one partition's commit state: the last offset done by every
 // sink (Done), and records acked but not yet contiguous with it, by the
@@ -278,7 +273,7 @@ func (fn *commitFn) StartBundle(_ context.Context, _ func(Committed)) {
 	}
 }
 
-func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key string, b ackBatch, emit func(Committed)) error {
+func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key string, acks []Ack, emit func(Committed)) error {
 	raw, ok, err := fn.State.Read(sp)
 	if err != nil {
 		return err
@@ -290,7 +285,7 @@ func (fn *commitFn) ProcessElement(ctx context.Context, sp state.Provider, key s
 		}
 	}
 	moved := false
-	for _, a := range b.Acks {
+	for _, a := range acks {
 		moved = f.add(a, fn.Cfg.Units) || moved
 	}
 	if moved {
