@@ -164,13 +164,7 @@ func (fn *visitsFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, st
 			return sdf.StopProcessing(), nil
 		}
 		for _, a := range fn.gen.Visit(int(i)) {
-			var v any
-			var id int64
-			if a.ZTF != nil {
-				v, id = a.ZTF, a.ZTF.Candid
-			} else {
-				v, id = a.LSST, a.LSST.DiaSourceID
-			}
+			v, id := a.Packet()
 			msg, err := fn.codec.Encode(v)
 			if err != nil {
 				return sdf.StopProcessing(), err

@@ -129,13 +129,7 @@ func simulateToDir(ctx context.Context, e *env, cfg sim.Config, dir string) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var v any
-		var id int64
-		if a.ZTF != nil {
-			v, id = a.ZTF, a.ZTF.Candid
-		} else {
-			v, id = a.LSST, a.LSST.DiaSourceID
-		}
+		v, id := a.Packet()
 		msg, err := codec.EncodeContainer(v)
 		if err != nil {
 			return err

@@ -299,6 +299,15 @@ type Generated struct {
 	Asteroid bool
 }
 
+// Packet is the survey struct to encode and the alert's id: the ZTF alert
+// and its candid, or the LSST alert and its diaSourceId.
+func (g Generated) Packet() (v any, id int64) {
+	if g.ZTF != nil {
+		return g.ZTF, g.ZTF.Candid
+	}
+	return g.LSST, g.LSST.DiaSourceID
+}
+
 // Generator produces the alerts of one night. It is not safe for
 // concurrent use; run one per goroutine (they are cheap to create).
 type Generator struct {
