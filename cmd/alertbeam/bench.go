@@ -66,8 +66,7 @@ Examples:
 					return fmt.Errorf("unknown survey %q (want ztf or lsst)", *survey)
 				}
 				if *phase != "" {
-					_, _, err := bench.RunPhase(ctx, *phase, opts)
-					return err
+					return bench.RunPhase(ctx, *phase, opts)
 				}
 				exe, err := os.Executable()
 				if err != nil {

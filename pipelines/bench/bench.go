@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -34,7 +33,6 @@ import (
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
@@ -162,13 +160,12 @@ func newSource(survey string, seed int64, night time.Time, perVisit, visits int)
 // each.
 func (src *source) visit(i int) (msgs []*sarama.ProducerMessage, topics []string, err error) {
 	for _, a := range src.gen.Visit(i) {
-		var v any
-		var id int64
+		v, id := a.Packet()
 		var topic string
 		if a.ZTF != nil {
-			v, id, topic = a.ZTF, a.ZTF.Candid, fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
+			topic = fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
 		} else {
-			v, id, topic = a.LSST, a.LSST.DiaSourceID, fanout.LSSTTopic(a.LSST.DiaSource.MidpointMjdTai)
+			topic = fanout.LSSTTopic(a.LSST.DiaSource.MidpointMjdTai)
 		}
 		b, err := src.codec.Encode(v)
 		if err != nil {
@@ -283,9 +280,9 @@ func Load(ctx context.Context, opts Options) (int64, error) {
 	return total, nil
 }
 
-// RunPhase runs one phase's pipeline (or the raw loop) in this process and
-// returns what it processed. The live phase's pipeline runs until ctx ends.
-func RunPhase(ctx context.Context, phase string, opts Options) (alerts int, bytes int64, err error) {
+// RunPhase runs one phase's pipeline (or the raw loop) in this process,
+// over the whole topic. The live phase's pipeline runs until ctx ends.
+func RunPhase(ctx context.Context, phase string, opts Options) error {
 	switch phase {
 	case PhaseRaw:
 		return rawLoop(ctx, opts)
@@ -300,8 +297,9 @@ func RunPhase(ctx context.Context, phase string, opts Options) (alerts int, byte
 		if phase != PhaseDistribute {
 			root := opts.ArchiveRoot
 			if root == "" {
+				var err error
 				if root, err = os.MkdirTemp("", "alertbeam-bench-archive-"); err != nil {
-					return 0, 0, err
+					return err
 				}
 				defer os.RemoveAll(root)
 			}
@@ -309,59 +307,51 @@ func RunPhase(ctx context.Context, phase string, opts Options) (alerts int, byte
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
 		}
 		if _, err := pipelines.Distribute(s, cfg); err != nil {
-			return 0, 0, err
+			return err
 		}
 		if _, err := runners.Run(ctx, p); err != nil {
 			if phase == PhaseLive && ctx.Err() != nil {
-				return 0, 0, nil // stopped by the parent, as planned
+				return nil // stopped by the parent, as planned
 			}
-			return 0, 0, err
+			return err
 		}
-		return opts.Alerts, 0, nil
+		return nil
 	default:
-		return 0, 0, fmt.Errorf("bench: unknown phase %q (want %s)", phase, strings.Join(Phases, ", "))
+		return fmt.Errorf("bench: unknown phase %q (want %s)", phase, strings.Join(Phases, ", "))
 	}
 }
 
 // rawLoop is the floor: every partition consumed from the oldest offset to
-// the end with sarama, every packet fully decoded into a ztf.Alert.
-func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
+// the end with sarama, every packet fully decoded into its survey struct.
+func rawLoop(ctx context.Context, opts Options) error {
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: opts.Brokers})
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	cl, err := sarama.NewClient(opts.Brokers, sc)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	defer cl.Close()
 	cons, err := sarama.NewConsumerFromClient(cl)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	defer cons.Close()
 	parts, err := cl.Partitions(opts.Topic)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	var reg *registry.Client
-	if opts.survey() == schemas.LSST {
-		if reg, err = registry.NewClient(opts.Registry); err != nil {
-			return 0, 0, err
-		}
-	}
-	codec, err := framing.New(opts.survey(), reg)
+	codec, err := framing.Open(opts.survey(), opts.Registry)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	var mu sync.Mutex
-	var n int
-	var bytes int64
+	isLSST := opts.survey() == schemas.LSST
 	errc := make(chan error, len(parts))
 	for _, p := range parts {
 		end, err := cl.GetOffset(opts.Topic, p, sarama.OffsetNewest)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		go func(p int32, end int64) {
 			if end == 0 {
@@ -376,17 +366,13 @@ func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
 			defer pc.Close()
 			for m := range pc.Messages() {
 				var a any = &ztf.Alert{}
-				if reg != nil {
+				if isLSST {
 					a = &lsst.Alert{}
 				}
 				if err := codec.Decode(ctx, m.Value, a); err != nil {
 					errc <- err
 					return
 				}
-				mu.Lock()
-				n++
-				bytes += int64(len(m.Value))
-				mu.Unlock()
 				if m.Offset >= end-1 {
 					break
 				}
@@ -396,10 +382,10 @@ func rawLoop(ctx context.Context, opts Options) (int, int64, error) {
 	}
 	for range parts {
 		if err := <-errc; err != nil {
-			return n, bytes, err
+			return err
 		}
 	}
-	return n, bytes, nil
+	return nil
 }
 
 // Run measures every phase, each in a child process when opts.Exe is set.
@@ -433,7 +419,7 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 				rss, err = waitChild(child)
 			}
 		} else {
-			_, _, err = RunPhase(ctx, phase, opts)
+			err = RunPhase(ctx, phase, opts)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("bench: phase %s: %w", phase, err)
@@ -490,7 +476,7 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 		}
 	} else {
 		go func() {
-			_, _, err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
+			err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
 				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot})
 			childErr <- err
 		}()
