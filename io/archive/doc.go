@@ -41,7 +41,8 @@
 // readers, Verify lists them as pending and Sweep removes them. Verify reads
 // every record of a night and reports counts, duplicate ids and unreadable
 // files; Repair removes duplicates that something bypassing this package
-// put there. Read replays files as Kafka-framed records.
+// put there. Read replays files as Kafka-framed records, each with a Source
+// naming its file and index; Fetch reads records again by that Source.
 //
 // The store behind a root is the local filesystem or GCS through
 // cloud.google.com/go/storage, not Beam's filesystem API, which can neither

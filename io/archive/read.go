@@ -84,10 +84,14 @@ func (c ReadConfig) Validate() error {
 // travels on Kafka, a one-record container with the file's writer schema
 // (ZTF) or the wire format with the writer's registry id (LSST). Keys are
 // the alert ids; the element timestamp and Timestamp are the observation
-// time. Records carry no Kafka Source (nothing to commit), and the headers
-// HeaderFile and HeaderBlock. A corrupt file fails the pipeline, naming the
-// file: a replay must not silently skip alerts. It panics on an invalid
-// cfg.
+// time. A record's Source names it in the archive, for Fetch to read it
+// again and for dead letters to point at: Topic is the file (an absolute
+// local path or a gs:// URL, as the header HeaderFile gives it), Partition
+// 0, Offset the record's 0-based index in the file (HeaderBlock), Prev
+// Offset-1 and Base 0. These are no Kafka offsets: acks of them (which
+// kafkaio.Write emits for messages carrying the Source) must not reach
+// kafkaio.Commit. A corrupt file fails the pipeline, naming the file: a
+// replay must not silently skip alerts. It panics on an invalid cfg.
 func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
 	s = s.Scope("archive.Read")
 	if err := cfg.Validate(); err != nil {
@@ -139,12 +143,18 @@ func (fn *expandFn) ProcessElement(ctx context.Context, _ []byte, emit func(file
 	return err
 }
 
+// parts are the store root cfg reads from, the prefix to list there and
+// the glob listed names must match ("" for all).
+func (c ReadConfig) parts() (root, prefix, glob string) {
+	if c.Pattern != "" {
+		return splitPattern(c.Pattern)
+	}
+	return c.Root, c.Survey + "/" + c.Night + "/", ""
+}
+
 // listFiles lists the final files cfg names; none is an error.
 func listFiles(ctx context.Context, cfg ReadConfig) ([]fileRef, error) {
-	root, prefix, glob := cfg.Root, cfg.Survey+"/"+cfg.Night+"/", ""
-	if cfg.Pattern != "" {
-		root, prefix, glob = splitPattern(cfg.Pattern)
-	}
+	root, prefix, glob := cfg.parts()
 	st, err := openStore(ctx, root)
 	if err != nil {
 		return nil, err
@@ -237,36 +247,43 @@ func (o openStores) closeAll() {
 // ends it.
 func fileRecords(ctx context.Context, st store, name string, codec *framing.Codec) iter.Seq2[kafkaio.Record, error] {
 	return func(yield func(kafkaio.Record, error) bool) {
-		url := st.url(name)
-		n := 0
-		errStop := errors.New("stop")
-		err := scanFile(ctx, st, name, func(h *fileInfo, block int, datum []byte) error {
-			r, err := recordOf(codec, url, h, block, datum)
+		f, err := openFile(ctx, st, name)
+		if err != nil {
+			yield(kafkaio.Record{}, fmt.Errorf("archive: reading %s (record 0): %w", st.url(name), err))
+			return
+		}
+		defer f.close()
+		for {
+			i := f.index()
+			r, err := f.record(codec)
+			if err == io.EOF {
+				return
+			}
 			if err != nil {
-				return err
+				yield(kafkaio.Record{}, fmt.Errorf("archive: reading %s (record %d): %w", f.url, i, err))
+				return
 			}
-			n++
 			if !yield(r, nil) {
-				return errStop
+				return
 			}
-			return nil
-		})
-		if err != nil && err != errStop {
-			yield(kafkaio.Record{}, fmt.Errorf("archive: reading %s (record %d): %w", url, n, err))
 		}
 	}
 }
 
-// recordOf frames one archived datum as it travels on Kafka: a one-record
-// container with the file's writer schema (ZTF) or the wire format with the
-// writer's registry id (LSST).
-func recordOf(codec *framing.Codec, url string, h *fileInfo, block int, datum []byte) (kafkaio.Record, error) {
+// recordOf frames one archived datum, the record at index i of the file at
+// url, as it travels on Kafka: a one-record container with the file's
+// writer schema (ZTF) or the wire format with the writer's registry id
+// (LSST). Its Source names it in the archive (see Read), so that Fetch can
+// read it again.
+func recordOf(codec *framing.Codec, url string, h *fileInfo, i int, datum []byte) (kafkaio.Record, error) {
 	id, err := decodeIdentity(codec, h.writer, datum)
 	if err != nil && !errors.Is(err, errImplausible) {
 		return kafkaio.Record{}, err
 	}
 	survey := codec.Survey()
-	if block == 0 && survey == schemas.LSST && h.schemaID == 0 {
+	// Looked up at the first record framed, whichever it is: Fetch may
+	// start in the middle of a file.
+	if survey == schemas.LSST && h.schemaID == 0 {
 		// Not written by alertbeam: find the id in the shipped catalogue of
 		// versions.
 		id, ok := schemas.Default().LSSTRegistryIDOf(h.writer)
@@ -284,9 +301,12 @@ func recordOf(codec *framing.Codec, url string, h *fileInfo, block int, datum []
 		value = framing.AppendWire(make([]byte, 0, len(datum)+framing.WireHeaderLen), h.schemaID, datum)
 	}
 	return kafkaio.Record{
+		// Prev and Base as a read of a Kafka partition from its start
+		// sets them: a file's records are one contiguous run.
+		Source:    kafkaio.Source{Topic: url, Offset: int64(i), Prev: int64(i) - 1},
 		Key:       []byte(strconv.FormatInt(id.ID, 10)),
 		Value:     value,
-		Headers:   []kafkaio.Header{{Key: HeaderFile, Value: []byte(url)}, {Key: HeaderBlock, Value: []byte(strconv.Itoa(block))}},
+		Headers:   []kafkaio.Header{{Key: HeaderFile, Value: []byte(url)}, {Key: HeaderBlock, Value: []byte(strconv.Itoa(i))}},
 		Timestamp: id.Time,
 	}, nil
 }
@@ -302,44 +322,104 @@ type fileInfo struct {
 	hasIDs   bool
 }
 
-// scanFile reads a file record by record, calling fn with each datum
-// (uncompressed; valid only during the call).
-func scanFile(ctx context.Context, st store, name string, fn func(h *fileInfo, block int, datum []byte) error) error {
+// fileReader reads one archive file forward, record by record. It is the
+// one way every reader here (Read, its paced form, Fetch, Verify) takes a
+// file apart.
+type fileReader struct {
+	url  string
+	rc   io.ReadCloser
+	ocf  *ocfReader
+	info *fileInfo
+}
+
+// openFile opens a file and reads its header; the caller closes it.
+func openFile(ctx context.Context, st store, name string) (*fileReader, error) {
 	rc, err := st.open(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer rc.Close()
+	info, r, err := readHeader(rc)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &fileReader{url: st.url(name), rc: rc, ocf: r, info: info}, nil
+}
+
+// readHeader reads a file's header and parses what it says.
+func readHeader(rc io.Reader) (*fileInfo, *ocfReader, error) {
 	r, err := newOCFReader(rc)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	h := &fileInfo{header: r.h}
 	if h.writer, err = framing.ParseWriterSchema(r.h.Schema); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if h.schemaID, err = schemaIDOf(r.h); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if b, ok := r.h.Meta[metaIDs]; ok {
 		if h.ids, err = parseIDs(b); err != nil {
-			return err
+			return nil, nil, err
 		}
 		h.hasIDs = true
 	}
-	for block := 0; ; block++ {
-		data, err := r.next()
+	return h, r, nil
+}
+
+// index is the index of the next record in the file (files hold one record
+// per block, so it is also the block's).
+func (f *fileReader) index() int { return f.ocf.block }
+
+// next returns the next record's datum, uncompressed and valid until the
+// following call, or io.EOF after the last.
+func (f *fileReader) next() ([]byte, error) {
+	data, err := f.ocf.next()
+	if err != nil {
+		return nil, err
+	}
+	return decompress(f.info.Codec, data)
+}
+
+// skip passes over the next record without decompressing it; io.EOF after
+// the last.
+func (f *fileReader) skip() error {
+	_, err := f.ocf.next()
+	return err
+}
+
+// record returns the next record framed as it travels on Kafka (recordOf),
+// or io.EOF after the last.
+func (f *fileReader) record(codec *framing.Codec) (kafkaio.Record, error) {
+	i := f.index()
+	datum, err := f.next()
+	if err != nil {
+		return kafkaio.Record{}, err
+	}
+	return recordOf(codec, f.url, f.info, i, datum)
+}
+
+func (f *fileReader) close() error { return f.rc.Close() }
+
+// scanFile reads a file record by record, calling fn with each datum
+// (uncompressed; valid only during the call).
+func scanFile(ctx context.Context, st store, name string, fn func(h *fileInfo, block int, datum []byte) error) error {
+	f, err := openFile(ctx, st, name)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	for {
+		block := f.index()
+		datum, err := f.next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		datum, err := decompress(r.h.Codec, data)
-		if err != nil {
-			return err
-		}
-		if err := fn(h, block, datum); err != nil {
+		if err := fn(f.info, block, datum); err != nil {
 			return err
 		}
 	}
