@@ -37,10 +37,12 @@ type FilterConfig struct {
 	// (Rubin: 20), the highest S/N first.
 	CapPerVisit int
 	// QA, when set, runs the aggregate QA checks (qa.Apply) first: the
-	// filters see only what QA keeps, and QA records go to QA.QATopic.
-	// Survey, Registry, DeadLetterTopic and Units are Filter's. QA decides
-	// exposures in observation time, so a Kafka read with the default
-	// record-time policy is switched to the survey's observation time.
+	// filters see only what QA keeps, read back from Kafka (or the
+	// archive) once each exposure is decided, and QA records go to
+	// QA.QATopic. Survey, Registry, DeadLetterTopic, Units and Reread are
+	// Filter's. QA decides exposures in observation time, so a Kafka read
+	// with the default record-time policy is switched to the survey's
+	// observation time.
 	QA *qa.Config
 }
 
@@ -100,6 +102,12 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.QA != nil {
 		qc = *cfg.QA
 		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
+		// QA reads the alerts it keeps back from where they came.
+		if cfg.Archive != nil {
+			qc.Reread = qa.FromArchive(*cfg.Archive)
+		} else {
+			qc.Reread = qa.FromKafka(cfg.Read.Config)
+		}
 		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
 			cfg.Read.EventTime = cfg.Survey
 		}

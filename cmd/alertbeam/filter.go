@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -35,11 +36,9 @@ committed to --group once every output has published or dropped the alert.
 --qa runs aggregate QA first, per exposure in observation-time windows: a rate
 check (reject, flag or throttle exposures with too many alerts) and a spatial
 check (clusters and lines of candidates: bleed trails, satellite streaks). The
-filters see only what QA keeps; each flagged group is a JSON record on
---qa-topic. Known gap (issue #8): on the direct (prism) runner, alerts that
-reach the rejecting step before their exposure's decision pass unjudged, on
-live and bounded Kafka reads alike; the QA records are always complete, so
-use --qa with action flag and consume --qa-topic until this is fixed.
+filters see only what QA keeps, read back from Kafka by offset once their
+exposure is decided (the watermark passed its window); each flagged group is a
+JSON record on --qa-topic.
 
 A filter spec is a built-in or registered name with optional parameters
 (rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
@@ -101,6 +100,8 @@ type filterFlags struct {
 	dlq            *string
 	qaSpec         *string
 	qaTopic        *string
+	qaWindow       *time.Duration
+	qaLateness     *time.Duration
 	qa             *qa.Config
 }
 
@@ -114,6 +115,10 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	f.qaSpec = fs.String("qa", "", "aggregate QA before the filters, e.g. 'rate=3x,spatial=k=5:r=20' (rate: N or Fx the running median,\n"+
 		"reject|flag|throttle=K, by=exposure|ccd|quadrant; spatial: k, r, line, width in arcsec, reject|flag); see the qa package docs")
 	f.qaTopic = fs.String("qa-topic", qa.DefaultTopic, "topic for QA records (one JSON record per flagged group)")
+	f.qaWindow = fs.Duration("qa-window", qa.DefaultWindow, "event-time window exposures are grouped and decided in: a window's\n"+
+		"exposures are decided when the watermark passes its end")
+	f.qaLateness = fs.Duration("qa-lateness", 0, "how long after its window closes a late alert is still reported on --qa-topic\n"+
+		"(late alerts always pass unjudged)")
 	return f
 }
 
@@ -128,7 +133,7 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		f.qa = &qa.Config{Rate: rate, Spatial: spatial, QATopic: *f.qaTopic}
+		f.qa = &qa.Config{Rate: rate, Spatial: spatial, QATopic: *f.qaTopic, Window: *f.qaWindow, AllowedLateness: *f.qaLateness}
 	}
 	specs := append(append([]string{}, f.filters...), f.exprs...)
 	if len(specs) == 0 {

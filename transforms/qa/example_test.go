@@ -9,10 +9,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
-	"github.com/alertbeam/alertbeam/schemas/framing"
+	_ "github.com/alertbeam/alertbeam/transforms/fanout" // the "ztf" event-time policy
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
@@ -25,31 +27,34 @@ func printFlag(f qa.Flag) {
 }
 
 // A generated ZTF night of three exposures, the last with a bleed trail
-// beside a saturated star, through the spatial check on the direct runner.
+// beside a saturated star, read from a broker through the spatial check on
+// the direct runner. Kept alerts are read back from the same broker once
+// their exposure is decided.
 func Example() {
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Night, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 3, 50, true
-	cfg.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 8}}
-	g, err := sim.New(cfg)
+	b, err := broker.Start(broker.Options{})
 	if err != nil {
 		panic(err)
 	}
-	codec, err := framing.NewZTF()
-	if err != nil {
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+
+	night := sim.Defaults(sim.SurveyZTF)
+	night.Night, night.Visits, night.AlertsPerVisit, night.NoCutouts = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 3, 50, true
+	night.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 8}}
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(night), Topic: "ztf",
+		Write: kafkaio.WriteConfig{Config: conn}}); err != nil {
 		panic(err)
 	}
-	var recs []kafkaio.Record
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		b, err := codec.Encode(a.ZTF)
-		if err != nil {
-			panic(err)
-		}
-		off := int64(len(recs))
-		recs = append(recs, kafkaio.Record{Source: kafkaio.Source{Topic: "ztf", Offset: off, Prev: off - 1}, Value: b})
+	if _, err := runners.Run(context.Background(), p); err != nil {
+		panic(err)
 	}
 
-	p, s := beam.NewPipelineWithRoot()
-	out, err := qa.Apply(s, beam.CreateList(s, recs), qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}})
+	p, s = beam.NewPipelineWithRoot()
+	// QA groups exposures by observation time: read with the survey's
+	// event-time policy.
+	recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf"}, StopAtEnd: true, EventTime: "ztf"})
+	out, err := qa.Apply(s, recs, qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Reread: qa.FromKafka(conn)})
 	if err != nil {
 		panic(err)
 	}

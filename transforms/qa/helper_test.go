@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/runners"
@@ -71,8 +73,84 @@ func (n nightSpec) config() sim.Config {
 	return c
 }
 
-// offset is where alert k of a visit sits in the test's one partition.
+// offset names alert k of a visit in the tests' expectations.
 func offset(visit, k int) int64 { return int64(visit)*1_000_000 + int64(k) }
+
+// nightTopic holds a night on the embedded broker: partition 0 the corrupt
+// records, partition v+1 visit v's alerts in order, so a Source maps back
+// to its offset(v, k).
+const nightTopic = "night"
+
+func sourceOf(visit, k int) kafkaio.Source {
+	return kafkaio.Source{Topic: nightTopic, Partition: int32(visit + 1), Offset: int64(k), Prev: int64(k - 1)}
+}
+
+func offsetOf(s kafkaio.Source) int64 {
+	if s.Partition == 0 {
+		return corruptOffset + s.Offset
+	}
+	return offset(int(s.Partition)-1, int(s.Offset))
+}
+
+// serveNight puts a night on an embedded broker where sourceOf says, so
+// that QA reads kept alerts back from it, and returns how.
+func serveNight(t testing.TB, n nightSpec) qa.Reread {
+	t.Helper()
+	b, err := broker.Start(broker.Options{Topics: map[string]int32{nightTopic: int32(n.Visits + 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Producer.Return.Successes = true
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var batch []*sarama.ProducerMessage
+	send := func() {
+		t.Helper()
+		if err := prod.SendMessages(batch); err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for i := range n.Corrupt {
+		batch = append(batch, &sarama.ProducerMessage{Topic: nightTopic, Partition: 0, Key: sarama.StringEncoder("bad"),
+			Value: sarama.ByteEncoder(corruptValue(i))})
+	}
+	g, err := sim.New(n.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := framing.New(n.Survey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range g.Visits() {
+		for _, a := range g.Visit(v) {
+			val, err := encode(codec, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch = append(batch, &sarama.ProducerMessage{Topic: nightTopic, Partition: int32(v + 1), Value: sarama.ByteEncoder(val)})
+			if len(batch) == 200 {
+				send()
+			}
+		}
+	}
+	if len(batch) > 0 {
+		send()
+	}
+	return qa.FromKafka(kafkaio.Config{Brokers: []string{b.Addr()}})
+}
+
+func corruptValue(i int) []byte { return []byte("not an alert " + strconv.Itoa(i)) }
 
 // truth is a generated night laid out by offset.
 type truth struct {
@@ -137,8 +215,9 @@ func (tr *truth) idsAt(offsets []int64) []int64 {
 	return out
 }
 
-// genFn generates one visit of a night as Kafka records, so the pipeline
-// holds visit numbers rather than packets.
+// genFn generates one visit of a night as the Kafka records serveNight
+// put on the broker, so the test stream holds visit numbers rather than
+// packets.
 type genFn struct {
 	Night nightSpec
 	Dir   string // where to note when each visit was sent, for latencies
@@ -161,8 +240,7 @@ func (fn *genFn) ProcessElement(visit int64, emit func(kafkaio.Record)) error {
 		if err != nil {
 			return err
 		}
-		off := offset(int(visit), k)
-		emit(kafkaio.Record{Source: kafkaio.Source{Topic: "night", Offset: off, Prev: off - 1}, Value: b})
+		emit(kafkaio.Record{Source: sourceOf(int(visit), k), Value: b})
 	}
 	if fn.Dir != "" {
 		b, _ := json.Marshal(line{Offset: visit, At: time.Now()})
@@ -172,9 +250,8 @@ func (fn *genFn) ProcessElement(visit int64, emit func(kafkaio.Record)) error {
 	}
 	if visit == 0 {
 		for i := range fn.Night.Corrupt {
-			off := corruptOffset + int64(i)
-			emit(kafkaio.Record{Source: kafkaio.Source{Topic: "night", Offset: off, Prev: off - 1}, Key: []byte("bad"),
-				Value: []byte("not an alert " + strconv.Itoa(i))})
+			emit(kafkaio.Record{Source: kafkaio.Source{Topic: nightTopic, Offset: int64(i), Prev: int64(i - 1)}, Key: []byte("bad"),
+				Value: corruptValue(i)})
 		}
 	}
 	return nil
@@ -252,11 +329,11 @@ type flagLine struct {
 func sunk(v any) line {
 	switch e := v.(type) {
 	case kafkaio.Record:
-		return line{Offset: e.Offset, Topic: e.Topic, Value: shortSum(e.Value)}
+		return line{Offset: offsetOf(e.Source), Topic: e.Topic, Value: shortSum(e.Value)}
 	case kafkaio.Ack:
-		return line{Offset: e.Offset, Units: e.Units, Topic: e.Topic}
+		return line{Offset: offsetOf(e.Source), Units: e.Units, Topic: e.Topic}
 	case kafkaio.Message:
-		l := line{Offset: e.Source.Offset, Units: e.Units, Topic: e.Topic, Key: string(e.Key)}
+		l := line{Offset: offsetOf(e.Source), Units: e.Units, Topic: e.Topic, Key: string(e.Key)}
 		for _, h := range e.Headers {
 			if h.Key == deadletter.HeaderStage {
 				l.Stage = string(h.Value)
@@ -353,7 +430,7 @@ func runNight(t *testing.T, n nightSpec, spec string, opts ...func(*qa.Config)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := qa.Config{Survey: n.Survey, Rate: rate, Spatial: spatial, QATopic: "qa-test", DeadLetterTopic: "dlq"}
+	cfg := qa.Config{Survey: n.Survey, Rate: rate, Spatial: spatial, QATopic: "qa-test", DeadLetterTopic: "dlq", Reread: serveNight(t, n)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -375,17 +452,18 @@ func runNight(t *testing.T, n nightSpec, spec string, opts ...func(*qa.Config)) 
 	sinkAll(s, dir, out)
 	r := execute(t, p, dir)
 	t.Logf("%s night of %d visits: pipeline ran in %v", n.Survey, n.Visits, r.took.Round(time.Millisecond))
-	logLatency(t, truthOf(t, n), r)
+	logLatency(t, n, truthOf(t, n), r)
 	return r
 }
 
-// logLatency reports, per visit, the wall-clock time from the generator
-// finishing the visit to the last of its alerts leaving QA (kept or
-// acknowledged), and to each flag: what a decision costs on prism once
-// the watermark passes (the stream releases a window's visits, then
-// moves the watermark past it). Reported, not asserted.
-func logLatency(t *testing.T, tr *truth, r run) {
+// logLatency reports, per visit, the wall-clock time from the moment the
+// stream moved the watermark past the visit's window (just after it sent
+// the next window's first visit, see visitStream) to the last of the
+// visit's alerts leaving QA (kept, after being read back from the broker,
+// or acknowledged), and to each flag. Reported, not asserted.
+func logLatency(t *testing.T, n nightSpec, tr *truth, r run) {
 	t.Helper()
+	closer := closingVisits(t, n)
 	last := map[int64]time.Time{}
 	for _, ls := range [][]line{r.kept, r.acks} {
 		for _, l := range ls {
@@ -397,15 +475,15 @@ func logLatency(t *testing.T, tr *truth, r run) {
 	}
 	var out []time.Duration
 	for v, at := range last {
-		if sent, ok := r.sent[v]; ok {
-			out = append(out, at.Sub(sent))
+		if closed, ok := r.sent[closer[v]]; ok && v < int64(len(closer)) {
+			out = append(out, at.Sub(closed))
 		}
 	}
 	var flags []time.Duration
 	for _, f := range r.flags {
 		for v := range r.sent {
 			if flagKey(tr, int(v)) == f.Exposure {
-				flags = append(flags, f.at.Sub(r.sent[v]))
+				flags = append(flags, f.at.Sub(r.sent[closer[v]]))
 			}
 		}
 	}
@@ -414,7 +492,7 @@ func logLatency(t *testing.T, tr *truth, r run) {
 	}
 	slices.Sort(out)
 	slices.Sort(flags)
-	t.Logf("sent → last alert out: median %v, max %v over %d visits; sent → flag: %v",
+	t.Logf("window closed → visit's last alert out: median %v, max %v over %d visits; → flag: %v",
 		out[len(out)/2].Round(time.Millisecond), out[len(out)-1].Round(time.Millisecond), len(out), roundAll(flags))
 }
 
@@ -426,31 +504,29 @@ func roundAll(ds []time.Duration) []time.Duration {
 	return out
 }
 
-// visitStream releases the visits of a night window by window, each at
-// its observation time, and moves the watermark to the end of a window
-// once its visits are in, so windows close one after another (and the
-// runner holds a window's packets, not the night's). Prism gives a ParDo's
-// main-input elements an empty side input when they arrive before their
-// window's side input is ready (see the package documentation), so no
-// visit of the next window is released before the watermark passes the
-// current one.
+// visitStream releases the visits of a night, each at its observation
+// time, and moves the watermark to the end of a window only once the
+// first visit of the next window is in: alerts run ahead of the
+// watermark, as they do on a live stream, so the gate must hold them
+// until their window's decisions are out.
 func visitStream(t *testing.T, s beam.Scope, n nightSpec) beam.PCollection {
 	t.Helper()
 	g, err := sim.New(n.config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	window := qa.DefaultWindow.Milliseconds()
+	closer := closingVisits(t, n)
 	ts := teststream.NewConfig()
 	for v := range g.Visits() {
-		at := g.VisitTime(v).UnixMilli()
-		if err := ts.AddElements(at, int64(v)); err != nil {
+		if err := ts.AddElements(g.VisitTime(v).UnixMilli(), int64(v)); err != nil {
 			t.Fatal(err)
 		}
-		end := (at/window + 1) * window
-		if v+1 == g.Visits() || g.VisitTime(v+1).UnixMilli() >= end {
-			if err := ts.AdvanceWatermark(end); err != nil {
-				t.Fatal(err)
+		// Close every earlier window this visit closes.
+		for u := range v {
+			if closer[u] == int64(v) && (u+1 == v || closer[u+1] != int64(v)) {
+				if err := ts.AdvanceWatermark(windowEnd(g.VisitTime(u))); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -458,6 +534,34 @@ func visitStream(t *testing.T, s beam.Scope, n nightSpec) beam.PCollection {
 		t.Fatal(err)
 	}
 	return teststream.Create(s, ts)
+}
+
+// windowEnd is the end of the QA window t falls in, Unix ms.
+func windowEnd(t time.Time) int64 {
+	w := qa.DefaultWindow.Milliseconds()
+	return (t.UnixMilli()/w + 1) * w
+}
+
+// closingVisits maps each visit to the visit after which visitStream moves
+// the watermark past the visit's window: the first visit of the next
+// window, or the last visit for the last window.
+func closingVisits(t testing.TB, n nightSpec) []int64 {
+	t.Helper()
+	g, err := sim.New(n.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closer := make([]int64, g.Visits())
+	for v := range closer {
+		closer[v] = int64(g.Visits() - 1)
+		for u := v + 1; u < g.Visits(); u++ {
+			if windowEnd(g.VisitTime(u)) != windowEnd(g.VisitTime(v)) {
+				closer[v] = int64(u)
+				break
+			}
+		}
+	}
+	return closer
 }
 
 func offsets(ls []line) []int64 {

@@ -46,7 +46,7 @@ func (fn *alertFn) ProcessElement(off int64, emit func(kafkaio.Record)) error {
 	if err != nil {
 		return err
 	}
-	emit(kafkaio.Record{Source: kafkaio.Source{Topic: "night", Offset: off, Prev: off - 1}, Value: b})
+	emit(kafkaio.Record{Source: sourceOf(v, k), Value: b})
 	return nil
 }
 
@@ -129,7 +129,7 @@ func TestLateAlerts(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	recs := beam.ParDo(s, &alertFn{Night: n}, teststream.Create(s, ts))
 	out, err := qa.Apply(s, recs, qa.Config{Survey: n.Survey, Rate: &qa.RateConfig{Limit: 100},
-		AllowedLateness: 2 * time.Minute, QATopic: "qa-test"})
+		AllowedLateness: 2 * time.Minute, QATopic: "qa-test", Reread: serveNight(t, n)})
 	if err != nil {
 		t.Fatal(err)
 	}

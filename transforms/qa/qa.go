@@ -14,9 +14,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -25,27 +28,28 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, kafkaio.Record, func(beam.EventTime, held), func(beam.EventTime, string, Point), func(kafkaio.Message), error](&decodeFn{})
-	register.Emitter2[beam.EventTime, held]()
+	register.DoFn5x1[context.Context, kafkaio.Record, func(beam.EventTime, string, waiting), func(beam.EventTime, string, Point), func(kafkaio.Message), error](&decodeFn{})
+	register.Emitter3[beam.EventTime, string, waiting]()
 	register.Emitter3[beam.EventTime, string, Point]()
 	register.Emitter1[kafkaio.Message]()
-	register.DoFn9x0[context.Context, typex.PaneInfo, typex.Window, string, func(*Point) bool, func([]int64), func(Flag), func(beam.EventTime, string, groupCount), func(members)](&exposureFn{})
+	register.DoFn9x0[context.Context, typex.PaneInfo, typex.Window, string, func(*Point) bool, func(string, waiting), func(Flag), func(beam.EventTime, string, groupCount), func(string, members)](&exposureFn{})
 	register.Iter1[Point]()
-	register.Emitter1[[]int64]()
+	register.Emitter2[string, waiting]()
 	register.Emitter1[Flag]()
 	register.Emitter3[beam.EventTime, string, groupCount]()
-	register.Emitter1[members]()
-	register.DoFn5x0[context.Context, typex.Window, string, func(*groupCount) bool, func(rateVerdict)](&rateFn{})
+	register.Emitter2[string, members]()
+	register.DoFn5x0[context.Context, typex.Window, string, func(*groupCount) bool, func(string, rateVerdict)](&rateFn{})
 	register.Iter1[groupCount]()
-	register.Emitter1[rateVerdict]()
-	register.DoFn6x0[context.Context, typex.Window, members, func(*rateVerdict) bool, func([]int64), func(Flag)](&verdictFn{})
+	register.Emitter2[string, rateVerdict]()
+	register.DoFn6x0[context.Context, string, func(*members) bool, func(*rateVerdict) bool, func(string, waiting), func(Flag)](&verdictFn{})
+	register.Iter1[members]()
 	register.Iter1[rateVerdict]()
-	register.DoFn6x0[context.Context, typex.Window, held, func(*[]int64) bool, func(kafkaio.Record), func(kafkaio.Ack)](&joinFn{})
-	register.Iter1[[]int64]()
-	register.Emitter1[kafkaio.Record]()
+	register.DoFn6x1[state.Provider, timers.Provider, string, waiting, func([]kafkaio.Source), func(kafkaio.Ack), error](&gateFn{})
+	register.Emitter1[[]kafkaio.Source]()
 	register.Emitter1[kafkaio.Ack]()
 	register.DoFn1x2[Flag, kafkaio.Message, error](&messageFn{})
-	for _, t := range []any{Point{}, Sky{}, Flag{}, held{}, groupCount{}, members{}, rateVerdict{}} {
+	register.DoFn1x1[kafkaio.Missing, kafkaio.Message](&missingFn{})
+	for _, t := range []any{Point{}, Sky{}, Flag{}, waiting{}, groupCount{}, members{}, rateVerdict{}} {
 		beam.RegisterType(reflect.TypeOf(t))
 	}
 }
@@ -89,18 +93,47 @@ type Config struct {
 	// Units is how many ack units a record rejected, throttled away or
 	// dead-lettered here owes (default 1); see kafkaio.Commit.
 	Units int
+	// Reread reads kept records back, by the Source Apply's input gave
+	// them, once their exposure is decided: packets wait where they
+	// already are, never in the pipeline. FromKafka for records read from
+	// Kafka, FromArchive for an archive replay. Required.
+	Reread Reread
+}
+
+// Reread re-reads records by Source: refs is a PCollection of
+// []kafkaio.Source; records holds a kafkaio.Record for each ref, with the
+// ref as its Source, and missing a kafkaio.Missing for each ref that can
+// no longer be read. kafkaio.Fetch and archive.Fetch have this shape.
+type Reread func(s beam.Scope, refs beam.PCollection) (records, missing beam.PCollection)
+
+// FromKafka re-reads kept records from the Kafka cluster they were read
+// from.
+func FromKafka(cfg kafkaio.Config) Reread {
+	return func(s beam.Scope, refs beam.PCollection) (beam.PCollection, beam.PCollection) {
+		return kafkaio.Fetch(s, cfg, refs)
+	}
+}
+
+// FromArchive re-reads kept records from the archive they are replayed
+// from.
+func FromArchive(cfg archive.ReadConfig) Reread {
+	return func(s beam.Scope, refs beam.PCollection) (beam.PCollection, beam.PCollection) {
+		return archive.Fetch(s, cfg, refs)
+	}
 }
 
 // Outputs are what Apply produces, all in the global window.
 type Outputs struct {
-	// Kept holds the records that passed QA, unchanged (same bytes and
-	// Source), with their observation time as event time.
+	// Kept holds the records that passed QA, read back unchanged (same
+	// bytes and Source), each timestamped at the end of its exposure's
+	// window (the last instant of it).
 	Kept beam.PCollection // kafkaio.Record
 	// Acks acknowledges, with Config.Units, every record QA rejected or
 	// throttled away.
 	Acks beam.PCollection // kafkaio.Ack
 	// Dead holds dead letters (stage "qa", Units = Config.Units) for
-	// records that do not decode.
+	// records that do not decode, and for kept records that could not be
+	// read back (deleted by retention meanwhile: no bytes, the error says).
 	Dead beam.PCollection // kafkaio.Message
 	// QA holds one JSON Flag per flagged group (and per late pane), for
 	// Config.QATopic, with no Source and Units 0.
@@ -222,6 +255,9 @@ func (c Config) withDefaults() (Config, error) {
 		sp := c.Spatial.withDefaults()
 		c.Spatial = &sp
 	}
+	if c.Reread == nil {
+		return c, errors.New("qa: no way to read kept records back (set Reread: qa.FromKafka or qa.FromArchive)")
+	}
 	return c, nil
 }
 
@@ -229,13 +265,15 @@ func (c Config) withDefaults() (Config, error) {
 // into what passes and what QA rejected, reporting every flagged group.
 //
 // Every record ends up exactly once in Kept, in Acks or in Dead, so offset
-// commits stay exact. Only small records are shuffled: each alert's id,
-// position and S/N are grouped by exposure in fixed event-time windows of
-// cfg.Window, the ids to drop come back as a side input, per window, to
-// the stage that holds the packets, and packets never leave it. Records
-// are re-timestamped with their observation time, so read the stream with
-// an observation-time event-time policy (or a MaxDelay above the delivery
-// delay); alerts behind the watermark are late (see the package
+// commits stay exact. Only small records are shuffled, and packets are
+// never held: each alert's id, position and S/N are grouped by exposure in
+// fixed event-time windows of cfg.Window; its id and Source wait, keyed by
+// exposure, in a gate that opens when the watermark passes the window's
+// end, by which time the window's decisions have reached the gate too;
+// the gate acknowledges the dropped ids and cfg.Reread reads the kept ones
+// back. Records are timed by their observation time, so read the stream
+// with an observation-time event-time policy (or a MaxDelay above the
+// delivery delay); alerts behind the watermark are late (see the package
 // documentation). All errors in cfg are reported here, before anything
 // runs.
 func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
@@ -244,8 +282,8 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if err != nil {
 		return Outputs{}, err
 	}
-	held, points, dead := beam.ParDo3(s, &decodeFn{Survey: cfg.Survey, Registry: cfg.Registry,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, recs)
+	refs, points, dead := beam.ParDo3(s, &decodeFn{Survey: cfg.Survey, Registry: cfg.Registry,
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Window: cfg.Window}, recs)
 
 	fixed := window.NewFixedWindows(cfg.Window)
 	points = beam.WindowInto(s, fixed, points,
@@ -261,33 +299,37 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	spatialDrops, exposureFlags, counts, mems := beam.ParDo4(s, efn, beam.GroupByKey(s, points))
 
 	global := window.NewGlobalWindows()
-	drops := []beam.PCollection{beam.WindowInto(s, fixed, spatialDrops)}
+	gate := []beam.PCollection{beam.WindowInto(s, global, refs), beam.WindowInto(s, global, spatialDrops)}
 	flags := []beam.PCollection{beam.WindowInto(s, global, exposureFlags)}
 	if cfg.Rate != nil {
 		history := beam.WindowInto(s, fixed, counts)
 		verdicts := beam.ParDo(s, &rateFn{Rate: *cfg.Rate}, beam.GroupByKey(s, history))
-		verdicts = beam.WindowInto(s, fixed, verdicts)
-		rateDrops, rateFlags := beam.ParDo2(s, &verdictFn{Rate: *cfg.Rate}, beam.WindowInto(s, fixed, mems),
-			beam.SideInput{Input: verdicts})
-		drops = append(drops, rateDrops)
+		rateDrops, rateFlags := beam.ParDo2(s, &verdictFn{Rate: *cfg.Rate},
+			beam.CoGroupByKey(s, beam.WindowInto(s, fixed, mems), beam.WindowInto(s, fixed, verdicts)))
+		gate = append(gate, beam.WindowInto(s, global, rateDrops))
 		flags = append(flags, beam.WindowInto(s, global, rateFlags))
 	}
-	kept, acks := beam.ParDo2(s, &joinFn{Units: cfg.Units}, beam.WindowInto(s, fixed, held),
-		beam.SideInput{Input: beam.Flatten(s, drops...)})
+	batches, acks := beam.ParDo2(s, &gateFn{Units: cfg.Units, Decide: timers.InEventTime("decide"),
+		Waiting: state.MakeBagState[waiting]("waiting")}, beam.Flatten(s, gate...))
+	kept, missing := cfg.Reread(s, batches)
+	lost := beam.ParDo(s, &missingFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
 	allFlags := beam.Flatten(s, flags...)
 	return Outputs{
-		Kept:  beam.WindowInto(s, global, kept),
-		Acks:  beam.WindowInto(s, global, acks),
-		Dead:  dead,
+		Kept:  kept,
+		Acks:  acks,
+		Dead:  beam.Flatten(s, dead, lost),
 		QA:    beam.ParDo(s, &messageFn{Topic: cfg.QATopic}, allFlags),
 		Flags: allFlags,
 	}, nil
 }
 
-// held is a record waiting for its exposure's decision.
-type held struct {
-	ID  int64
-	Rec kafkaio.Record
+// waiting is what an exposure's gate holds until the exposure is decided:
+// an alert (its id and where to read it back) or ids the decision drops.
+type waiting struct {
+	End  int64 // end of the exposure's window, Unix ms: when it is decided
+	ID   int64
+	Src  kafkaio.Source
+	Drop []int64 // set for a decision; then ID and Src are not
 }
 
 // groupCount is one rate group's count, on its way to the running median.
@@ -302,6 +344,7 @@ type groupCount struct {
 type members struct {
 	Group, Exposure string
 	Time            int64
+	WindowEnd       int64           // Unix ms
 	Alerts          []filter.Scored // scored by RateConfig.Pick
 }
 
@@ -314,14 +357,15 @@ type rateVerdict struct {
 	Median          float64
 }
 
-// decodeFn decodes what QA needs of each record, and emits the record
-// (held for the join) and its small Point (for grouping), both at the
+// decodeFn decodes what QA needs of each record, and emits its small
+// Point (for grouping) and its id and Source (for the gate), both at the
 // observation time.
 type decodeFn struct {
 	Survey          string
 	Registry        string
 	DeadLetterTopic string
 	Units           int
+	Window          time.Duration
 
 	codec  *framing.Codec
 	broken beam.Counter
@@ -337,7 +381,7 @@ func (fn *decodeFn) Setup() error {
 	return nil
 }
 
-func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, hold func(beam.EventTime, held), point func(beam.EventTime, string, Point), dead func(kafkaio.Message)) error {
+func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, wait func(beam.EventTime, string, waiting), point func(beam.EventTime, string, Point), dead func(kafkaio.Message)) error {
 	f, err := decodeFacts(ctx, fn.codec, r.Value)
 	if err != nil {
 		var fe *framing.Error
@@ -349,7 +393,11 @@ func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, hold f
 		return nil
 	}
 	t := mtime.FromTime(f.Time)
-	hold(t, held{ID: f.Point.ID, Rec: r})
+	// The end of the fixed window t falls in (windows start at multiples
+	// of their size from the Unix epoch).
+	size := fn.Window.Milliseconds()
+	end := (int64(t) - mod(int64(t), size)) + size
+	wait(t, f.Exposure, waiting{End: end, ID: f.Point.ID, Src: r.Source})
 	point(t, f.Exposure, f.Point)
 	return nil
 }
@@ -374,7 +422,7 @@ func (fn *exposureFn) Setup() {
 }
 
 func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w typex.Window, exposure string, iter func(*Point) bool,
-	drops func([]int64), flags func(Flag), counts func(beam.EventTime, string, groupCount), mems func(members)) {
+	drops func(string, waiting), flags func(Flag), counts func(beam.EventTime, string, groupCount), mems func(string, members)) {
 	var pts []Point
 	var p Point
 	for iter(&p) {
@@ -406,7 +454,7 @@ func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w
 			if fn.Spatial.Action == ActionReject {
 				f.Kept = 0
 				fn.rejected.Inc(ctx, int64(len(g.Members)))
-				drops(g.Members)
+				drops(exposure, waiting{End: int64(w.MaxTimestamp()) + 1, Drop: g.Members})
 			}
 			flags(f)
 		}
@@ -434,7 +482,7 @@ func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w
 			}
 			// Only a group that can be over the rate needs its members.
 			if len(byGroup[k]) > fn.Rate.Min && (fn.Rate.relative() || len(byGroup[k]) > fn.Rate.Limit) {
-				mems(members{Group: k, Exposure: exposure, Time: pts[0].Time, Alerts: byGroup[k]})
+				mems(k, members{Group: k, Exposure: exposure, Time: pts[0].Time, WindowEnd: end, Alerts: byGroup[k]})
 			}
 		}
 	}
@@ -452,7 +500,7 @@ func (fn *rateFn) Setup() {
 	fn.undecided = beam.NewCounter("alertbeam", "qa_rate_undecided")
 }
 
-func (fn *rateFn) ProcessElement(ctx context.Context, w typex.Window, _ string, iter func(*groupCount) bool, emit func(rateVerdict)) {
+func (fn *rateFn) ProcessElement(ctx context.Context, w typex.Window, _ string, iter func(*groupCount) bool, emit func(string, rateVerdict)) {
 	end := int64(w.MaxTimestamp()) + 1
 	type exposure struct {
 		key    string
@@ -493,7 +541,7 @@ func (fn *rateFn) ProcessElement(ctx context.Context, w typex.Window, _ string, 
 			}
 			for _, g := range e.groups {
 				if ok && fn.Rate.Over(g.Count, threshold) {
-					emit(rateVerdict{Group: g.Group, Exposure: g.Exposure, Time: g.Time, Count: g.Count, Threshold: threshold, Median: median})
+					emit(g.Group, rateVerdict{Group: g.Group, Exposure: g.Exposure, Time: g.Time, Count: g.Count, Threshold: threshold, Median: median})
 				}
 			}
 		}
@@ -501,14 +549,13 @@ func (fn *rateFn) ProcessElement(ctx context.Context, w typex.Window, _ string, 
 	}
 }
 
-// verdictFn acts on the verdicts of one window: it lists the alerts a
-// rejected or throttled group drops, and reports every group over the
-// rate.
+// verdictFn acts on one rate group's verdict, if it has one: it lists
+// the alerts a rejected or throttled group drops, and reports every group
+// over the rate. Members and verdict meet in a CoGroupByKey rather than a
+// side input, so the decision waits for both on every runner.
 type verdictFn struct {
 	Rate RateConfig
 
-	window           typex.Window
-	byGroup          map[string]rateVerdict
 	flagged, dropped beam.Counter
 }
 
@@ -517,18 +564,18 @@ func (fn *verdictFn) Setup() {
 	fn.dropped = beam.NewCounter("alertbeam", "qa_rate_dropped")
 }
 
-func (fn *verdictFn) ProcessElement(ctx context.Context, w typex.Window, m members, verdicts func(*rateVerdict) bool, drops func([]int64), flags func(Flag)) {
-	if fn.byGroup == nil || !w.Equals(fn.window) {
-		fn.window, fn.byGroup = w, map[string]rateVerdict{}
-		var v rateVerdict
-		for verdicts(&v) {
-			fn.byGroup[v.Group] = v
-		}
-	}
-	v, ok := fn.byGroup[m.Group]
-	if !ok {
+func (fn *verdictFn) ProcessElement(ctx context.Context, _ string, memberIter func(*members) bool, verdictIter func(*rateVerdict) bool, drops func(string, waiting), flags func(Flag)) {
+	var v rateVerdict
+	if !verdictIter(&v) {
 		return
 	}
+	var m members
+	for memberIter(&m) {
+		fn.act(ctx, m, v, drops, flags)
+	}
+}
+
+func (fn *verdictFn) act(ctx context.Context, m members, v rateVerdict, drops func(string, waiting), flags func(Flag)) {
 	fn.flagged.Inc(ctx, 1)
 	f := Flag{Check: CheckRate, Kind: fn.Rate.By, Key: m.Group, Exposure: m.Exposure, Time: time.Unix(0, m.Time).UTC(),
 		Count: v.Count, Threshold: v.Threshold, Median: v.Median, Action: fn.Rate.Action, Kept: v.Count}
@@ -545,47 +592,71 @@ func (fn *verdictFn) ProcessElement(ctx context.Context, w typex.Window, m membe
 	f.Kept -= len(drop)
 	if len(drop) > 0 {
 		fn.dropped.Inc(ctx, int64(len(drop)))
-		drops(drop)
+		drops(m.Exposure, waiting{End: m.WindowEnd, Drop: drop})
 	}
 	flags(f)
 }
 
-// joinFn drops the alerts their window's decisions list, acknowledging
-// them, and passes the rest.
-type joinFn struct {
-	Units int
+// gateFn holds, per exposure, the ids and Sources of its alerts and the
+// ids its decisions drop, until the watermark passes the end of the
+// exposure's window. By then every on-time alert and every decision of
+// that window has reached it: the decisions come out of groupings of the
+// same window, which hold the watermark back until they are out. It then
+// acknowledges the dropped alerts and sends the kept ones to be read back.
+// An alert that arrives after its exposure's gate opened (late) sets a
+// timer already due, so it passes unjudged at once.
+type gateFn struct {
+	Units   int
+	Waiting state.Bag[waiting]
+	Decide  timers.EventTime
 
-	// sets caches the dropped ids of recent windows, so the side input is
-	// read once per window, not once per alert. A window's side input is
-	// final when the runner hands it over; the cache is cleared when it
-	// grows, as old windows are not seen again.
-	sets map[typex.EventTime]map[int64]bool
+	opened beam.Counter
 }
 
-// joinCacheWindows bounds the cache: a bundle rarely spans more than a
-// couple of windows.
-const joinCacheWindows = 16
+// maxBatch bounds a read-back batch; a Rubin visit can keep 10,000 alerts.
+const maxBatch = 1000
 
-func (fn *joinFn) ProcessElement(_ context.Context, w typex.Window, h held, dropped func(*[]int64) bool, kept func(kafkaio.Record), acks func(kafkaio.Ack)) {
-	set, ok := fn.sets[w.MaxTimestamp()]
-	if !ok {
-		if fn.sets == nil || len(fn.sets) >= joinCacheWindows {
-			fn.sets = map[typex.EventTime]map[int64]bool{}
+func (fn *gateFn) Setup() {
+	fn.opened = beam.NewCounter("alertbeam", "qa_gates_opened")
+}
+
+func (fn *gateFn) ProcessElement(sp state.Provider, tp timers.Provider, _ string, w waiting, _ func([]kafkaio.Source), _ func(kafkaio.Ack)) error {
+	// Output at the window's last instant, so what the gate lets through
+	// stays in its exposure's window downstream (filter.Cap).
+	fn.Decide.Set(tp, time.UnixMilli(w.End), timers.WithOutputTimestamp(time.UnixMilli(w.End-1)))
+	return fn.Waiting.Add(sp, w)
+}
+
+func (fn *gateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, exposure string, _ timers.Context, keep func([]kafkaio.Source), acks func(kafkaio.Ack)) error {
+	all, _, err := fn.Waiting.Read(sp)
+	if err != nil {
+		return fmt.Errorf("qa: reading the gate of %s: %w", exposure, err)
+	}
+	drop := map[int64]bool{}
+	for _, w := range all {
+		for _, id := range w.Drop {
+			drop[id] = true
 		}
-		set = map[int64]bool{}
-		var ids []int64
-		for dropped(&ids) {
-			for _, id := range ids {
-				set[id] = true
+	}
+	var batch []kafkaio.Source
+	for _, w := range all {
+		switch {
+		case w.Drop != nil:
+		case drop[w.ID]:
+			acks(kafkaio.AckOf(w.Src, fn.Units))
+		default:
+			batch = append(batch, w.Src)
+			if len(batch) == maxBatch {
+				keep(batch)
+				batch = nil
 			}
 		}
-		fn.sets[w.MaxTimestamp()] = set
 	}
-	if set[h.ID] {
-		acks(kafkaio.AckOf(h.Rec.Source, fn.Units))
-		return
+	if len(batch) > 0 {
+		keep(batch)
 	}
-	kept(h.Rec)
+	fn.opened.Inc(ctx, 1)
+	return fn.Waiting.Clear(sp)
 }
 
 // messageFn turns a flag into a QA topic message.
@@ -599,4 +670,23 @@ func (fn *messageFn) ProcessElement(f Flag) (kafkaio.Message, error) {
 		return kafkaio.Message{}, fmt.Errorf("qa: encoding a QA record: %w", err)
 	}
 	return kafkaio.Message{Topic: fn.Topic, Key: []byte(f.Key), Value: b}, nil
+}
+
+// missingFn dead-letters a kept record that could not be read back.
+type missingFn struct {
+	DeadLetterTopic string
+	Units           int
+}
+
+func (fn *missingFn) ProcessElement(m kafkaio.Missing) kafkaio.Message {
+	err := fmt.Errorf("reading the kept record back: %s", m.Err)
+	return deadletter.New(kafkaio.Record{Source: m.Source}, Stage, err).Message(fn.DeadLetterTopic, fn.Units)
+}
+
+// mod is the floor modulo, for times before the epoch.
+func mod(a, b int64) int64 {
+	if m := a % b; m < 0 {
+		return m + b
+	}
+	return a % b
 }

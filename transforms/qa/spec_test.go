@@ -92,6 +92,7 @@ func TestApplyConfigErrors(t *testing.T) {
 		{qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{Action: qa.ActionThrottle}}, "rate action"},
 		{qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Window: -time.Second}, "Window"},
 		{qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, AllowedLateness: -time.Second}, "AllowedLateness"},
+		{qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}}, "read kept records back"},
 	} {
 		_, s := beam.NewPipelineWithRoot()
 		recs := beam.CreateList(s, []kafkaio.Record{})
