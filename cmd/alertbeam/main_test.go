@@ -19,7 +19,15 @@ import (
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	code := ptest.MainRet(m)
+	// The fault tests' binary (240 MB) would otherwise stay in the temp
+	// directory after every run.
+	if faultBin != "" {
+		os.RemoveAll(filepath.Dir(faultBin))
+	}
+	os.Exit(code)
+}
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
