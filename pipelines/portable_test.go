@@ -20,6 +20,7 @@ import (
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/filter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 )
 
@@ -60,8 +61,15 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		t.Fatal("ALERTBEAM_KAFKA is not set: run with `make integration`, which starts real Kafka")
 	}
 	prism := buildPrism(t)
+	_, spatial, err := qa.ParseSpec("spatial=width=0.6")
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn := kafkaio.Config{Brokers: []string{addr}}
-	spec := nightOn(7, 9)
+	// A bleed trail for QA to reject on the same path.
+	c := nightOn(7, 9).Config()
+	c.Artefacts = append(c.Artefacts, sim.BleedTrail{Visit: 1, N: 20})
+	spec := pipelines.SpecOf(c)
 	want, perTopic := map[int64][]byte{}, map[string]int{}
 	expected(t, spec, want, perTopic)
 
@@ -105,7 +113,8 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 			}
 		}
 	}
-	// A filter and the archive on the same path.
+	// A filter behind aggregate QA (its gate's state and timers, and
+	// reading kept alerts back) and the archive on the same path.
 	var nightTopics []string
 	for topic := range perTopic {
 		nightTopics = append(nightTopics, topic)
@@ -114,10 +123,14 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-filter", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"purity"}, TopicPrefix: "portable.",
+		QA: &qa.Config{Spatial: spatial, QATopic: "portable.qa"},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
+	if flags := readTopic(t, addr, "portable.qa", 1); len(flags) != 1 || !bytes.Contains(flags[0].Value, []byte(`"kind":"bleed-trail"`)) {
+		t.Fatalf("portable.qa: %d records, want one for the bleed trail", len(flags))
+	}
 	root := t.TempDir()
 	p, s = beam.NewPipelineWithRoot()
 	if err := pipelines.Archive(s, pipelines.ArchiveConfig{
@@ -132,7 +145,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	g, _ := sim.New(spec.Config())
 	pure := 0
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		if keep, _ := purity.Keep(filter.OfZTF(a.ZTF)); keep {
+		if keep, _ := purity.Keep(filter.OfZTF(a.ZTF)); keep && a.Artefact != sim.ArtefactBleedTrail {
 			pure++
 		}
 	}
