@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
 func init() {
@@ -32,14 +34,21 @@ func init() {
 
 Starts an embedded Kafka broker and schema registry in this process, publishes
 a simulated night plus a few corrupt messages to the ingest topic, distributes
-it to per-night topics on the direct runner, and prints a summary whose counts
-add up: every message read is either in a night topic or dead-lettered.`,
+it to per-night topics on the direct runner, runs filters and aggregate QA on
+them, archives them, and prints a summary whose counts add up: every message
+read is either in a night topic or dead-lettered, and QA keeps every alert of
+the night but those of the groups it rejects (by default the night has a bleed
+trail and a satellite streak for it to find: --bleed, --streak).`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			o := addSimFlags(fs)
 			fs.Lookup("visits").DefValue = "6"
 			_ = fs.Set("visits", "6")
 			fs.Lookup("alerts-per-visit").DefValue = "500"
 			_ = fs.Set("alerts-per-visit", "500")
+			fs.Lookup("bleed").DefValue = "0:20"
+			_ = fs.Set("bleed", "0:20")
+			fs.Lookup("streak").DefValue = "1:100"
+			_ = fs.Set("streak", "1:100")
 			corrupt := fs.Int("corrupt", 3, "corrupt messages to add to the ingest stream (they must be dead-lettered)")
 			return func(ctx context.Context, e *env) error {
 				cfg, err := o.config()
@@ -111,10 +120,11 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 	if err != nil {
 		return err
 	}
+	nightTopics := night.Survey + `_2\d{7}(_programid\d)?`
 	filters := demoFilters(night.Survey)
 	if err := step(fmt.Sprintf("filtering the night topics with %d filters", len(filters)), func(s beam.Scope) error {
 		_, err := pipelines.Filter(s, pipelines.FilterConfig{
-			Read:  kafkaio.ReadConfig{Config: conn, TopicPattern: night.Survey + `_2\d{7}(_programid\d)?`, Group: "demo-filter", StopAtEnd: true},
+			Read:  kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-filter", StopAtEnd: true},
 			Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: night.Survey, Registry: reg.URL(),
 			Filters: filters, TopicPrefix: "filter.",
 		})
@@ -126,13 +136,32 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 	if err != nil {
 		return err
 	}
+	rate, spatial, err := qa.ParseSpec(demoQA)
+	if err != nil {
+		return err
+	}
+	if err := step("aggregate QA ("+demoQA+") on the night topics", func(s beam.Scope) error {
+		_, err := pipelines.Filter(s, pipelines.FilterConfig{
+			Read:  kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-qa", StopAtEnd: true},
+			Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: night.Survey, Registry: reg.URL(),
+			Filters: []string{"kept=" + everything(night.Survey)}, TopicPrefix: "qa.",
+			QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa.flags"},
+		})
+		return err
+	}); err != nil {
+		return err
+	}
+	qaSum, err := qaSummary(b.Addr(), "qa.flags", "qa.kept")
+	if err != nil {
+		return err
+	}
 	root, err := os.MkdirTemp("", "alertbeam-demo-archive-")
 	if err != nil {
 		return err
 	}
 	if err := step("archiving the night topics to "+root, func(s beam.Scope) error {
 		return pipelines.Archive(s, pipelines.ArchiveConfig{
-			Read:    kafkaio.ReadConfig{Config: conn, TopicPattern: night.Survey + `_2\d{7}(_programid\d)?`, Group: "demo-archive", StopAtEnd: true},
+			Read:    kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-archive", StopAtEnd: true},
 			Archive: archive.Config{Root: root, Survey: night.Survey, Registry: reg.URL()},
 			Write:   kafkaio.WriteConfig{Config: conn},
 		})
@@ -147,7 +176,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 	if err != nil {
 		return err
 	}
-	return printSummary(e.stdout, ingest, produced[ingest], corrupt, nights, filtered, rep, root, dead[deadletter.DefaultTopic], time.Since(start))
+	return printSummary(e.stdout, ingest, produced[ingest], corrupt, nights, filtered, qaSum, rep, root, dead[deadletter.DefaultTopic], time.Since(start))
 }
 
 // demoFilters are a few built-ins and a CEL expression, per survey.
@@ -156,6 +185,78 @@ func demoFilters(survey string) []string {
 		return []string{"significance:min=5", "bright=bright:max=20", "reliable=diaSource.reliability >= 0.9"}
 	}
 	return []string{"purity", "bright=bright:max=18.5", "confirmed=candidate.rb >= 0.8 && candidate.ndethist >= 2"}
+}
+
+// demoQA finds the generator's bleed trails and streaks (within 0.3" and
+// 0.5" of their line) and rate spikes.
+const demoQA = "rate=3x,spatial=width=0.6"
+
+// everything is a filter that keeps every alert, so that its topic holds
+// what QA kept.
+func everything(survey string) string {
+	if survey == "lsst" {
+		return "diaSource.midpointMjdTai > 0.0"
+	}
+	return "candidate.jd > 0.0"
+}
+
+// qaRun is what the QA step made of the night.
+type qaRun struct {
+	flags    map[string]int // flagged groups by check/kind
+	rejected int64          // alerts in the groups rejected (counts of reject flags)
+	kept     int64
+}
+
+// qaSummary reads the QA records and counts what QA kept.
+func qaSummary(addr, flagTopic, keptTopic string) (qaRun, error) {
+	r := qaRun{flags: map[string]int{}}
+	kept, err := topicCounts(addr, func(t string) bool { return t == keptTopic })
+	if err != nil {
+		return r, err
+	}
+	r.kept = kept[keptTopic]
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{addr}})
+	if err != nil {
+		return r, err
+	}
+	c, err := sarama.NewConsumer([]string{addr}, sc)
+	if err != nil {
+		return r, err
+	}
+	defer c.Close()
+	counts, err := topicCounts(addr, func(t string) bool { return t == flagTopic })
+	if err != nil || counts[flagTopic] == 0 {
+		return r, err
+	}
+	parts, err := c.Partitions(flagTopic)
+	if err != nil {
+		return r, err
+	}
+	for _, p := range parts {
+		pc, err := c.ConsumePartition(flagTopic, p, sarama.OffsetOldest)
+		if err != nil {
+			return r, err
+		}
+		end := pc.HighWaterMarkOffset()
+		for end > 0 {
+			m := <-pc.Messages()
+			var f struct {
+				Check, Kind, Action string
+				Count, Kept         int
+			}
+			if err := json.Unmarshal(m.Value, &f); err != nil {
+				pc.Close()
+				return r, fmt.Errorf("QA record %s: %w", m.Value, err)
+			}
+			r.flags[f.Check+" "+f.Kind]++
+			r.rejected += int64(f.Count - f.Kept)
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		pc.Close()
+	}
+	return r, nil
 }
 
 // sendCorrupt adds messages that are not alerts: garbage, a truncated
@@ -219,7 +320,7 @@ func topicCounts(addr string, match func(string) bool) (map[string]int64, error)
 	return out, nil
 }
 
-func printSummary(w io.Writer, ingest string, produced int64, corrupt int, nights, filtered map[string]int64, rep archive.Report, root string, dead int64, took time.Duration) error {
+func printSummary(w io.Writer, ingest string, produced int64, corrupt int, nights, filtered map[string]int64, q qaRun, rep archive.Report, root string, dead int64, took time.Duration) error {
 	var distributed int64
 	names := make([]string, 0, len(nights))
 	for t, n := range nights {
@@ -247,9 +348,21 @@ func printSummary(w io.Writer, ingest string, produced int64, corrupt int, night
 	for _, t := range fnames {
 		row("  "+t, filtered[t])
 	}
+	kinds := make([]string, 0, len(q.flags))
+	for k := range q.flags {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	row("aggregate QA: groups flagged ("+demoQA+")", "")
+	for _, k := range kinds {
+		row("  "+k, q.flags[k])
+	}
+	row("  alerts rejected by QA", q.rejected)
+	row("  alerts kept by QA (qa.kept)", q.kept)
 	row(fmt.Sprintf("archived (%d files, %d duplicates, %d unreadable)", rep.Files, len(rep.Duplicates), len(rep.Unreadable)), rep.Records)
-	ok := distributed == produced && dead == int64(corrupt) && int64(rep.Records) == distributed && rep.OK()
-	verdict := "adds up: every message read is in exactly one night topic or dead-lettered, and archived once"
+	ok := distributed == produced && dead == int64(corrupt) && int64(rep.Records) == distributed && rep.OK() &&
+		q.kept+q.rejected == distributed
+	verdict := "adds up: every message read is in exactly one night topic or dead-lettered, archived once, and kept or rejected by QA"
 	if !ok {
 		verdict = "DOES NOT ADD UP"
 	}

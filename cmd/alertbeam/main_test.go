@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,8 +114,13 @@ func TestDemoAddsUp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "123 read = 120 distributed + 3 dead-lettered: adds up") {
-		t.Fatalf("unexpected summary:\n%s", out)
+	// 2 × 60 alerts, a bleed trail of 20 and a streak of 100 that QA
+	// rejects, and 3 corrupt messages.
+	for _, want := range []string{`243 read = 240 distributed \+ 3 dead-lettered: adds up`,
+		`spatial bleed-trail +1\n`, `spatial streak +1\n`, `alerts rejected by QA +120\n`, `alerts kept by QA \(qa.kept\) +120\n`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Fatalf("summary without %q:\n%s", want, out)
+		}
 	}
 }
 
