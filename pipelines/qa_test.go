@@ -2,7 +2,11 @@ package pipelines_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"github.com/IBM/sarama"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/schemas/framing"
 	"slices"
 	"strconv"
 	"testing"
@@ -174,5 +178,167 @@ func checkQA(t *testing.T, addr, prefix string, n qaNight) {
 	}
 	if len(seen) != len(n.clean) {
 		t.Fatalf("the filter saw %d alerts, want the night's %d clean ones", len(seen), len(n.clean))
+	}
+}
+
+// Filter with QA on a live (unbounded) read while the night arrives: an
+// exposure is decided once later visits move the watermark past its
+// window. Every alert of a decided window that QA keeps reaches the filter
+// exactly once and no rejected one does; alerts of windows the watermark
+// has not passed yet wait in the gate and reach nothing.
+func TestFilterWithQAStreaming(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
+
+	const maxDelay = 5 * time.Second
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), 6, 8, 200, true
+	c.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
+	spec := pipelines.SpecOf(c)
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The watermark ends at the last visit's time less the delay; windows
+	// that end by then are decided.
+	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
+	decided := func(v int) bool {
+		end := g.VisitTime(v).Truncate(qa.DefaultWindow).Add(qa.DefaultWindow)
+		return !end.After(lastSeen)
+	}
+	if !decided(4) || decided(g.Visits()-1) {
+		t.Fatal("the test wants visits 0-4 decided and the last one pending")
+	}
+	kept, pending, rejected := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		k := strconv.FormatInt(a.ZTF.Candid, 10)
+		switch {
+		case !decided(a.Visit):
+			pending[k] = true
+		case a.Artefact != "":
+			rejected[k] = true
+		default:
+			kept[k] = true
+		}
+	}
+
+	rate, spatial, err := qa.ParseSpec("spatial=width=0.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "qa-live", MaxDelay: maxDelay},
+		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
+		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runners.Run(ctx, p)
+		done <- err
+	}()
+
+	// The night arrives while the pipeline runs (from plain sarama: one
+	// process runs one direct-runner job at a time).
+	sendNight(t, b.Addr(), "live", spec)
+
+	// A guard against a hang, not a measure of speed.
+	deadline := time.After(3 * time.Minute)
+	for messages(t, b.Addr(), "all") < int64(len(kept)) || messages(t, b.Addr(), "qa") < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("the pipeline ended: %v", err)
+		case <-deadline:
+			t.Fatalf("after 3 minutes the filter has %d of %d alerts and %d QA records", messages(t, b.Addr(), "all"), len(kept), messages(t, b.Addr(), "qa"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+
+	seen := map[string]bool{}
+	for _, m := range readTopic(t, b.Addr(), "all", 0) {
+		k := string(m.Key)
+		switch {
+		case rejected[k]:
+			t.Errorf("rejected alert %s reached the filter", k)
+		case pending[k]:
+			t.Errorf("alert %s of an undecided window reached the filter", k)
+		case seen[k]:
+			t.Errorf("alert %s reached the filter twice", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != len(kept) {
+		t.Fatalf("the filter saw %d alerts, want the %d kept of the decided windows", len(seen), len(kept))
+	}
+	if n := messages(t, b.Addr(), "qa"); n != 2 {
+		t.Fatalf("%d QA records, want one for the trail and one for the streak", n)
+	}
+}
+
+// messages counts a topic's messages; 0 while it does not exist.
+func messages(t *testing.T, addr, topic string) int64 {
+	t.Helper()
+	cl, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, p := range parts {
+		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += end
+	}
+	return n
+}
+
+// sendNight publishes a night as Produce does (keyed by candid), visit by
+// visit, with plain sarama.
+func sendNight(t *testing.T, addr, topic string, spec pipelines.NightSpec) {
+	t.Helper()
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := framing.NewZTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	for v := range g.Visits() {
+		var batch []*sarama.ProducerMessage
+		for _, a := range g.Visit(v) {
+			b, err := codec.Encode(a.ZTF)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch = append(batch, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)), Value: sarama.ByteEncoder(b)})
+		}
+		if err := prod.SendMessages(batch); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
