@@ -44,7 +44,7 @@ func init() {
 	register.DoFn6x0[context.Context, string, func(*members) bool, func(*rateVerdict) bool, func(string, waiting), func(Flag)](&verdictFn{})
 	register.Iter1[members]()
 	register.Iter1[rateVerdict]()
-	register.DoFn6x1[state.Provider, timers.Provider, string, waiting, func([]kafkaio.Source), func(kafkaio.Ack), error](&gateFn{})
+	register.DoFn7x1[beam.EventTime, state.Provider, timers.Provider, string, waiting, func([]kafkaio.Source), func(kafkaio.Ack), error](&gateFn{})
 	register.Emitter1[[]kafkaio.Source]()
 	register.Emitter1[kafkaio.Ack]()
 	register.DoFn1x2[Flag, kafkaio.Message, error](&messageFn{})
@@ -283,7 +283,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		return Outputs{}, err
 	}
 	refs, points, dead := beam.ParDo3(s, &decodeFn{Survey: cfg.Survey, Registry: cfg.Registry,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Window: cfg.Window}, recs)
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, recs)
 
 	fixed := window.NewFixedWindows(cfg.Window)
 	points = beam.WindowInto(s, fixed, points,
@@ -309,7 +309,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		gate = append(gate, beam.WindowInto(s, global, rateDrops))
 		flags = append(flags, beam.WindowInto(s, global, rateFlags))
 	}
-	batches, acks := beam.ParDo2(s, &gateFn{Units: cfg.Units, Decide: timers.InEventTime("decide"),
+	batches, acks := beam.ParDo2(s, &gateFn{Units: cfg.Units, Window: cfg.Window, Decide: timers.InEventTime("decide"),
 		Waiting: state.MakeBagState[waiting]("waiting")}, beam.Flatten(s, gate...))
 	kept, missing := cfg.Reread(s, batches)
 	lost := beam.ParDo(s, &missingFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
@@ -325,8 +325,9 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 
 // waiting is what an exposure's gate holds until the exposure is decided:
 // an alert (its id and where to read it back) or ids the decision drops.
+// Its timestamp falls in the exposure's window: the observation time for
+// an alert, the window's last instant for a decision.
 type waiting struct {
-	End  int64 // end of the exposure's window, Unix ms: when it is decided
 	ID   int64
 	Src  kafkaio.Source
 	Drop []int64 // set for a decision; then ID and Src are not
@@ -344,7 +345,6 @@ type groupCount struct {
 type members struct {
 	Group, Exposure string
 	Time            int64
-	WindowEnd       int64           // Unix ms
 	Alerts          []filter.Scored // scored by RateConfig.Pick
 }
 
@@ -365,7 +365,6 @@ type decodeFn struct {
 	Registry        string
 	DeadLetterTopic string
 	Units           int
-	Window          time.Duration
 
 	codec  *framing.Codec
 	broken beam.Counter
@@ -393,11 +392,7 @@ func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, wait f
 		return nil
 	}
 	t := mtime.FromTime(f.Time)
-	// The end of the fixed window t falls in (windows start at multiples
-	// of their size from the Unix epoch).
-	size := fn.Window.Milliseconds()
-	end := (int64(t) - mod(int64(t), size)) + size
-	wait(t, f.Exposure, waiting{End: end, ID: f.Point.ID, Src: r.Source})
+	wait(t, f.Exposure, waiting{ID: f.Point.ID, Src: r.Source})
 	point(t, f.Exposure, f.Point)
 	return nil
 }
@@ -454,7 +449,7 @@ func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w
 			if fn.Spatial.Action == ActionReject {
 				f.Kept = 0
 				fn.rejected.Inc(ctx, int64(len(g.Members)))
-				drops(exposure, waiting{End: int64(w.MaxTimestamp()) + 1, Drop: g.Members})
+				drops(exposure, waiting{Drop: g.Members})
 			}
 			flags(f)
 		}
@@ -482,7 +477,7 @@ func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w
 			}
 			// Only a group that can be over the rate needs its members.
 			if len(byGroup[k]) > fn.Rate.Min && (fn.Rate.relative() || len(byGroup[k]) > fn.Rate.Limit) {
-				mems(k, members{Group: k, Exposure: exposure, Time: pts[0].Time, WindowEnd: end, Alerts: byGroup[k]})
+				mems(k, members{Group: k, Exposure: exposure, Time: pts[0].Time, Alerts: byGroup[k]})
 			}
 		}
 	}
@@ -592,7 +587,7 @@ func (fn *verdictFn) act(ctx context.Context, m members, v rateVerdict, drops fu
 	f.Kept -= len(drop)
 	if len(drop) > 0 {
 		fn.dropped.Inc(ctx, int64(len(drop)))
-		drops(m.Exposure, waiting{End: m.WindowEnd, Drop: drop})
+		drops(m.Exposure, waiting{Drop: drop})
 	}
 	flags(f)
 }
@@ -607,6 +602,7 @@ func (fn *verdictFn) act(ctx context.Context, m members, v rateVerdict, drops fu
 // timer already due, so it passes unjudged at once.
 type gateFn struct {
 	Units   int
+	Window  time.Duration // Config.Window
 	Waiting state.Bag[waiting]
 	Decide  timers.EventTime
 
@@ -620,10 +616,14 @@ func (fn *gateFn) Setup() {
 	fn.opened = beam.NewCounter("alertbeam", "qa_gates_opened")
 }
 
-func (fn *gateFn) ProcessElement(sp state.Provider, tp timers.Provider, _ string, w waiting, _ func([]kafkaio.Source), _ func(kafkaio.Ack)) error {
-	// Output at the window's last instant, so what the gate lets through
-	// stays in its exposure's window downstream (filter.Cap).
-	fn.Decide.Set(tp, time.UnixMilli(w.End), timers.WithOutputTimestamp(time.UnixMilli(w.End-1)))
+func (fn *gateFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp timers.Provider, _ string, w waiting, _ func([]kafkaio.Source), _ func(kafkaio.Ack)) error {
+	// The end of the fixed window ts falls in (windows start at multiples
+	// of their size from the Unix epoch; floor division for times before
+	// it). Output at the window's last instant, so what the gate lets
+	// through stays in its exposure's window downstream (filter.Cap).
+	size := fn.Window.Milliseconds()
+	end := int64(ts) - mod(int64(ts), size) + size
+	fn.Decide.Set(tp, time.UnixMilli(end), timers.WithOutputTimestamp(time.UnixMilli(end-1)))
 	return fn.Waiting.Add(sp, w)
 }
 
@@ -683,7 +683,7 @@ func (fn *missingFn) ProcessElement(m kafkaio.Missing) kafkaio.Message {
 	return deadletter.New(kafkaio.Record{Source: m.Source}, Stage, err).Message(fn.DeadLetterTopic, fn.Units)
 }
 
-// mod is the floor modulo, for times before the epoch.
+// mod is the floor modulo.
 func mod(a, b int64) int64 {
 	if m := a % b; m < 0 {
 		return m + b
