@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"github.com/IBM/sarama"
 	"github.com/alertbeam/alertbeam/runners"
-	"github.com/alertbeam/alertbeam/schemas/framing"
 	"slices"
 	"strconv"
 	"testing"
@@ -309,15 +308,13 @@ func messages(t *testing.T, addr, topic string) int64 {
 	return n
 }
 
-// sendNight publishes a night as Produce does (keyed by candid), visit by
-// visit, with plain sarama.
+// sendNight publishes a night as Produce does (the bytes of expected,
+// keyed by candid), visit by visit, with plain sarama.
 func sendNight(t *testing.T, addr, topic string, spec pipelines.NightSpec) {
 	t.Helper()
+	msgs := map[int64][]byte{}
+	expected(t, spec, msgs, map[string]int{})
 	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := framing.NewZTF()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,11 +328,8 @@ func sendNight(t *testing.T, addr, topic string, spec pipelines.NightSpec) {
 	for v := range g.Visits() {
 		var batch []*sarama.ProducerMessage
 		for _, a := range g.Visit(v) {
-			b, err := codec.Encode(a.ZTF)
-			if err != nil {
-				t.Fatal(err)
-			}
-			batch = append(batch, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)), Value: sarama.ByteEncoder(b)})
+			batch = append(batch, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)),
+				Value: sarama.ByteEncoder(msgs[a.ZTF.Candid])})
 		}
 		if err := prod.SendMessages(batch); err != nil {
 			t.Fatal(err)
