@@ -210,11 +210,14 @@ type qaRun struct {
 // qaSummary reads the QA records and counts what QA kept.
 func qaSummary(addr, flagTopic, keptTopic string) (qaRun, error) {
 	r := qaRun{flags: map[string]int{}}
-	kept, err := topicCounts(addr, func(t string) bool { return t == keptTopic })
+	counts, err := topicCounts(addr, func(t string) bool { return t == keptTopic || t == flagTopic })
 	if err != nil {
 		return r, err
 	}
-	r.kept = kept[keptTopic]
+	r.kept = counts[keptTopic]
+	if counts[flagTopic] == 0 {
+		return r, nil // no QA records (the topic may not even exist)
+	}
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{addr}})
 	if err != nil {
 		return r, err
@@ -224,10 +227,6 @@ func qaSummary(addr, flagTopic, keptTopic string) (qaRun, error) {
 		return r, err
 	}
 	defer c.Close()
-	counts, err := topicCounts(addr, func(t string) bool { return t == flagTopic })
-	if err != nil || counts[flagTopic] == 0 {
-		return r, err
-	}
 	parts, err := c.Partitions(flagTopic)
 	if err != nil {
 		return r, err
