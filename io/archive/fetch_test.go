@@ -314,16 +314,7 @@ func TestFetcher(t *testing.T) {
 	if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 5}, alerts, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := framing.NewZTF()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFetcher(context.Background(), root, codec, 2)
-	defer f.close()
-	st, err := f.store()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, st, codec := testFetcher(t, root, schemas.ZTF)
 	byFile, urls := fileRecordsOf(t, st, codec)
 	var full []string
 	for _, u := range urls {
@@ -454,16 +445,7 @@ func TestFetchForeignLSST(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "lsst", "20261120", "foreign.avro"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	codec, err := framing.New(schemas.LSST, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFetcher(context.Background(), root, codec, 2)
-	defer f.close()
-	st, err := f.store()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, st, _ := testFetcher(t, root, schemas.LSST)
 	url := st.url("lsst/20261120/foreign.avro")
 	for _, i := range []int{2, 1} {
 		r, err := f.fetch(st, kafkaio.Source{Topic: url, Offset: int64(i), Prev: int64(i) - 1})
@@ -478,4 +460,21 @@ func TestFetchForeignLSST(t *testing.T) {
 			t.Fatalf("record %d: key %s", i, r.Key)
 		}
 	}
+}
+
+// testFetcher opens a fetcher keeping at most two files open, closed when
+// the test ends, with its store and codec.
+func testFetcher(t *testing.T, root, survey string) (*fetcher, store, *framing.Codec) {
+	t.Helper()
+	codec, err := framing.New(survey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFetcher(context.Background(), root, codec, 2)
+	t.Cleanup(f.close)
+	st, err := f.store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st, codec
 }
