@@ -110,6 +110,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		}
 		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
 			cfg.Read.EventTime = cfg.Survey
+			// The clock says nothing of observation times (a replay of
+			// an old night): only records move the watermark.
+			cfg.Read.IdleAdvance = false
 		}
 	}
 	var recs beam.PCollection

@@ -154,10 +154,15 @@ func (fn *visitsFn) CreateTracker(r offsetrange.Restriction) *sdf.LockRTracker {
 func (fn *visitsFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, startMs int64, emit func(kafkaio.Message)) (sdf.ProcessContinuation, error) {
 	r := rt.GetRestriction().(offsetrange.Restriction)
 	for i := r.Start; i < r.End; i++ {
+		if kafkaio.Draining() {
+			// Stopping: the visits not yet published are left out.
+			return sdf.StopProcessing(), nil
+		}
 		if fn.Speed > 0 {
 			offset := time.Duration(float64(fn.gen.VisitTime(int(i)).Sub(fn.gen.VisitTime(0))) / fn.Speed)
 			if wait := time.Until(time.UnixMilli(startMs).Add(offset)); wait > 0 {
-				return sdf.ResumeProcessingIn(wait), nil
+				// Wake at least every second, so a stop is seen soon.
+				return sdf.ResumeProcessingIn(min(wait, time.Second)), nil
 			}
 		}
 		if !rt.TryClaim(i) {

@@ -40,7 +40,7 @@ Examples:
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL (LSST)")
 			codec := fs.String("codec", "zstd", "file codec: null, deflate, snappy or zstd (cutouts are already gzipped; zstd is cheap)")
-			window := fs.Duration("window", 15*time.Minute, "files close at the end of each event-time window of this length")
+			window := fs.Duration("window", archive.DefaultWindow, "files close at the end of each event-time window of this length; offsets commit then,\nso it also bounds what a restart reads again")
 			dlq := fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts that cannot be archived")
 			return func(ctx context.Context, e *env) error {
 				if *root == "" {
@@ -164,7 +164,7 @@ Examples:
 					return err
 				}
 				defer stop()
-				w := kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: addrs, Security: sec.security()}, Partitions: int32(*partitions)}
+				w := sec.write(addrs, *partitions)
 				p, s := beam.NewPipelineWithRoot()
 				where := *topic
 				if specs != nil {

@@ -66,6 +66,11 @@ func newFaultNight(t *testing.T, name string, days [2]int) *faultNight {
 	if addr == "" {
 		t.Fatal("ALERTBEAM_KAFKA is not set: run with `make integration`, which starts real Kafka")
 	}
+	return newFaultNightAt(t, addr, name, days)
+}
+
+// newFaultNightAt is newFaultNight on the broker at addr.
+func newFaultNightAt(t *testing.T, addr, name string, days [2]int) *faultNight {
 	f := &faultNight{t: t, addr: addr, bin: alertbeamBinary(t), name: name, root: t.TempDir(), days: days,
 		ingest: name + "_ingest", dlq: name + "_deadletter", corrupt: map[string]bool{}, good: map[string]bool{}}
 	for _, day := range days {
@@ -273,19 +278,37 @@ func (f *faultNight) delivered() int64 {
 
 // distribute starts `alertbeam distribute --archive` over the ingest
 // stream: a streaming run, or bounded at the stream's end now.
-func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *strings.Builder) {
+func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *output) {
 	args := []string{"distribute", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name,
 		"--archive", f.root, "--dead-letter-topic", f.dlq}
 	if bounded {
 		args = append(args, "--stop-at-end")
 	}
 	cmd := exec.Command(f.bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &output{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)
 	}
-	return cmd, &out
+	return cmd, out
+}
+
+// output collects what a process prints, safe to read while it runs.
+type output struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 // waitDelivered waits until n messages are in the night topics.
@@ -315,7 +338,7 @@ func (f *faultNight) ongoing(fd *feeding) {
 }
 
 // wait waits for a run to finish successfully.
-func (f *faultNight) wait(cmd *exec.Cmd, out *strings.Builder) {
+func (f *faultNight) wait(cmd *exec.Cmd, out *output) {
 	f.t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -330,8 +353,9 @@ func (f *faultNight) wait(cmd *exec.Cmd, out *strings.Builder) {
 	}
 }
 
-// check asserts that nothing was lost and the counts add up.
-func (f *faultNight) check() {
+// check asserts that nothing was lost and the counts add up, and returns
+// how many alerts the night topics hold more than once.
+func (f *faultNight) check() (duplicates int) {
 	t := f.t
 	t.Helper()
 	ids, copies := map[string]int{}, 0
@@ -383,6 +407,7 @@ func (f *faultNight) check() {
 	}
 	t.Logf("%d messages: %d alerts routed (%d copies: %d redelivered after the fault), archived once each; %d dead-lettered",
 		f.total, len(ids), copies, copies-len(ids), len(dead))
+	return copies - len(ids)
 }
 
 // kill -9 the streaming pipeline while the night is arriving; once the

@@ -78,7 +78,7 @@ Examples:
 				p, s := beam.NewPipelineWithRoot()
 				outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{
 					Read:   read,
-					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions)},
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Replication: int16(*in.sec.replication)},
 					Survey: *survey, Registry: *reg,
 				}, specs))
 				if err != nil {

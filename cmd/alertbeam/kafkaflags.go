@@ -6,16 +6,20 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
 
-// securityFlags are the Kafka security settings every Kafka subcommand
-// takes. Rubin's stream: --security-protocol SASL_SSL --sasl-mechanism
-// SCRAM-SHA-512 --username USER (password from $ALERTBEAM_KAFKA_PASSWORD).
+// securityFlags are the Kafka connection settings every Kafka subcommand
+// takes: security and how long to ride out a broker outage. Rubin's
+// stream: --security-protocol SASL_SSL --sasl-mechanism SCRAM-SHA-512
+// --username USER (password from $ALERTBEAM_KAFKA_PASSWORD).
 type securityFlags struct {
 	protocol, mechanism, username, password, caFile *string
+	retryTimeout                                    *time.Duration
+	replication                                     *int
 }
 
 func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
@@ -25,7 +29,21 @@ func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
 		username:  fs.String("username", "", "SASL user name"),
 		password:  fs.String("password", "", "SASL password (default: $ALERTBEAM_KAFKA_PASSWORD; flags show in process lists)"),
 		caFile:    fs.String("ca-file", "", "PEM file of CAs to trust for SSL (default: the system's)"),
+		retryTimeout: fs.Duration("kafka-retry-timeout", kafkaio.DefaultRetryTimeout,
+			"how long to retry transient broker errors (a broker restarting, a leader election, too few in-sync\nreplicas) before failing; authentication and certificate errors fail at once"),
+		replication: fs.Int("replication-factor", -1, "replication factor of topics this command creates (-1: the cluster's default.replication.factor)"),
 	}
+}
+
+// config is the connection to brokers addrs with these settings.
+func (f *securityFlags) config(addrs []string) kafkaio.Config {
+	return kafkaio.Config{Brokers: addrs, Security: f.security(), RetryTimeout: *f.retryTimeout}
+}
+
+// write is the configuration of topics this command writes: created with
+// partitions and the chosen replication, producers acks=all and idempotent.
+func (f *securityFlags) write(addrs []string, partitions int) kafkaio.WriteConfig {
+	return kafkaio.WriteConfig{Config: f.config(addrs), Partitions: int32(partitions), Replication: int16(*f.replication)}
 }
 
 func (f *securityFlags) security() kafkaio.Security {
@@ -70,13 +88,17 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 	if err != nil {
 		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
 	}
-	conn := kafkaio.Config{Brokers: addrs, Security: f.sec.security()}
+	conn := f.sec.config(addrs)
 	var topics []string
 	if *f.topic != "" {
 		topics = strings.Split(*f.topic, ",")
 	}
+	// A streaming read of record-timed data moves an idle, caught-up
+	// partition's watermark with the clock, so windows (the archive's
+	// files, QA's exposures) close when the stream goes quiet, not at the
+	// next alert.
 	return conn, kafkaio.ReadConfig{Config: conn, Topics: topics, TopicPattern: *f.pattern, Group: *f.group,
-		Start: *f.from, StopAtEnd: *f.stopAtEnd}, stop, nil
+		Start: *f.from, StopAtEnd: *f.stopAtEnd, IdleAdvance: !*f.stopAtEnd}, stop, nil
 }
 
 // source describes what is read, for progress messages.

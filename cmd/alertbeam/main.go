@@ -20,6 +20,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
 	// Registers the worker-harness hook that beam.Init runs in worker mode.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness/init"
@@ -45,10 +46,59 @@ func main() {
 		level = "warn"
 	}
 	beamlog.SetupLogging(level, "text")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopSignals := handleSignals(os.Args[1:], cancel, os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	stopSignals()
+	cancel()
 	os.Exit(code)
+}
+
+// handleSignals makes the first SIGINT or SIGTERM stop the command
+// gracefully and a second one exit at once. A pipeline command drains
+// (kafkaio.Drain): its reads stop, what is in flight reaches its sinks,
+// offsets are committed, and it exits 0; any other command's context is
+// cancelled.
+func handleSignals(args []string, cancel context.CancelFunc, stderr io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		if c := lookupCommand(args); c != nil && c.beam {
+			fmt.Fprintln(stderr, "\nalertbeam: stopping: finishing the alerts in flight and committing offsets (signal again to exit at once)")
+			kafkaio.Drain()
+		} else {
+			cancel()
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "alertbeam: exiting at once; uncommitted alerts are read again by the next run")
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// lookupCommand finds the subcommand args name, or nil.
+func lookupCommand(args []string) *command {
+	if len(args) == 0 {
+		return nil
+	}
+	if len(args) > 1 {
+		if c, ok := commands[args[0]+" "+args[1]]; ok {
+			return c
+		}
+	}
+	return commands[args[0]]
 }
 
 func isWorker(args []string) bool {

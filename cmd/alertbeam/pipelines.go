@@ -56,7 +56,7 @@ Examples:
 					return err
 				}
 				defer stop()
-				w := kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: addrs, Security: sec.security()}, Partitions: int32(*partitions)}
+				w := sec.write(addrs, *partitions)
 				p, s := beam.NewPipelineWithRoot()
 				var acks beam.PCollection
 				if *fromFiles {
@@ -134,7 +134,7 @@ Examples:
 				p, s := beam.NewPipelineWithRoot()
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
 					Read:   read,
-					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention},
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication)},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch,
 				})
 				if err != nil {

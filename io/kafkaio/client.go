@@ -1,6 +1,7 @@
 package kafkaio
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -110,3 +111,16 @@ func (c *scramClient) Begin(user, password, authzID string) error {
 func (c *scramClient) Step(challenge string) (string, error) { return c.conv.Step(challenge) }
 
 func (c *scramClient) Done() bool { return c.conv.Done() }
+
+// newClient connects to the cluster, retrying for c's RetryTimeout while
+// no broker answers (a cluster restarting), and failing at once on what no
+// retry mends (a wrong password, an untrusted certificate).
+func newClient(ctx context.Context, c Config, sc *sarama.Config) (sarama.Client, error) {
+	var cl sarama.Client
+	err := retry(ctx, fmt.Sprintf("connecting to %s", strings.Join(c.Brokers, ",")), c.retryTimeout(), func() error {
+		var err error
+		cl, err = sarama.NewClient(c.Brokers, sc)
+		return err
+	})
+	return cl, err
+}

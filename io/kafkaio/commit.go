@@ -250,9 +250,9 @@ func (fn *commitFn) Setup() error {
 	// Commits happen when asked (Flush), not on a timer.
 	sc.Consumer.Offsets.AutoCommit.Enable = false
 	sc.Consumer.Return.Errors = true
-	cl, err := sarama.NewClient(fn.Cfg.Brokers, sc)
+	cl, err := newClient(context.Background(), fn.Cfg.Config, sc)
 	if err != nil {
-		return fmt.Errorf("kafkaio: connecting to %v: %w", fn.Cfg.Brokers, err)
+		return err
 	}
 	om, err := sarama.NewOffsetManagerFromClient(fn.Cfg.Group, cl)
 	if err != nil {
@@ -321,17 +321,26 @@ func (fn *commitFn) FinishBundle(ctx context.Context, emit func(Committed)) erro
 		pom.MarkOffset(fn.dirty[k], "")
 		out = append(out, Committed{Topic: topic, Partition: int32(p), Offset: fn.dirty[k]})
 	}
-	fn.om.Commit()
-	for _, k := range keys {
-		select {
-		case perr := <-fn.poms[k].Errors():
-			// The broker may be restarting: retry with the next bundle
-			// rather than fail the whole job, as prism would.
-			log.Warnf(ctx, "kafkaio: committing %s: %v (retrying with the next bundle)", k, perr.Err)
-			fn.failed = fn.dirty
-			return nil
-		default:
+	// A commit the broker refuses for now (its coordinator moving to
+	// another broker, or restarting) is retried here rather than failing
+	// the job, as prism would; what is still uncommitted after the retry
+	// timeout is retried with the next bundle, so a stream outlives any
+	// outage, and the warning says offsets are behind.
+	err := retry(ctx, "committing offsets of group "+fn.Cfg.Group, fn.Cfg.retryTimeout(), func() error {
+		fn.om.Commit()
+		for _, k := range keys {
+			select {
+			case perr := <-fn.poms[k].Errors():
+				return fmt.Errorf("%s: %w", k, perr.Err)
+			default:
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		log.Warnf(ctx, "%v (retrying with the next bundle)", err)
+		fn.failed = fn.dirty
+		return nil
 	}
 	for _, c := range out {
 		log.Debugf(ctx, "kafkaio: committed %s/%d at %d", c.Topic, c.Partition, c.Offset)

@@ -31,6 +31,20 @@ type Config struct {
 	Brokers  []string
 	ClientID string
 	Security Security
+	// RetryTimeout is how long transient broker errors (a broker down, a
+	// leader election, too few in-sync replicas, a coordinator loading) are
+	// retried, with backoff, before the pipeline fails with the error
+	// (default DefaultRetryTimeout). Errors no retry mends (authentication,
+	// an untrusted certificate) fail at once.
+	RetryTimeout time.Duration
+}
+
+// retryTimeout is RetryTimeout or its default.
+func (c Config) retryTimeout() time.Duration {
+	if c.RetryTimeout > 0 {
+		return c.RetryTimeout
+	}
+	return DefaultRetryTimeout
 }
 
 // Security selects how to authenticate and encrypt. The zero value is
@@ -48,6 +62,9 @@ type Security struct {
 
 // Validate checks a connection config and says which setting to fix.
 func (c Config) Validate() error {
+	if c.RetryTimeout < 0 {
+		return errors.New("kafkaio: negative retry timeout (--kafka-retry-timeout)")
+	}
 	if len(c.Brokers) == 0 {
 		return errors.New("kafkaio: no brokers (set --brokers host:port[,host:port], or --brokers=embedded)")
 	}
@@ -213,7 +230,9 @@ type WriteConfig struct {
 	// Compression: none, gzip, snappy, lz4 or zstd (default none: cutouts
 	// are already gzipped FITS).
 	Compression string
-	// Topics created on demand get these settings.
+	// Topics created on demand get these settings. Replication 0 (or -1)
+	// takes the cluster's default.replication.factor (Kafka 2.4+), so a
+	// three-broker cluster configured for RF 3 gets RF 3.
 	Partitions  int32
 	Replication int16
 	Retention   time.Duration // 0: the broker's default
@@ -235,7 +254,7 @@ func (c *WriteConfig) defaults() {
 		c.Partitions = 16
 	}
 	if c.Replication == 0 {
-		c.Replication = 1
+		c.Replication = -1
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 1000000
@@ -252,7 +271,7 @@ func (c WriteConfig) Validate() error {
 	default:
 		return fmt.Errorf("kafkaio: unknown compression %q (want none, gzip, snappy, lz4 or zstd)", c.Compression)
 	}
-	if c.Partitions < 0 || c.Replication < 0 || c.Retention < 0 {
+	if c.Partitions < 0 || c.Replication < -1 || c.Retention < 0 {
 		return errors.New("kafkaio: negative topic settings")
 	}
 	return nil

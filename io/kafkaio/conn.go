@@ -27,6 +27,10 @@ type conn struct {
 	mu    sync.Mutex
 	parts map[topicPartition]*partReader
 	ends  map[topicPartition]*endEstimator
+
+	// outages tracks partitions that fail to read, for every DoFn
+	// instance reading them.
+	outages outage
 }
 
 var (
@@ -58,9 +62,9 @@ func getConn(run string, c Config) (*conn, error) {
 	// up to 150 KB, so keep it modest.
 	sc.ChannelBufferSize = 64
 	sc.Consumer.Return.Errors = true
-	cl, err := sarama.NewClient(c.Brokers, sc)
+	cl, err := newClient(context.Background(), c, sc)
 	if err != nil {
-		return nil, fmt.Errorf("kafkaio: connecting to %v: %w", c.Brokers, err)
+		return nil, err
 	}
 	cons, err := sarama.NewConsumerFromClient(cl)
 	if err != nil {

@@ -137,9 +137,9 @@ func (fn *fetchFn) Setup() error {
 	if err != nil {
 		return err
 	}
-	cl, err := sarama.NewClient(fn.Cfg.Brokers, sc)
+	cl, err := newClient(context.Background(), fn.Cfg, sc)
 	if err != nil {
-		return fmt.Errorf("kafkaio: connecting to %v: %w", fn.Cfg.Brokers, err)
+		return err
 	}
 	fn.client = cl
 	// Fetch version 10 is the first that may return zstd batches, and

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -68,11 +69,16 @@ func (e *watermarkEstimator) UpdateWatermark(t time.Time) {
 
 // discoveryRestriction is the state of topic discovery: the partitions
 // already handed to readers. It travels with every checkpoint, so a
-// partition is emitted once however often discovery runs.
+// partition is emitted once however often discovery runs. Complete says
+// every partition of the first listing has been handed out: until then,
+// partitions start where ReadConfig.Start says (a partition whose offsets
+// could not be had at first keeps that start); after, new partitions start
+// at the earliest offset.
 type discoveryRestriction struct {
-	Seen   []string
-	Rounds int
-	Done   bool
+	Seen     []string
+	Rounds   int
+	Complete bool
+	Done     bool
 }
 
 func encodeDiscovery(r discoveryRestriction) ([]byte, error) { return json.Marshal(r) }
@@ -81,6 +87,13 @@ func decodeDiscovery(b []byte) (discoveryRestriction, error) {
 	var r discoveryRestriction
 	err := json.Unmarshal(b, &r)
 	return r, err
+}
+
+// discoveryClaim is what one round of discovery claims: the partitions it
+// found, and whether the first listing is now complete.
+type discoveryClaim struct {
+	Names    []string
+	Complete bool
 }
 
 // discoveryTracker claims sets of newly seen partitions. Claiming nil
@@ -93,12 +106,13 @@ func (t *discoveryTracker) TryClaim(pos any) bool {
 	if t.rest.Done {
 		return false
 	}
-	names, _ := pos.([]string)
-	if names == nil {
+	c, ok := pos.(discoveryClaim)
+	if !ok {
 		t.rest.Done = true
 		return false
 	}
-	t.rest.Seen = append(t.rest.Seen, names...)
+	t.rest.Seen = append(t.rest.Seen, c.Names...)
+	t.rest.Complete = t.rest.Complete || c.Complete
 	return true
 }
 
@@ -110,7 +124,7 @@ func (t *discoveryTracker) TrySplit(fraction float64) (primary, residual any, er
 	if t.rest.Done || fraction > 0 {
 		return t.rest, nil, nil
 	}
-	res := discoveryRestriction{Seen: slices.Clone(t.rest.Seen), Rounds: t.rest.Rounds + 1}
+	res := discoveryRestriction{Seen: slices.Clone(t.rest.Seen), Rounds: t.rest.Rounds + 1, Complete: t.rest.Complete}
 	t.rest.Done = true
 	return t.rest, res, nil
 }
@@ -132,8 +146,9 @@ type discoverFn struct {
 	Cfg ReadConfig
 	Run string
 
-	conn    *conn
-	pattern *regexp.Regexp
+	conn     *conn
+	pattern  *regexp.Regexp
+	lastList time.Time
 }
 
 func (fn *discoverFn) Setup() error {
@@ -188,35 +203,62 @@ func (fn *discoverFn) WatermarkEstimatorState(e *watermarkEstimator) int64 { ret
 
 func (fn *discoverFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt *sdf.LockRTracker, _ []byte, emit func(partitionDesc)) (sdf.ProcessContinuation, error) {
 	r := rt.GetRestriction().(discoveryRestriction)
+	if Draining() {
+		rt.TryClaim(nil)
+		return sdf.StopProcessing(), nil
+	}
+	// Discovery wakes every second, so a drain is seen at once, but lists
+	// only every DiscoveryInterval (or while a bounded read still misses
+	// partitions).
+	wake := min(fn.Cfg.DiscoveryInterval, time.Second)
+	if r.Complete && !fn.lastList.IsZero() && time.Since(fn.lastList) < fn.Cfg.DiscoveryInterval {
+		we.UpdateWatermark(time.Now())
+		return sdf.ResumeProcessingIn(wake), nil
+	}
+	fn.lastList = time.Now()
 	seen := map[string]bool{}
 	for _, s := range r.Seen {
 		seen[s] = true
 	}
+	timeout := fn.Cfg.retryTimeout()
 	parts, err := fn.list()
 	if err != nil {
 		// A broker that is down now may be up at the next round; prism
 		// would fail the whole job on an error.
-		log.Warnf(ctx, "kafkaio: listing partitions: %v (retrying in %v)", err, fn.Cfg.DiscoveryInterval)
+		if since, first := fn.conn.outages.fail("discovery"); !Transient(err) || since >= timeout {
+			return sdf.StopProcessing(), fmt.Errorf("kafkaio: listing partitions of %s: %w", fn.topics(), err)
+		} else if first {
+			log.Warnf(ctx, "kafkaio: listing partitions: %v (retrying for up to %v)", err, timeout)
+		}
 		we.UpdateWatermark(time.Now())
-		return sdf.ResumeProcessingIn(fn.Cfg.DiscoveryInterval), nil
+		return sdf.ResumeProcessingIn(wake), nil
 	}
+	fn.recovered(ctx, "discovery")
 	var fresh []partitionDesc
-	var names []string
+	var names, failed []string
 	for _, p := range parts {
 		name := fmt.Sprintf("%s/%d", p.topic, p.partition)
 		if seen[name] {
 			continue
 		}
-		d, err := fn.describe(p, r.Rounds == 0)
+		d, err := fn.describe(p, !r.Complete)
 		if err != nil {
-			log.Warnf(ctx, "kafkaio: offsets of %s: %v (retrying in %v)", name, err, fn.Cfg.DiscoveryInterval)
+			since, first := fn.conn.outages.fail("describe " + name)
+			if !Transient(err) || since >= timeout {
+				return sdf.StopProcessing(), fmt.Errorf("kafkaio: could not find where to read %s: %w", name, err)
+			}
+			if first {
+				log.Warnf(ctx, "kafkaio: offsets of %s: %v (retrying for up to %v)", name, err, timeout)
+			}
+			failed = append(failed, name)
 			continue
 		}
+		fn.recovered(ctx, "describe "+name)
 		fresh = append(fresh, d)
 		names = append(names, name)
 	}
-	if len(names) > 0 {
-		if !rt.TryClaim(names) {
+	if complete := len(failed) == 0; len(names) > 0 || (complete && !r.Complete) {
+		if !rt.TryClaim(discoveryClaim{Names: names, Complete: complete}) {
 			return sdf.StopProcessing(), nil
 		}
 		for _, d := range fresh {
@@ -224,12 +266,32 @@ func (fn *discoverFn) ProcessElement(ctx context.Context, we *watermarkEstimator
 			emit(d)
 		}
 	}
-	if fn.Cfg.Bounded() && (len(fn.Cfg.Topics) == 0 || len(r.Seen)+len(names) > 0) {
+	if fn.Cfg.Bounded() && len(failed) == 0 && (len(fn.Cfg.Topics) == 0 || len(r.Seen)+len(names) > 0) {
 		rt.TryClaim(nil)
 		return sdf.StopProcessing(), nil
 	}
+	if len(failed) > 0 {
+		// What failed (a coordinator still loading offsets) is tried
+		// again at the next wake, not a whole interval later.
+		fn.lastList = time.Time{}
+	}
 	we.UpdateWatermark(time.Now())
-	return sdf.ResumeProcessingIn(fn.Cfg.DiscoveryInterval), nil
+	return sdf.ResumeProcessingIn(wake), nil
+}
+
+// recovered reports the end of an outage of discovery, if it had one.
+func (fn *discoverFn) recovered(ctx context.Context, key string) {
+	if d := fn.conn.outages.ok(key); d > 0 {
+		log.Warnf(ctx, "kafkaio: %s: recovered after %v", key, d.Round(time.Millisecond))
+	}
+}
+
+// topics names what discovery reads, for errors.
+func (fn *discoverFn) topics() string {
+	if fn.Cfg.TopicPattern != "" {
+		return "topics matching " + fn.Cfg.TopicPattern
+	}
+	return strings.Join(fn.Cfg.Topics, ",")
 }
 
 type topicPartition struct {
@@ -278,7 +340,7 @@ func (fn *discoverFn) list() ([]topicPartition, error) {
 }
 
 // describe resolves where reading a partition starts and ends. Partitions
-// found after the first round start at the earliest offset.
+// found after the first listing was complete start at the earliest offset.
 func (fn *discoverFn) describe(p topicPartition, firstRound bool) (partitionDesc, error) {
 	cl := fn.conn.client
 	d := partitionDesc{Topic: p.topic, Partition: p.partition, End: noEnd}
@@ -440,13 +502,17 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		rt.TryClaim(rest.End)
 		return sdf.StopProcessing(), nil
 	}
+	if Draining() {
+		// Stop here; what is left is read after a restart, from the
+		// offsets committed for what was finished.
+		return sdf.StopProcessing(), nil
+	}
 	pr, err := fn.conn.partition(ctx, d.Topic, d.Partition, next, fn.Cfg.PollTimeout)
 	if errors.Is(err, errBusy) {
 		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 	}
 	if err != nil {
-		log.Warnf(ctx, "kafkaio: opening %s/%d at %d: %v (retrying)", d.Topic, d.Partition, next, err)
-		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+		return fn.failing(ctx, d, fmt.Errorf("opening at offset %d: %w", next, err))
 	}
 	defer pr.unlock()
 
@@ -461,6 +527,10 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			pr.closeConsumer()
 			return sdf.StopProcessing(), nil
 		}
+		if Draining() {
+			pr.closeConsumer()
+			return sdf.StopProcessing(), nil
+		}
 		select {
 		case <-ctx.Done():
 			return sdf.ResumeProcessingIn(0), nil
@@ -470,6 +540,9 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 			}
 			pr.taken(m)
+			if n == 0 {
+				fn.recovered(ctx, d)
+			}
 			if m.Offset < next {
 				continue // a compressed batch can start before the asked offset
 			}
@@ -496,15 +569,14 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				pr.broken = true
 				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 			}
+			pr.broken = true
 			if errors.Is(cerr.Err, sarama.ErrOffsetOutOfRange) {
 				// Retention deleted what we were about to read; it cannot be
 				// had any more. Say so loudly and continue at the oldest.
 				log.Errorf(ctx, "kafkaio: %s/%d offset %d is out of range (deleted by retention?); resuming at the oldest offset", d.Topic, d.Partition, next)
-			} else {
-				log.Warnf(ctx, "kafkaio: reading %s/%d: %v", d.Topic, d.Partition, cerr.Err)
+				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 			}
-			pr.broken = true
-			return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
+			return fn.failing(ctx, d, cerr.Err)
 		case <-timer.C:
 			hwm := pr.pc.HighWaterMarkOffset()
 			if rest.End != noEnd && next >= hwm && hwm >= rest.End {
@@ -518,6 +590,34 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			}
 			return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 		}
+	}
+}
+
+// failing handles an error reading a partition: a transient one (its
+// broker restarting, a leader election) is retried, reported once when the
+// partition starts failing, until the partition has failed for the retry
+// timeout; then, or at once for an error no retry mends, the read fails
+// with it.
+func (fn *readFn) failing(ctx context.Context, d partitionDesc, err error) (sdf.ProcessContinuation, error) {
+	key := partitionKey(d.Topic, d.Partition)
+	timeout := fn.Cfg.retryTimeout()
+	since, first := fn.conn.outages.fail(key)
+	if !Transient(err) {
+		return sdf.StopProcessing(), fmt.Errorf("kafkaio: reading %s: %w", key, err)
+	}
+	if since >= timeout {
+		return sdf.StopProcessing(), fmt.Errorf("kafkaio: reading %s: still failing after %v: %w", key, timeout, err)
+	}
+	if first {
+		log.Warnf(ctx, "kafkaio: reading %s: %v (retrying for up to %v)", key, err, timeout)
+	}
+	return sdf.ResumeProcessingIn(min(backoff(int(since/time.Second)), 2*time.Second)), nil
+}
+
+// recovered reports the end of a partition's outage, if it had one.
+func (fn *readFn) recovered(ctx context.Context, d partitionDesc) {
+	if dur := fn.conn.outages.ok(partitionKey(d.Topic, d.Partition)); dur > 0 {
+		log.Warnf(ctx, "kafkaio: reading %s/%d: recovered after %v", d.Topic, d.Partition, dur.Round(time.Millisecond))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 )
 
@@ -47,6 +48,12 @@ type writeFn struct {
 	acks    []timedAck
 	errs    []error
 	settled *sync.Cond
+
+	// Messages the broker refused with a transient error are sent again
+	// after a backoff; closing stops that before the producer closes.
+	resending sync.RWMutex
+	closed    bool
+	outages   outage
 }
 
 type timedAck struct {
@@ -56,9 +63,10 @@ type timedAck struct {
 
 // sendMeta rides along with each produced message to its success or error.
 type sendMeta struct {
-	ts     beam.EventTime
-	source Source
-	units  int
+	ts      beam.EventTime
+	source  Source
+	units   int
+	attempt int // sends of this message so far, less one
 }
 
 func (fn *writeFn) Setup() error {
@@ -70,10 +78,13 @@ func (fn *writeFn) Setup() error {
 	sc.Producer.Return.Errors = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.MaxMessageBytes = fn.Cfg.MaxMessageBytes
-	// Ride out a broker restart (tens of seconds) inside the DoFn: prism
-	// fails the whole job on a bundle error instead of retrying it.
-	sc.Producer.Retry.Max = 120
-	sc.Producer.Retry.Backoff = 500 * time.Millisecond
+	// sarama retries a message a few times itself (a leader moving); a
+	// longer outage (a broker restart, a partition with no leader for a
+	// while) comes back as an error, and collect sends the message again,
+	// with backoff, for up to Cfg.RetryTimeout: prism fails the whole job
+	// on a bundle error instead of retrying it.
+	sc.Producer.Retry.Max = 10
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
 	sc.Producer.Flush.Bytes = 1 << 20
 	// A byte or message threshold alone leaves a partial batch waiting;
 	// the frequency sends it.
@@ -92,9 +103,9 @@ func (fn *writeFn) Setup() error {
 	case "zstd":
 		sc.Producer.Compression = sarama.CompressionZSTD
 	}
-	cl, err := sarama.NewClient(fn.Cfg.Brokers, sc)
+	cl, err := newClient(context.Background(), fn.Cfg.Config, sc)
 	if err != nil {
-		return fmt.Errorf("kafkaio: connecting to %v: %w", fn.Cfg.Brokers, err)
+		return err
 	}
 	admin, err := sarama.NewClusterAdminFromClient(cl)
 	if err != nil {
@@ -114,7 +125,11 @@ func (fn *writeFn) Setup() error {
 }
 
 // collect gathers the broker's answers; sarama blocks if they are not read.
+// A message refused with a transient error is sent again after a backoff
+// until its partition has been failing for Cfg.RetryTimeout; only then, or
+// on an error no retry mends, is it an error of the bundle.
 func (fn *writeFn) collect() {
+	ctx := context.Background()
 	succ, errs := fn.producer.Successes(), fn.producer.Errors()
 	for succ != nil || errs != nil {
 		select {
@@ -122,6 +137,9 @@ func (fn *writeFn) collect() {
 			if !ok {
 				succ = nil
 				continue
+			}
+			if d := fn.outages.ok(partitionKey(m.Topic, m.Partition)); d > 0 {
+				log.Warnf(ctx, "kafkaio: producing to %s/%d: recovered after %v", m.Topic, m.Partition, d.Round(time.Millisecond))
 			}
 			meta := m.Metadata.(sendMeta)
 			fn.mu.Lock()
@@ -136,6 +154,9 @@ func (fn *writeFn) collect() {
 				errs = nil
 				continue
 			}
+			if fn.retryLater(ctx, e) {
+				continue
+			}
 			fn.mu.Lock()
 			fn.errs = append(fn.errs, fmt.Errorf("kafkaio: producing to %s: %w", e.Msg.Topic, e.Err))
 			fn.done++
@@ -145,13 +166,55 @@ func (fn *writeFn) collect() {
 	}
 }
 
+func partitionKey(topic string, partition int32) string {
+	return topic + "/" + strconv.Itoa(int(partition))
+}
+
+// retryLater schedules a refused message to be sent again, and reports
+// whether it did.
+func (fn *writeFn) retryLater(ctx context.Context, e *sarama.ProducerError) bool {
+	if !Transient(e.Err) {
+		return false
+	}
+	key := partitionKey(e.Msg.Topic, e.Msg.Partition)
+	failing, first := fn.outages.fail(key)
+	timeout := fn.Cfg.retryTimeout()
+	if first {
+		log.Warnf(ctx, "kafkaio: producing to %s: %v (retrying for up to %v)", key, e.Err, timeout)
+	}
+	if failing >= timeout {
+		return false
+	}
+	meta := e.Msg.Metadata.(sendMeta)
+	meta.attempt++
+	// A new message: sarama keeps retry state in the one it returned.
+	pm := &sarama.ProducerMessage{Topic: e.Msg.Topic, Key: e.Msg.Key, Value: e.Msg.Value, Headers: e.Msg.Headers, Metadata: meta}
+	time.AfterFunc(backoff(meta.attempt-1), func() { fn.resend(pm, e.Err) })
+	return true
+}
+
+// resend hands a message back to the producer, unless the DoFn is closing.
+func (fn *writeFn) resend(pm *sarama.ProducerMessage, cause error) {
+	fn.resending.RLock()
+	defer fn.resending.RUnlock()
+	if !fn.closed {
+		fn.producer.Input() <- pm
+		return
+	}
+	fn.mu.Lock()
+	fn.errs = append(fn.errs, fmt.Errorf("kafkaio: producing to %s: %w (closed while retrying)", pm.Topic, cause))
+	fn.done++
+	fn.settled.Broadcast()
+	fn.mu.Unlock()
+}
+
 // ProcessElement only sends; acknowledgements are emitted in FinishBundle,
 // once the broker has answered.
 func (fn *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Message, _ func(beam.EventTime, Ack)) error {
 	if m.Topic == "" {
 		return errors.New("kafkaio: message without a topic")
 	}
-	if err := fn.ensureTopic(m.Topic); err != nil {
+	if err := fn.ensureTopic(ctx, m.Topic); err != nil {
 		return err
 	}
 	pm := &sarama.ProducerMessage{
@@ -201,6 +264,9 @@ func (fn *writeFn) FinishBundle(emit func(beam.EventTime, Ack)) error {
 }
 
 func (fn *writeFn) Teardown() {
+	fn.resending.Lock()
+	fn.closed = true
+	fn.resending.Unlock()
 	if fn.producer != nil {
 		// Every bundle already waited for its answers, so this is quick.
 		_ = fn.producer.Close()
@@ -215,14 +281,26 @@ func (fn *writeFn) Teardown() {
 // ensureTopic creates a topic the first time it is written, if missing.
 // Existence is checked in the client's topic list: asking sarama for the
 // partitions of a missing topic retries the metadata request for seconds.
-func (fn *writeFn) ensureTopic(topic string) error {
+// A cluster that cannot create it now (no controller during an election)
+// is retried for Cfg.RetryTimeout.
+func (fn *writeFn) ensureTopic(ctx context.Context, topic string) error {
 	if fn.known[topic] {
 		return nil
 	}
-	if fn.exists(topic) {
-		fn.known[topic] = true
-		return nil
+	err := retry(ctx, "creating topic "+topic, fn.Cfg.retryTimeout(), func() error {
+		if fn.exists(topic) {
+			return nil
+		}
+		return fn.create(topic)
+	})
+	if err != nil {
+		return err
 	}
+	fn.known[topic] = true
+	return nil
+}
+
+func (fn *writeFn) create(topic string) error {
 	detail := &sarama.TopicDetail{
 		NumPartitions:     fn.Cfg.Partitions,
 		ReplicationFactor: fn.Cfg.Replication,
@@ -238,18 +316,20 @@ func (fn *writeFn) ensureTopic(topic string) error {
 	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 		var te *sarama.TopicError
 		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
-			return fmt.Errorf("kafkaio: creating topic %s: %w", topic, err)
+			if te != nil && te.Err != sarama.ErrNoError {
+				return te.Err // a KError, so the retry can classify it
+			}
+			return err
 		}
 	}
 	// The new topic's leaders take a moment to appear in metadata.
 	deadline := time.Now().Add(30 * time.Second)
 	for !fn.exists(topic) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kafkaio: topic %s created but not in metadata after 30s", topic)
+			return fmt.Errorf("topic %s created but not in metadata after 30s: %w", topic, sarama.ErrLeaderNotAvailable)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	fn.known[topic] = true
 	return nil
 }
 

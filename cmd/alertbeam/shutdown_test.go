@@ -1,0 +1,104 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+)
+
+// A streaming `distribute --archive`, stopped with SIGINT mid-night,
+// drains: it exits 0 with no ERROR line, and what it had read is in the
+// night topics, the archive and the committed offsets, so the run that
+// resumes the group delivers the rest with no alert twice.
+func TestShutdownDrains(t *testing.T) {
+	f := shutdownNight(t, "drain", [2]int{11, 12})
+	cmd, out := f.distribute(false)
+	f.warmUp()
+	produced := f.feed(0, "6") // visits 7.5 s apart
+	f.waitDelivered(1500+200, 3*time.Minute)
+	f.ongoing(produced)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := exitCode(t, cmd, out)
+	t.Logf("drained and exited %d in %v with %d alerts in the night topics", code, time.Since(start).Round(time.Millisecond), f.delivered())
+	if code != 0 {
+		t.Fatalf("distribute exited %d after SIGINT, want 0\n%s", code, out)
+	}
+	if strings.Contains(out.String(), "level=ERROR") {
+		t.Fatalf("distribute logged errors while stopping:\n%s", out)
+	}
+	f.fed(produced)
+	f.classify()
+	cmd, out = f.distribute(true)
+	f.wait(cmd, out)
+	if dup := f.check(); dup != 0 {
+		t.Fatalf("%d alerts were delivered twice: the drain did not commit what it had delivered", dup)
+	}
+}
+
+// A second signal exits at once (130); nothing is lost: the next run
+// delivers the rest.
+func TestShutdownSecondSignalExits(t *testing.T) {
+	f := shutdownNight(t, "twice", [2]int{13, 14})
+	cmd, out := f.distribute(false)
+	f.warmUp()
+	produced := f.feed(0, "6")
+	f.waitDelivered(1500+200, 3*time.Minute)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Signals of one kind are not queued: wait until the first one is
+	// handled before sending the second.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "alertbeam: stopping"); <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sign of stopping a minute after SIGTERM\n%s", out)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCode(t, cmd, out); code != 130 {
+		t.Fatalf("distribute exited %d after two signals, want 130\n%s", code, out)
+	}
+	f.fed(produced)
+	f.classify()
+	cmd, out = f.distribute(true)
+	f.wait(cmd, out)
+	f.check()
+}
+
+// shutdownNight is a fault-test night on an embedded broker of the test's
+// own.
+func shutdownNight(t *testing.T, name string, days [2]int) *faultNight {
+	b, err := broker.Start(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return newFaultNightAt(t, b.Addr(), "shutdown_"+name, days)
+}
+
+// exitCode waits for a process that was signalled, killing it (and failing
+// the test) if it hangs.
+func exitCode(t *testing.T, cmd *exec.Cmd, out *output) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("still running 2 minutes after the signal\n%s", out)
+		return -1
+	}
+}
