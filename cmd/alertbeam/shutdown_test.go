@@ -19,7 +19,7 @@ func TestShutdownDrains(t *testing.T) {
 	f := shutdownNight(t, "drain", [2]int{11, 12})
 	cmd, out := f.distribute(false)
 	f.warmUp()
-	produced := f.feed(0, "6") // visits 7.5 s apart
+	produced := f.feed(0, "3") // visits 15 s apart
 	f.waitDelivered(1500+200, 3*time.Minute)
 	f.ongoing(produced)
 	start := time.Now()
@@ -49,7 +49,7 @@ func TestShutdownSecondSignalExits(t *testing.T) {
 	f := shutdownNight(t, "twice", [2]int{13, 14})
 	cmd, out := f.distribute(false)
 	f.warmUp()
-	produced := f.feed(0, "6")
+	produced := f.feed(0, "3")
 	f.waitDelivered(1500+200, 3*time.Minute)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
