@@ -1,6 +1,7 @@
 package pipelines_test
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
@@ -71,5 +73,99 @@ func TestFilterCapPerVisit(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N (%d per visit over %d visits)",
 			len(got), len(want), n, len(byVisit))
+	}
+}
+
+// The per-visit cap on a live, unbounded read, while the night arrives
+// visit by visit: each decided visit (its window passed by the
+// watermark) holds exactly its N alerts of highest S/N in the output, no
+// more, however far alerts ran ahead of the watermark; the last, still
+// open visit has none yet.
+func TestFilterCapPerVisitStreaming(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
+
+	const n, maxDelay = 20, 5 * time.Second
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 8, 200, true
+	spec := pipelines.SpecOf(c)
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
+	decided := func(v int) bool {
+		end := g.VisitTime(v).Truncate(filter.DefaultCapWindow).Add(filter.DefaultCapWindow)
+		return !end.After(lastSeen)
+	}
+	if !decided(0) || decided(g.Visits()-1) {
+		t.Fatal("the test wants the first visit decided and the last one pending")
+	}
+	byVisit, pending := map[int][]filter.Scored{}, map[string]bool{}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		fa := filter.OfZTF(a.ZTF)
+		if !decided(a.Visit) {
+			pending[strconv.FormatInt(fa.ID(), 10)] = true
+			continue
+		}
+		byVisit[a.Visit] = append(byVisit[a.Visit], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
+	}
+	want := map[string]bool{}
+	for _, as := range byVisit {
+		keep, _ := filter.Select(as, n)
+		for _, id := range keep {
+			want[strconv.FormatInt(id, 10)] = true
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "cap-live", MaxDelay: maxDelay},
+		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runners.Run(ctx, p)
+		done <- err
+	}()
+	sendNight(t, b.Addr(), "live", spec)
+
+	// A guard against a hang, not a measure of speed.
+	deadline := time.After(3 * time.Minute)
+	for messages(t, b.Addr(), "all") < int64(len(want)) {
+		select {
+		case err := <-done:
+			t.Fatalf("the pipeline ended: %v", err)
+		case <-deadline:
+			t.Fatalf("after 3 minutes the capped output has %d of %d alerts", messages(t, b.Addr(), "all"), len(want))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	seen := map[string]bool{}
+	for _, m := range readTopic(t, b.Addr(), "all", 0) {
+		k := string(m.Key)
+		switch {
+		case pending[k]:
+			t.Errorf("alert %s of the open visit passed the cap before its visit was decided", k)
+		case !want[k]:
+			t.Errorf("alert %s is over its visit's cap", k)
+		case seen[k]:
+			t.Errorf("alert %s is in the output twice", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N of the %d decided visits", len(seen), len(want), len(byVisit))
 	}
 }

@@ -98,16 +98,20 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// QA and the per-visit cap read the alerts they keep back from where
+	// they came, once a visit is decided.
+	reread := qa.FromKafka(cfg.Read.Config)
+	if cfg.Archive != nil {
+		reread = qa.FromArchive(*cfg.Archive)
+	}
 	var qc qa.Config
 	if cfg.QA != nil {
 		qc = *cfg.QA
 		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
-		// QA reads the alerts it keeps back from where they came.
-		if cfg.Archive != nil {
-			qc.Reread = qa.FromArchive(*cfg.Archive)
-		} else {
-			qc.Reread = qa.FromKafka(cfg.Read.Config)
-		}
+		qc.Reread = reread
+	}
+	if cfg.QA != nil || cfg.CapPerVisit > 0 {
+		// Both decide visits in observation time.
 		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
 			cfg.Read.EventTime = cfg.Survey
 			// The clock says nothing of observation times (a replay of
@@ -130,7 +134,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		recs = qaOut.Kept
 	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit})
+		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread})
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,8 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	fs.Var(&f.exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
 	f.prefix = fs.String("topic-prefix", "", "put this before each output's name to make its topic")
 	f.capN = fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20);\n"+
-		"exact on bounded reads; on a live read alerts ahead of the watermark can pass uncapped (known gap, see README)")
+		"exact on live and bounded reads: a visit's alerts wait (as ids) until the watermark passes its\n"+
+		"one-minute observation-time window, i.e. until a later visit arrives, then the kept ones are read back")
 	f.dlq = fs.String("dead-letter-topic", deadletter.DefaultTopic, "topic for alerts a filter fails on")
 	f.qaSpec = fs.String("qa", "", "aggregate QA before the filters, e.g. 'rate=3x,spatial=k=5:r=20' (rate: N or Fx the running median,\n"+
 		"reject|flag|throttle=K, by=exposure|ccd|quadrant; spatial: k, r, line, width in arcsec, reject|flag); see the qa package docs")

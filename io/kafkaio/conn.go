@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 )
 
 // conn is a process-wide sarama client and consumer for one Config, shared by
@@ -31,6 +32,67 @@ type conn struct {
 	// outages tracks partitions that fail to read, for every DoFn
 	// instance reading them.
 	outages outage
+
+	// marks are the partitions' own watermarks (Unix ms) and wm the
+	// read's (see holdAt); started lists the partitions that have begun.
+	marks   map[topicPartition]int64
+	started map[topicPartition]bool
+	wm      int64
+}
+
+// start registers a partition the first time it is read: until it has
+// read a record or found itself caught up, it holds the read's watermark
+// at the beginning of time.
+func (c *conn) start(tp topicPartition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started == nil {
+		c.started, c.marks, c.wm = map[topicPartition]bool{}, map[topicPartition]int64{}, int64(mtime.MinTimestamp)
+	}
+	if c.started[tp] {
+		return
+	}
+	c.started[tp] = true
+	c.marks[tp] = int64(mtime.MinTimestamp)
+}
+
+// holdAt moves a started partition's own watermark forward to ms and
+// returns the watermark it should report: the read's, the least over the
+// partitions that hold one, never moving back. Each partition reporting
+// the read's watermark, not its own, keeps the stage's watermark right on
+// prism, which otherwise lets one partition's bundle move the stage's
+// output watermark past records another partition has yet to emit.
+func (c *conn) holdAt(tp topicPartition, ms int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.marks[tp]; !ok || ms > cur {
+		c.marks[tp] = ms
+	}
+	return c.advanceLocked()
+}
+
+// idle lets a caught-up (or finished) partition stop holding the read's
+// watermark, and returns the read's watermark, which the partition then
+// reports; its next record holds the watermark again.
+func (c *conn) idle(tp topicPartition) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.marks, tp)
+	return c.advanceLocked()
+}
+
+// advanceLocked moves the read's watermark to the least mark, if that is
+// later, and returns it.
+func (c *conn) advanceLocked() int64 {
+	if len(c.marks) == 0 {
+		return c.wm
+	}
+	least := int64(mtime.MaxTimestamp)
+	for _, m := range c.marks {
+		least = min(least, m)
+	}
+	c.wm = max(c.wm, least)
+	return c.wm
 }
 
 var (

@@ -507,6 +507,8 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		// offsets committed for what was finished.
 		return sdf.StopProcessing(), nil
 	}
+	tp := topicPartition{d.Topic, d.Partition}
+	fn.conn.start(tp)
 	pr, err := fn.conn.partition(ctx, d.Topic, d.Partition, next, fn.Cfg.PollTimeout)
 	if errors.Is(err, errBusy) {
 		return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
@@ -525,6 +527,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			// A finished bounded read leaves the fetch session, so it no
 			// longer slows the broker's fetches for the partitions left.
 			pr.closeConsumer()
+			fn.conn.idle(tp)
 			return sdf.StopProcessing(), nil
 		}
 		if Draining() {
@@ -556,7 +559,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				et = rec.Timestamp
 			}
 			emit(mtime.FromTime(et), rec)
-			we.UpdateWatermark(et.Add(-fn.Cfg.MaxDelay))
+			we.UpdateWatermark(time.UnixMilli(fn.conn.holdAt(tp, et.Add(-fn.Cfg.MaxDelay).UnixMilli())))
 			prev, next = m.Offset, m.Offset+1
 			pr.next = next
 			n++
@@ -583,10 +586,16 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				// Offsets up to End were skipped (transaction markers): done.
 				rt.TryClaim(rest.End)
 				pr.closeConsumer()
+				fn.conn.idle(tp)
 				return sdf.StopProcessing(), nil
 			}
-			if fn.Cfg.IdleAdvance && next >= hwm {
-				we.UpdateWatermark(time.Now().Add(-fn.Cfg.MaxDelay))
+			switch {
+			case fn.Cfg.IdleAdvance && next >= hwm:
+				we.UpdateWatermark(time.UnixMilli(fn.conn.holdAt(tp, time.Now().Add(-fn.Cfg.MaxDelay).UnixMilli())))
+			case next >= hwm:
+				// Caught up: nothing here can be behind the others, so
+				// this partition follows the read's watermark.
+				we.UpdateWatermark(time.UnixMilli(fn.conn.idle(tp)))
 			}
 			return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
 		}

@@ -56,6 +56,11 @@ type Config struct {
 	// the cap's groups close in (default DefaultCapWindow).
 	CapPerVisit int
 	CapWindow   time.Duration
+	// Reread reads records back by Source, for the cap: kept alerts wait
+	// as ids until their visit is decided, then are read again
+	// (kafkaio.Fetch for a Kafka read, archive.Fetch for a replay).
+	// Required with CapPerVisit.
+	Reread Reread
 }
 
 // Outputs are what Apply produces.
@@ -162,11 +167,18 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	}
 	allAcks := []beam.PCollection{acks}
 	var stats []beam.PCollection
+	deads := []beam.PCollection{dead}
 	for i, name := range out.Names {
 		if cfg.CapPerVisit > 0 {
-			c := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow})
+			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
+				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread})
+			if err != nil {
+				return Outputs{}, err
+			}
 			out.Kept[name] = c.Kept
 			allAcks = append(allAcks, c.Acks)
+			deads = append(deads, c.Dead)
 			stats = append(stats, c.Stats)
 			continue
 		}
@@ -182,7 +194,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		out.All = beam.ParDo(s, keptMessage, kept)
 	}
 	out.Acks = beam.Flatten(s, allAcks...)
-	out.Dead = dead
+	out.Dead = beam.Flatten(s, deads...)
 	if stats != nil {
 		out.CapStats = beam.Flatten(s, stats...)
 	} else {
@@ -223,6 +235,9 @@ type applyFn struct {
 	Topics          []string
 	DeadLetterTopic string
 	Units           int
+	// Again marks the cap's second pass over alerts read back: the
+	// alerts were counted on the first.
+	Again bool
 
 	codec   *framing.Codec
 	filters []*Filter
@@ -245,6 +260,9 @@ func (fn *applyFn) Setup() error {
 	}
 	for _, f := range fn.filters {
 		n := "filter_" + f.Name() + "_"
+		if fn.Again {
+			n += "reread_" // counted apart: these alerts were counted once already
+		}
 		fn.ctr = append(fn.ctr, filterCounters{
 			kept:    beam.NewCounter("alertbeam", n+"kept"),
 			dropped: beam.NewCounter("alertbeam", n+"dropped"),

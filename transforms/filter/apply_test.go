@@ -31,7 +31,9 @@ import (
 
 func init() {
 	register.DoFn2x1[int, func(kafkaio.Record), error](&genFn{})
+	register.DoFn3x1[[]kafkaio.Source, func(kafkaio.Record), func(kafkaio.Missing), error](&regenFn{})
 	register.Emitter1[kafkaio.Record]()
+	register.Emitter1[kafkaio.Missing]()
 	register.DoFn1x0[kafkaio.Message](&sinkMsgFn{})
 	register.DoFn1x0[kafkaio.Ack](&sinkAckFn{})
 	register.DoFn1x0[filter.CapStat](&sinkStatFn{})
@@ -92,6 +94,47 @@ func (fn *genFn) ProcessElement(visit int, emit func(kafkaio.Record)) error {
 		emit(kafkaio.Record{Source: offsetSource(visit, k), Value: b})
 	}
 	return nil
+}
+
+// regenFn reads genFn's records back by Source, for the per-visit cap:
+// the generator is the stream these tests read, and it is deterministic,
+// so a record read again is the record read first.
+type regenFn struct {
+	Gen *genFn
+
+	visits map[int][][]byte
+}
+
+func (fn *regenFn) ProcessElement(refs []kafkaio.Source, emit func(kafkaio.Record), missing func(kafkaio.Missing)) error {
+	if fn.visits == nil {
+		fn.visits = map[int][][]byte{}
+		if err := fn.Gen.Setup(); err != nil {
+			return err
+		}
+	}
+	for _, ref := range refs {
+		visit, k := int(ref.Offset/100_000), int(ref.Offset%100_000)
+		recs, ok := fn.visits[visit]
+		if !ok {
+			if err := fn.Gen.ProcessElement(visit, func(r kafkaio.Record) { recs = append(recs, r.Value) }); err != nil {
+				return err
+			}
+			fn.visits[visit] = recs
+		}
+		if k >= len(recs) {
+			missing(kafkaio.Missing{Source: ref, Err: "beyond the visit"})
+			continue
+		}
+		emit(kafkaio.Record{Source: ref, Value: recs[k]})
+	}
+	return nil
+}
+
+// regen is a filter.Reread over genFn's records.
+func regen(gen *genFn) filter.Reread {
+	return func(s beam.Scope, refs beam.PCollection) (beam.PCollection, beam.PCollection) {
+		return beam.ParDo2(s, &regenFn{Gen: gen}, refs)
+	}
 }
 
 func offsetSource(visit, k int) kafkaio.Source {
@@ -479,7 +522,7 @@ func TestApplyCapPerVisit(t *testing.T) {
 	gen := &genFn{Survey: sim.SurveyZTF, PerVisit: 30, Visits: 12}
 	n := generate(t, gen.config())
 	byOffset := n.byOffset()
-	r := runFilters(t, gen, nil, filter.Config{Survey: "ztf", Filters: []string{"rb", "bright:max=19"}, CapPerVisit: capN})
+	r := runFilters(t, gen, nil, filter.Config{Survey: "ztf", Filters: []string{"rb", "bright:max=19"}, CapPerVisit: capN, Reread: regen(gen)})
 
 	for _, spec := range []string{"rb", "bright:max=19"} {
 		tr := ztfTruths()["rb"]

@@ -2,6 +2,8 @@ package filter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"sort"
@@ -10,24 +12,24 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
 
 func init() {
-	register.Function3x0(stampKept)
-	register.Emitter2[beam.EventTime, Kept]()
-	register.Emitter3[beam.EventTime, string, Scored]()
-	register.DoFn5x0[context.Context, string, func(*Scored) bool, func(int64), func(CapStat)](&rankFn{})
-	register.Iter1[Scored]()
-	register.Emitter1[int64]()
+	register.Function2x0(capRefOf)
+	register.Emitter3[beam.EventTime, string, capRef]()
+	register.DoFn8x1[beam.EventTime, state.Provider, timers.Provider, string, capRef, func([]kafkaio.Source), func(kafkaio.Ack), func(CapStat), error](&capGateFn{})
+	register.Emitter1[[]kafkaio.Source]()
 	register.Emitter1[CapStat]()
-	register.DoFn6x0[context.Context, typex.Window, Kept, func(*int64) bool, func(kafkaio.Message), func(kafkaio.Ack)](&joinFn{})
-	register.Iter1[int64]()
+	register.DoFn1x1[kafkaio.Missing, kafkaio.Message](&lostFn{})
 	beam.RegisterType(reflect.TypeOf((*Scored)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*CapStat)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*capRef)(nil)).Elem())
 }
 
 // Scored is what the cap ranks an alert by.
@@ -86,17 +88,33 @@ type CapStat struct {
 // DefaultCapWindow is the event-time window a visit's group closes in.
 const DefaultCapWindow = time.Minute
 
+// Reread reads records back by Source: refs is a PCollection of
+// []kafkaio.Source; records holds a kafkaio.Record for each ref, with the
+// ref as its Source, and missing a kafkaio.Missing for each ref that can
+// no longer be read. kafkaio.Fetch and archive.Fetch have this shape.
+type Reread func(s beam.Scope, refs beam.PCollection) (records, missing beam.PCollection)
+
 // CapConfig configures Cap.
 type CapConfig struct {
-	Name   string // the output's name, for counters and CapStats
-	N      int    // alerts kept per visit (Rubin: 20)
-	Window time.Duration
+	Name   string        // the output's name, for counters and CapStats
+	N      int           // alerts kept per visit (Rubin: 20)
+	Window time.Duration // default DefaultCapWindow
+	// Spec is the output's filter spec and Topic its topic: a kept alert
+	// read back goes through the filter again (it may transform the
+	// alert) and is addressed to Topic.
+	Spec, Topic      string
+	Survey, Registry string
+	DeadLetterTopic  string
+	Units            int // ack units an alert owes this output
+	// Reread reads the kept alerts back once their visit is decided.
+	Reread Reread
 }
 
 // CapOutputs are what Cap produces, all in the global window.
 type CapOutputs struct {
 	Kept  beam.PCollection // kafkaio.Message
 	Acks  beam.PCollection // kafkaio.Ack for the capped alerts
+	Dead  beam.PCollection // kafkaio.Message: kept alerts that could not be read back, or that the filter failed on
 	Stats beam.PCollection // CapStat, one per visit
 }
 
@@ -104,110 +122,150 @@ type CapOutputs struct {
 // of Kept), choosing them with Select: the highest signal-to-noise ratio
 // (Alert.SNR), ties by the lower id.
 //
-// Only small records are shuffled: each kept alert is re-timestamped with
-// its observation time, a (visit, id, score) record is grouped by visit in
-// fixed event-time windows of cfg.Window, and the ids over the cap come
-// back to the alerts as a side input, per window, into the ParDo that holds
-// the packets, which never leave their stage. All alerts of a visit share
-// one observation time (ZTF jd, LSST midpointMjdTai), so a visit never
-// straddles windows; the window only decides when its group closes: when
-// the watermark passes its end. Read the stream with an observation-time
-// event-time policy (or a MaxDelay above the delivery delay), or alerts
-// re-timestamped behind the watermark arrive late and are dropped by the
-// grouping.
-//
-// Known gap: prism (the direct runner) hands a side input over once its
-// watermark has caught up with the main input's, not once the window's
-// decision is ready, so on a live read alerts that arrive ahead of the
-// watermark can pass uncapped (bounded reads are exact:
-// pipelines.TestFilterCapPerVisit). transforms/qa moved off side inputs
-// for this reason (see its "Joining decisions back"); Cap should follow.
-func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) CapOutputs {
+// Packets are never held or shuffled. Each kept alert's id, score and
+// Source wait, keyed by visit, in a gate (state in the global window)
+// until the watermark passes the end of the fixed event-time window of
+// cfg.Window its observation time falls in; then the gate acknowledges the
+// alerts over the cap, and cfg.Reread reads the others back, which go
+// through the filter again (it may transform them) to the output. So the
+// cap is exact however far alerts run ahead of the watermark, on a live
+// read as on a bounded one. All alerts of a visit share one observation
+// time (ZTF jd, LSST midpointMjdTai), so a visit never straddles windows.
+// Read the stream with the survey's observation-time event-time policy:
+// a visit is then decided once a later visit's alerts move the watermark
+// past its window (pipelines.Filter does this). An alert that arrives
+// after its visit was decided (late) is decided at once, with the other
+// late alerts of its visit then waiting, under the same cap: it is never
+// dropped or held.
+func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error) {
 	s = s.Scope("filter.Cap")
 	if cfg.N < 0 {
-		panic("filter: Cap with a negative N")
+		return CapOutputs{}, errors.New("filter: Cap with a negative N")
+	}
+	if cfg.Reread == nil {
+		return CapOutputs{}, errors.New("filter: a per-visit cap needs Reread, to read kept alerts back once their visit is decided")
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultCapWindow
 	}
-	stamped, keys := beam.ParDo2(s, stampKept, kept)
-	fixed := window.NewFixedWindows(cfg.Window)
-	stamped = beam.WindowInto(s, fixed, stamped)
-	groups := beam.GroupByKey(s, beam.WindowInto(s, fixed, keys))
-	capped, stats := beam.ParDo2(s, &rankFn{Name: cfg.Name, N: cfg.N}, groups)
-	msgs, acks := beam.ParDo2(s, &joinFn{}, stamped, beam.SideInput{Input: capped})
+	refs := beam.ParDo(s, capRefOf, kept)
+	batches, capped, stats := beam.ParDo3(s, &capGateFn{N: cfg.N, Window: cfg.Window, Name: cfg.Name,
+		Decide: timers.InEventTime("decide"), Waiting: state.MakeBagState[capRef]("waiting")},
+		beam.WindowInto(s, window.NewGlobalWindows(), refs))
+	records, missing := cfg.Reread(s, batches)
+	again := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: []string{cfg.Spec}, Topics: []string{cfg.Topic},
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true}
+	keptAgain, acks, dead := beam.ParDo3(s, again, records)
+	lost := beam.ParDo(s, &lostFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
 	global := window.NewGlobalWindows()
 	return CapOutputs{
-		Kept:  beam.WindowInto(s, global, msgs),
-		Acks:  beam.WindowInto(s, global, acks),
-		Stats: beam.WindowInto(s, global, stats),
-	}
+		Kept:  beam.WindowInto(s, global, beam.ParDo(s, keptMessage, keptAgain)),
+		Acks:  beam.WindowInto(s, global, beam.Flatten(s, capped, acks)),
+		Dead:  beam.WindowInto(s, global, beam.Flatten(s, dead, lost)),
+		Stats: stats,
+	}, nil
 }
 
-// stampKept moves each kept alert to its observation time and emits the
-// small record the cap groups.
-func stampKept(k Kept, alerts func(beam.EventTime, Kept), keys func(beam.EventTime, string, Scored)) {
-	t := mtime.FromTime(k.Time)
-	alerts(t, k)
-	keys(t, k.Visit, Scored{ID: k.ID, Score: k.Score})
+// capRef is what the cap's gate holds of a kept alert: no packet.
+type capRef struct {
+	ID    int64
+	Score float64
+	Src   kafkaio.Source
+	Units int
 }
 
-// rankFn decides one visit: it emits the ids over the cap.
-type rankFn struct {
-	Name string
-	N    int
+// capRefOf times a kept alert by its observation time and keeps only what
+// the cap needs; the packet stays behind.
+func capRefOf(k Kept, emit func(beam.EventTime, string, capRef)) {
+	emit(mtime.FromTime(k.Time), k.Visit, capRef{ID: k.ID, Score: k.Score, Src: k.Msg.Source, Units: k.Msg.Units})
+}
+
+// capGateFn holds a visit's kept alerts until the watermark passes the end
+// of its window, then decides the visit.
+type capGateFn struct {
+	N       int
+	Window  time.Duration
+	Name    string
+	Waiting state.Bag[capRef]
+	Decide  timers.EventTime
 
 	capped beam.Counter
 }
 
-func (fn *rankFn) Setup() {
+func (fn *capGateFn) Setup() {
 	fn.capped = beam.NewCounter("alertbeam", "filter_"+fn.Name+"_capped")
 }
 
-func (fn *rankFn) ProcessElement(ctx context.Context, visit string, iter func(*Scored) bool, emitCapped func(int64), emitStat func(CapStat)) {
-	var all []Scored
-	var s Scored
-	for iter(&s) {
-		all = append(all, s)
-	}
-	keep, capped := Select(all, fn.N)
-	for _, id := range capped {
-		emitCapped(id)
-	}
-	fn.capped.Inc(ctx, int64(len(capped)))
-	emitStat(CapStat{Output: fn.Name, Visit: visit, Alerts: len(keep) + len(capped), Capped: len(capped)})
+func (fn *capGateFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp timers.Provider, _ string, r capRef,
+	_ func([]kafkaio.Source), _ func(kafkaio.Ack), _ func(CapStat)) error {
+	end := WindowEnd(ts, fn.Window)
+	fn.Decide.Set(tp, end.ToTime(), timers.WithOutputTimestamp(end.Subtract(time.Millisecond).ToTime()))
+	return fn.Waiting.Add(sp, r)
 }
 
-// joinFn drops the capped alerts, acknowledging them with the units
-// their message would have, and passes the rest.
-type joinFn struct {
-	// sets caches the capped ids of recent windows, so the side input is
-	// read once per window, not once per alert. A window's side input is
-	// final once the runner hands it over, so the cache never goes stale;
-	// it is cleared when it grows, as old windows are not seen again.
-	sets map[typex.EventTime]map[int64]bool
+// maxReread bounds a read-back batch.
+const maxReread = 1000
+
+func (fn *capGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, visit string, _ timers.Context,
+	keep func([]kafkaio.Source), acks func(kafkaio.Ack), stats func(CapStat)) error {
+	refs, _, err := fn.Waiting.Read(sp)
+	if err != nil {
+		return fmt.Errorf("filter: reading the cap's gate of %s: %w", visit, err)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	scored := make([]Scored, len(refs))
+	for i, r := range refs {
+		scored[i] = Scored{ID: r.ID, Score: r.Score}
+	}
+	kept, over := Select(scored, fn.N)
+	chosen := make(map[int64]bool, len(kept))
+	for _, id := range kept {
+		chosen[id] = true
+	}
+	var batch []kafkaio.Source
+	for _, r := range refs {
+		if !chosen[r.ID] {
+			// Over the cap, or a second delivery of a chosen alert:
+			// either way this record is done for this output.
+			acks(kafkaio.AckOf(r.Src, r.Units))
+			continue
+		}
+		delete(chosen, r.ID)
+		batch = append(batch, r.Src)
+		if len(batch) == maxReread {
+			keep(batch)
+			batch = nil
+		}
+	}
+	if len(batch) > 0 {
+		keep(batch)
+	}
+	fn.capped.Inc(ctx, int64(len(over)))
+	stats(CapStat{Output: fn.Name, Visit: visit, Alerts: len(kept) + len(over), Capped: len(over)})
+	return fn.Waiting.Clear(sp)
 }
 
-// joinCacheWindows bounds the cache: a bundle rarely spans more than a
-// couple of windows.
-const joinCacheWindows = 16
+// WindowEnd is the end of the fixed event-time window of size that ts
+// falls in (windows start at multiples of size from the Unix epoch, as
+// Beam's fixed windows do; floor division before it).
+func WindowEnd(ts beam.EventTime, size time.Duration) beam.EventTime {
+	ms := size.Milliseconds()
+	m := int64(ts) % ms
+	if m < 0 {
+		m += ms
+	}
+	return beam.EventTime(int64(ts) - m + ms)
+}
 
-func (fn *joinFn) ProcessElement(_ context.Context, w typex.Window, k Kept, capped func(*int64) bool, emit func(kafkaio.Message), acks func(kafkaio.Ack)) {
-	set, ok := fn.sets[w.MaxTimestamp()]
-	if !ok {
-		if fn.sets == nil || len(fn.sets) >= joinCacheWindows {
-			fn.sets = map[typex.EventTime]map[int64]bool{}
-		}
-		set = map[int64]bool{}
-		var id int64
-		for capped(&id) {
-			set[id] = true
-		}
-		fn.sets[w.MaxTimestamp()] = set
-	}
-	if set[k.ID] {
-		acks(kafkaio.AckOf(k.Msg.Source, k.Msg.Units))
-		return
-	}
-	emit(k.Msg)
+// lostFn dead-letters a kept alert that could not be read back.
+type lostFn struct {
+	DeadLetterTopic string
+	Units           int
+}
+
+func (fn *lostFn) ProcessElement(m kafkaio.Missing) kafkaio.Message {
+	err := fmt.Errorf("reading the capped output's alert back: %s", m.Err)
+	return deadletter.New(kafkaio.Record{Source: m.Source}, Stage+"/cap", err).Message(fn.DeadLetterTopic, fn.Units)
 }

@@ -110,8 +110,10 @@
 // (jd, field), LSST diaSource.visit), keeping the highest S/N (Alert.SNR)
 // and breaking ties by the lower id (Select); the rest are acknowledged,
 // counted (filter_NAME_capped) and reported per visit as CapStats. Only
-// (visit, id, score) records are grouped, in fixed event-time windows; the
-// decision reaches the packets as a side input (see Cap).
+// (id, score, source) records wait, keyed by visit, in a gate that opens
+// when the watermark passes the visit's event-time window; the kept alerts
+// are then read back (Config.Reread) and filtered again, so the cap is
+// exact however far alerts run ahead of the watermark (see Cap).
 //
 // # Testing filters
 //

@@ -100,11 +100,9 @@ type Config struct {
 	Reread Reread
 }
 
-// Reread re-reads records by Source: refs is a PCollection of
-// []kafkaio.Source; records holds a kafkaio.Record for each ref, with the
-// ref as its Source, and missing a kafkaio.Missing for each ref that can
-// no longer be read. kafkaio.Fetch and archive.Fetch have this shape.
-type Reread func(s beam.Scope, refs beam.PCollection) (records, missing beam.PCollection)
+// Reread re-reads records by Source (see filter.Reread): kafkaio.Fetch and
+// archive.Fetch have this shape.
+type Reread = filter.Reread
 
 // FromKafka re-reads kept records from the Kafka cluster they were read
 // from.
@@ -617,13 +615,11 @@ func (fn *gateFn) Setup() {
 }
 
 func (fn *gateFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp timers.Provider, _ string, w waiting, _ func([]kafkaio.Source), _ func(kafkaio.Ack)) error {
-	// The end of the fixed window ts falls in (windows start at multiples
-	// of their size from the Unix epoch; floor division for times before
-	// it). Output at the window's last instant, so what the gate lets
-	// through stays in its exposure's window downstream (filter.Cap).
-	size := fn.Window.Milliseconds()
-	end := int64(ts) - mod(int64(ts), size) + size
-	fn.Decide.Set(tp, time.UnixMilli(end), timers.WithOutputTimestamp(time.UnixMilli(end-1)))
+	// Decide at the end of the fixed window ts falls in; output at the
+	// window's last instant, so what the gate lets through stays in its
+	// exposure's window downstream.
+	end := filter.WindowEnd(ts, fn.Window)
+	fn.Decide.Set(tp, end.ToTime(), timers.WithOutputTimestamp(end.Subtract(time.Millisecond).ToTime()))
 	return fn.Waiting.Add(sp, w)
 }
 
@@ -681,12 +677,4 @@ type missingFn struct {
 func (fn *missingFn) ProcessElement(m kafkaio.Missing) kafkaio.Message {
 	err := fmt.Errorf("reading the kept record back: %s", m.Err)
 	return deadletter.New(kafkaio.Record{Source: m.Source}, Stage, err).Message(fn.DeadLetterTopic, fn.Units)
-}
-
-// mod is the floor modulo.
-func mod(a, b int64) int64 {
-	if m := a % b; m < 0 {
-		return m + b
-	}
-	return a % b
 }
