@@ -17,9 +17,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "bench",
-		summary: "measure alertbeam against a raw sarama + hamba/avro loop on the same broker",
-		beam:    true,
+		name:         "bench",
+		summary:      "measure alertbeam against a raw sarama + hamba/avro loop on the same broker",
+		beam:         true,
+		orchestrates: true,
 		usage: `
 
 Loads --alerts generated alerts (ZTF ~60 KB each with cutouts; --survey lsst

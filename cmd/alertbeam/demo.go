@@ -27,9 +27,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "demo",
-		summary: "run the whole flow on an embedded broker with a simulated night, and summarise",
-		beam:    true,
+		name:         "demo",
+		summary:      "run the whole flow on an embedded broker with a simulated night, and summarise",
+		beam:         true,
+		orchestrates: true,
 		usage: `
 
 Starts an embedded Kafka broker and schema registry in this process, publishes

@@ -69,10 +69,14 @@ func handleSignals(args []string, cancel context.CancelFunc, stderr io.Writer) (
 		case <-done:
 			return
 		}
-		if c := lookupCommand(args); c != nil && c.beam {
+		c := lookupCommand(args)
+		if c != nil && c.beam {
 			fmt.Fprintln(stderr, "\nalertbeam: stopping: finishing the alerts in flight and committing offsets (signal again to exit at once)")
 			kafkaio.Drain()
-		} else {
+		}
+		if c == nil || !c.beam || c.orchestrates {
+			// Its own loops (and child processes, which get SIGINT) stop
+			// on the context.
 			cancel()
 		}
 		select {
@@ -117,6 +121,10 @@ type command struct {
 	summary string
 	// beam marks pipeline subcommands, which also accept Beam's options.
 	beam bool
+	// orchestrates marks a pipeline command that also runs loops of its
+	// own or child processes (bench, demo): a stop cancels its context as
+	// well as draining its pipelines.
+	orchestrates bool
 	// setup declares the subcommand's flags and returns what runs it.
 	setup func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
 	usage string // extra usage text: arguments and examples
