@@ -203,8 +203,18 @@ func (fn *capGateFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp tim
 	return fn.Waiting.Add(sp, r)
 }
 
-// maxReread bounds a read-back batch.
-const maxReread = 1000
+// MaxReadBack bounds a read-back batch: a Rubin visit can keep 10,000
+// alerts.
+const MaxReadBack = 1000
+
+// ReadBack emits srcs to a Reread in batches of at most MaxReadBack.
+func ReadBack(srcs []kafkaio.Source, emit func([]kafkaio.Source)) {
+	for len(srcs) > 0 {
+		n := min(len(srcs), MaxReadBack)
+		emit(srcs[:n:n])
+		srcs = srcs[n:]
+	}
+}
 
 func (fn *capGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, visit string, _ timers.Context,
 	keep func([]kafkaio.Source), acks func(kafkaio.Ack), stats func(CapStat)) error {
@@ -224,7 +234,7 @@ func (fn *capGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.P
 	for _, id := range kept {
 		chosen[id] = true
 	}
-	var batch []kafkaio.Source
+	var back []kafkaio.Source
 	for _, r := range refs {
 		if !chosen[r.ID] {
 			// Over the cap, or a second delivery of a chosen alert:
@@ -233,15 +243,9 @@ func (fn *capGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.P
 			continue
 		}
 		delete(chosen, r.ID)
-		batch = append(batch, r.Src)
-		if len(batch) == maxReread {
-			keep(batch)
-			batch = nil
-		}
+		back = append(back, r.Src)
 	}
-	if len(batch) > 0 {
-		keep(batch)
-	}
+	ReadBack(back, keep)
 	fn.capped.Inc(ctx, int64(len(over)))
 	stats(CapStat{Output: fn.Name, Visit: visit, Alerts: len(kept) + len(over), Capped: len(over)})
 	return fn.Waiting.Clear(sp)

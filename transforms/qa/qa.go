@@ -607,9 +607,6 @@ type gateFn struct {
 	opened beam.Counter
 }
 
-// maxBatch bounds a read-back batch; a Rubin visit can keep 10,000 alerts.
-const maxBatch = 1000
-
 func (fn *gateFn) Setup() {
 	fn.opened = beam.NewCounter("alertbeam", "qa_gates_opened")
 }
@@ -634,23 +631,17 @@ func (fn *gateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Prov
 			drop[id] = true
 		}
 	}
-	var batch []kafkaio.Source
+	var back []kafkaio.Source
 	for _, w := range all {
 		switch {
 		case w.Drop != nil:
 		case drop[w.ID]:
 			acks(kafkaio.AckOf(w.Src, fn.Units))
 		default:
-			batch = append(batch, w.Src)
-			if len(batch) == maxBatch {
-				keep(batch)
-				batch = nil
-			}
+			back = append(back, w.Src)
 		}
 	}
-	if len(batch) > 0 {
-		keep(batch)
-	}
+	filter.ReadBack(back, keep)
 	fn.opened.Inc(ctx, 1)
 	return fn.Waiting.Clear(sp)
 }
