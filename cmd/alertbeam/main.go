@@ -235,6 +235,9 @@ func newFlagSet(c *command, stderr io.Writer) (*flag.FlagSet, func(context.Conte
 		fmt.Fprintf(w, "alertbeam %s: %s\n\nUsage:\n  alertbeam %s [flags]%s\n\nFlags:\n", c.name, c.summary, c.name, c.usage)
 		printFlags(w, fs, func(n string) bool { return own[n] })
 		if c.beam {
+			fmt.Fprint(w, "\nStopping: the first Ctrl-C (SIGINT or SIGTERM) drains: reads stop, what is in flight reaches its\n"+
+				"outputs, offsets are committed, and the command exits 0; a second one exits at once (130).\n"+
+				"Transient broker errors are retried for --kafka-retry-timeout before the command fails.\n")
 			fmt.Fprint(w, "\nBeam pipeline options (see Beam's documentation):\n")
 			printFlags(w, fs, func(n string) bool { return !own[n] })
 		}
