@@ -92,7 +92,8 @@ func handleSignals(args []string, cancel context.CancelFunc, stderr io.Writer) (
 	}
 }
 
-// lookupCommand finds the subcommand args name, or nil.
+// lookupCommand finds the subcommand args name, two-word ones ("archive
+// verify") first, or nil.
 func lookupCommand(args []string) *command {
 	if len(args) == 0 {
 		return nil
@@ -157,17 +158,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	// Two-word commands ("archive verify").
-	if len(args) > 1 {
-		if c2, ok := commands[args[0]+" "+args[1]]; ok {
-			args = append([]string{c2.name}, args[2:]...)
-		}
-	}
-	c, ok := commands[args[0]]
-	if !ok {
+	c := lookupCommand(args)
+	if c == nil {
 		fmt.Fprintf(stderr, "alertbeam: unknown command %q\n\n", args[0])
 		topUsage(stderr)
 		return 2
+	}
+	if strings.Contains(c.name, " ") {
+		args = args[1:] // a two-word command ("archive verify")
 	}
 	fs, exec := newFlagSet(c, stderr)
 	positional, err := parseInterspersed(fs, args[1:])
