@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,9 +47,10 @@ func alertbeamBinary(t *testing.T) string {
 
 type faultNight struct {
 	t       *testing.T
-	addr    string
+	addr    string // host:port[,host:port...]
 	bin     string
 	name    string // test's own prefix of topics and groups
+	shape   faultShape
 	nights  []string
 	days    [2]int
 	root    string
@@ -58,6 +60,19 @@ type faultNight struct {
 	corrupt map[string]bool // "partition/offset" of each corrupt message
 	good    map[string]bool // ids of the good alerts
 }
+
+// faultShape is how many alerts each of a fault test's two nights has, and
+// how its ingest topic is replicated.
+type faultShape struct {
+	visits, perVisit int
+	replication      int16
+}
+
+// faultDefault is 1,500 alerts a night in three visits, on one broker.
+var faultDefault = faultShape{visits: 3, perVisit: 500, replication: 1}
+
+// perNight is the number of alerts in each night.
+func (s faultShape) perNight() int { return s.visits * s.perVisit }
 
 // newFaultNight prepares a test's topics and archive; feed fills the
 // ingest topic.
@@ -71,38 +86,48 @@ func newFaultNight(t *testing.T, name string, days [2]int) *faultNight {
 
 // newFaultNightAt is newFaultNight on the broker at addr.
 func newFaultNightAt(t *testing.T, addr, name string, days [2]int) *faultNight {
-	f := &faultNight{t: t, addr: addr, bin: alertbeamBinary(t), name: name, root: t.TempDir(), days: days,
+	return newShapedNight(t, addr, name, days, faultDefault)
+}
+
+// newShapedNight is newFaultNight on the brokers at addr (a comma-separated
+// list), with nights of the given shape.
+func newShapedNight(t *testing.T, addr, name string, days [2]int, shape faultShape) *faultNight {
+	f := &faultNight{t: t, addr: addr, bin: alertbeamBinary(t), name: name, shape: shape, root: t.TempDir(), days: days,
 		ingest: name + "_ingest", dlq: name + "_deadletter", corrupt: map[string]bool{}, good: map[string]bool{}}
 	for _, day := range days {
 		f.nights = append(f.nights, fmt.Sprintf("202610%02d", day))
 	}
 	// The ingest topic exists before the pipeline starts, as a survey's
 	// does; a topic created later is found by discovery, more slowly.
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{addr}})
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: f.brokers()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
+	admin, err := sarama.NewClusterAdmin(f.brokers(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := admin.CreateTopic(f.ingest, &sarama.TopicDetail{NumPartitions: 4, ReplicationFactor: 1}, false); err != nil {
+	if err := admin.CreateTopic(f.ingest, &sarama.TopicDetail{NumPartitions: 4, ReplicationFactor: shape.replication}, false); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// produce publishes one simulated night (1,500 alerts with cutouts in
-// three visits) at speed × real time (0: at once), then 15 corrupt
-// messages. It returns when the broker has them all.
+// brokers is the list of broker addresses.
+func (f *faultNight) brokers() []string { return strings.Split(f.addr, ",") }
+
+// produce publishes one simulated night (by default 1,500 alerts with
+// cutouts in three visits) at speed × real time (0: at once), then 1% as
+// many corrupt messages. It returns when the broker has them all.
 func (f *faultNight) produce(i int, speed string) error {
-	args := []string{"produce", "--brokers", f.addr, "--topic", f.ingest, "--partitions", "4", "--visits", "3", "--alerts-per-visit", "500",
+	args := []string{"produce", "--brokers", f.addr, "--topic", f.ingest, "--partitions", "4",
+		"--visits", strconv.Itoa(f.shape.visits), "--alerts-per-visit", strconv.Itoa(f.shape.perVisit),
 		"--speed", speed, "--night", fmt.Sprintf("2026-10-%02d", f.days[i]), "--seed", strconv.Itoa(f.days[i])}
 	if out, err := exec.Command(f.bin, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("alertbeam produce: %v\n%s", err, out)
 	}
-	return f.sendCorrupt(15, i)
+	return f.sendCorrupt(f.shape.perNight()/100, i)
 }
 
 // feeding is a feed in progress.
@@ -129,7 +154,7 @@ func (f *faultNight) warmUp() {
 	if err := f.produce(1, "0"); err != nil {
 		f.t.Fatal(err)
 	}
-	f.waitDelivered(1500, 3*time.Minute)
+	f.waitDelivered(int64(f.shape.perNight()), 3*time.Minute)
 }
 
 // fed waits for the feed to finish.
@@ -152,15 +177,15 @@ func (f *faultNight) classify() {
 		}
 		f.good[string(m.Key)] = true
 	}
-	if len(f.good) != 3000 || len(f.corrupt) != 30 {
-		f.t.Fatalf("ingest holds %d good alerts and %d corrupt messages, want 3000 and 30", len(f.good), len(f.corrupt))
+	if n := f.shape.perNight(); len(f.good) != 2*n || len(f.corrupt) != 2*(n/100) {
+		f.t.Fatalf("ingest holds %d good alerts and %d corrupt messages, want %d and %d", len(f.good), len(f.corrupt), 2*n, 2*(n/100))
 	}
 }
 
 // sendCorrupt publishes n corrupt messages of three kinds: not Avro, a
 // container cut short, a bad magic byte.
 func (f *faultNight) sendCorrupt(n, batch int) error {
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{f.addr}})
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: f.brokers()})
 	if err != nil {
 		return err
 	}
@@ -169,7 +194,7 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 	sc.Producer.Retry.Max, sc.Producer.Retry.Backoff = 60, 500*time.Millisecond
 	var p sarama.SyncProducer
 	for deadline := time.Now().Add(time.Minute); ; {
-		if p, err = sarama.NewSyncProducer([]string{f.addr}, sc); err == nil {
+		if p, err = sarama.NewSyncProducer(f.brokers(), sc); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -200,15 +225,18 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 // (none if it does not exist).
 func (f *faultNight) read(topic string) []*sarama.ConsumerMessage {
 	f.t.Helper()
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{f.addr}})
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: f.brokers()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	cl, err := sarama.NewClient([]string{f.addr}, sc)
+	cl, err := sarama.NewClient(f.brokers(), sc)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	defer cl.Close()
+	if !hasTopic(cl, topic) {
+		return nil
+	}
 	parts, err := cl.Partitions(topic)
 	if err != nil {
 		return nil
@@ -242,6 +270,13 @@ func (f *faultNight) read(topic string) []*sarama.ConsumerMessage {
 	return out
 }
 
+// hasTopic reports whether topic exists, from the client's metadata: asking
+// sarama for the partitions of a missing topic retries for seconds.
+func hasTopic(cl sarama.Client, topic string) bool {
+	topics, err := cl.Topics()
+	return err == nil && slices.Contains(topics, topic)
+}
+
 // readNight reads every program topic of a night.
 func (f *faultNight) readNight(night string) []*sarama.ConsumerMessage {
 	var out []*sarama.ConsumerMessage
@@ -253,11 +288,11 @@ func (f *faultNight) readNight(night string) []*sarama.ConsumerMessage {
 
 // delivered counts the messages in the night topics now.
 func (f *faultNight) delivered() int64 {
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{f.addr}})
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: f.brokers()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	cl, err := sarama.NewClient([]string{f.addr}, sc)
+	cl, err := sarama.NewClient(f.brokers(), sc)
 	if err != nil {
 		return 0 // the broker may be restarting
 	}
@@ -266,6 +301,9 @@ func (f *faultNight) delivered() int64 {
 	for _, night := range f.nights {
 		for _, prog := range []int{1, 2, 3} {
 			topic := fmt.Sprintf("ztf_%s_programid%d", night, prog)
+			if !hasTopic(cl, topic) {
+				continue // not yet created
+			}
 			parts, _ := cl.Partitions(topic)
 			for _, p := range parts {
 				end, _ := cl.GetOffset(topic, p, sarama.OffsetNewest)

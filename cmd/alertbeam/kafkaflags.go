@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -44,6 +48,33 @@ func (f *securityFlags) config(addrs []string) kafkaio.Config {
 // partitions and the chosen replication, producers acks=all and idempotent.
 func (f *securityFlags) write(addrs []string, partitions int) kafkaio.WriteConfig {
 	return kafkaio.WriteConfig{Config: f.config(addrs), Partitions: int32(partitions), Replication: int16(*f.replication)}
+}
+
+// check refuses, before a pipeline starts, a connection that cannot work
+// (an untrusted or expired certificate, a wrong password), in one line that
+// names the flag to look at. Brokers that do not answer yet pass: the
+// pipeline retries them.
+func (f *securityFlags) check(ctx context.Context, conn kafkaio.Config) error {
+	err := kafkaio.Check(ctx, conn)
+	if err == nil {
+		return nil
+	}
+	var (
+		unknown x509.UnknownAuthorityError
+		invalid x509.CertificateInvalidError
+		host    x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (--ca-file must name the CA that signed the brokers' certificates)", err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Errorf("%w (the brokers' certificate has expired: it must be renewed on the brokers)", err)
+	case errors.As(err, &host):
+		return fmt.Errorf("%w (connect by a name the brokers' certificate was issued for)", err)
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
+		return fmt.Errorf("%w (check --username, --sasl-mechanism and the password: --password or $ALERTBEAM_KAFKA_PASSWORD)", err)
+	}
+	return err
 }
 
 func (f *securityFlags) security() kafkaio.Security {
@@ -89,6 +120,10 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
 	}
 	conn := f.sec.config(addrs)
+	if err := f.sec.check(ctx, conn); err != nil {
+		_ = stop()
+		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
+	}
 	var topics []string
 	if *f.topic != "" {
 		topics = strings.Split(*f.topic, ",")

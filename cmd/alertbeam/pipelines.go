@@ -57,6 +57,9 @@ Examples:
 				}
 				defer stop()
 				w := sec.write(addrs, *partitions)
+				if err := sec.check(ctx, w.Config); err != nil {
+					return err
+				}
 				p, s := beam.NewPipelineWithRoot()
 				var acks beam.PCollection
 				if *fromFiles {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -120,7 +121,76 @@ func newClient(ctx context.Context, c Config, sc *sarama.Config) (sarama.Client,
 	err := retry(ctx, fmt.Sprintf("connecting to %s", strings.Join(c.Brokers, ",")), c.retryTimeout(), func() error {
 		var err error
 		cl, err = sarama.NewClient(c.Brokers, sc)
-		return err
+		return plain(err)
 	})
 	return cl, err
 }
+
+// Check connects to c's brokers once and returns the error no retry mends
+// (an untrusted or expired certificate, failed authentication, a bad
+// configuration), so that a command refuses to start instead of failing
+// inside a running pipeline. Anything else, such as no broker answering
+// yet, is not Check's business: it returns nil and the pipeline's own
+// retries deal with it.
+func Check(ctx context.Context, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sc, err := saramaConfig(c)
+	if err != nil {
+		return err
+	}
+	sc.Metadata.Retry.Max = 0 // each broker once
+	cl, err := sarama.NewClient(c.Brokers, sc)
+	if err == nil {
+		return cl.Close()
+	}
+	if err := plain(err); !Transient(err) {
+		return fmt.Errorf("kafkaio: %s: %w", strings.Join(c.Brokers, ","), err)
+	}
+	return nil
+}
+
+// plain takes sarama's "client has run out of available brokers to talk
+// to" off a failed connection's error and keeps what each broker said,
+// once each, on one line: "tls: failed to verify certificate: x509:
+// certificate signed by unknown authority". The error still wraps the
+// originals, for Transient and errors.As.
+func plain(err error) error {
+	if err == nil || !errors.Is(err, sarama.ErrOutOfBrokers) {
+		return err
+	}
+	inner := errors.Unwrap(err)
+	if inner == nil {
+		return err
+	}
+	causes := []error{inner}
+	if j, ok := inner.(interface{ Unwrap() []error }); ok {
+		causes = j.Unwrap()
+	}
+	var msgs []string
+	seen := map[string]bool{}
+	for _, c := range causes {
+		if m := c.Error(); !seen[m] {
+			seen[m] = true
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) == 0 {
+		return err
+	}
+	return &brokersError{msg: strings.Join(msgs, "; "), err: err}
+}
+
+// brokersError is what the brokers said when none could be used.
+type brokersError struct {
+	msg string
+	err error
+}
+
+func (e *brokersError) Error() string { return e.msg }
+
+func (e *brokersError) Unwrap() error { return e.err }
