@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 BIN      := bin/alertbeam
 export CACHE
 
-.PHONY: all build demo test integration ci bench lint fmt generate fuzz crosscompile clean
+.PHONY: all build demo test integration cluster soak ci bench lint fmt generate fuzz crosscompile clean
 
 all: build
 
@@ -26,15 +26,32 @@ GOTEST := $(GO) tool gotestsum --format pkgname-and-test-fails --
 
 ## test: unit tests (embedded broker, in-process registry, prism direct runner).
 test:
+	# The Python venv (astropy, Hipparcos-2) of io/catalog's independent
+	# check; without it those tests skip, or fail under CI=true.
+	-.ci/deps python
 	$(GOTEST) -count=1 -skip '^TestIntegration' $(PKGS)
 
+# The cluster tests print their figures (recovery times, duplicates).
+CLUSTERTEST := $(GO) tool gotestsum --format standard-verbose --
+
 ## integration: start real Apache Kafka (KRaft, from Maven Central), run the
-## TestIntegration tests against it, and always stop it.
+## TestIntegration tests against it, and always stop it; then the same on
+## a three-node cluster for the TestIntegrationCluster tests.
 integration:
 	.ci/deps
 	# -p 1: some tests stop and restart the one broker, which must not
 	# pull it from under another package's tests.
-	.ci/with-kafka $(GOTEST) -count=1 -p 1 -run '^TestIntegration' -timeout 30m $(PKGS)
+	.ci/with-kafka $(GOTEST) -count=1 -p 1 -run '^TestIntegration' -skip '^TestIntegrationCluster' -timeout 30m $(PKGS)
+	.ci/with-kafka-cluster $(CLUSTERTEST) -count=1 -run '^TestIntegrationCluster' -timeout 20m ./cmd/alertbeam
+
+## cluster: a three-node Kafka cluster in the foreground, for trying things
+## by hand: prints its addresses and control script; Ctrl-C stops it.
+cluster:
+	.ci/with-kafka-cluster
+
+## soak: the cluster broker-kill test with 20,000 alerts (about 7 minutes).
+soak:
+	ALERTBEAM_SOAK=1 .ci/with-kafka-cluster $(CLUSTERTEST) -count=1 -run '^TestIntegrationClusterBrokerKill$$' -timeout 90m ./cmd/alertbeam
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.
 fuzz:

@@ -44,6 +44,9 @@ type FilterConfig struct {
 	// with the default record-time policy is switched to the survey's
 	// observation time.
 	QA *qa.Config
+	// Catalogs are the crossmatch filters' catalog specs
+	// (filter.Config.Catalogs, --catalog NAME=PATH).
+	Catalogs []string
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -134,7 +137,8 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		recs = qaOut.Kept
 	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread})
+		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
+		Catalogs: cfg.Catalogs})
 	if err != nil {
 		return nil, err
 	}

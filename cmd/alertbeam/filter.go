@@ -49,6 +49,8 @@ Examples:
   alertbeam filter --list
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --filter 'bright=bright:max=17'
   alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --catalog hip=hip2.csv \
+      --filter 'near=xmatch:cat=hip,r=5' --filter 'nobrightstar:cat=hip' --expr 'has(xmatch.hip) && xmatch.hip.Hpmag < 6.0'
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
   alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
       --filter significance:min=5 --cap-per-visit 20`,
@@ -94,7 +96,8 @@ Examples:
 
 // filterFlags are the flags of a filter graph, shared by filter and replay.
 type filterFlags struct {
-	filters, exprs multiFlag
+	filters, exprs specFlag
+	catalogs       specFlag
 	prefix         *string
 	capN           *int
 	dlq            *string
@@ -109,6 +112,9 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.Var(&f.filters, "filter", "a filter spec (repeatable): NAME, NAME:k=v,..., or OUT=spec")
 	fs.Var(&f.exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
+	fs.Var(&f.catalogs, "catalog", "a catalog for crossmatch filters (repeatable): NAME=PATH[,ra=COL,dec=COL,id=COL,unit=rad,cols=A+B,near=ARCSEC],\n"+
+		"a CSV file with a header row or a FITS binary table; filters xmatch:cat=NAME,r=ARCSEC, brightstar:cat=NAME and\n"+
+		"expressions reading xmatch.NAME.sep, .id and the catalog's numeric columns use it")
 	f.prefix = fs.String("topic-prefix", "", "put this before each output's name to make its topic")
 	f.capN = fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20);\n"+
 		"exact on live and bounded reads: a visit's alerts wait (as ids) until the watermark passes its\n"+
@@ -141,10 +147,16 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list)")
 	}
+	fs := make([]*filter.Filter, 0, len(specs))
 	for _, spec := range specs {
-		if _, err := filter.Build(spec, survey); err != nil {
+		flt, err := filter.Build(spec, survey)
+		if err != nil {
 			return nil, err
 		}
+		fs = append(fs, flt)
+	}
+	if err := filter.CheckCatalogs(fs, f.catalogs); err != nil {
+		return nil, err
 	}
 	return specs, nil
 }
@@ -152,5 +164,6 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 // config completes cfg with the filter flags.
 func (f *filterFlags) config(cfg pipelines.FilterConfig, specs []string) pipelines.FilterConfig {
 	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit, cfg.QA = specs, *f.prefix, *f.dlq, *f.capN, f.qa
+	cfg.Catalogs = f.catalogs
 	return cfg
 }

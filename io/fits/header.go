@@ -188,7 +188,9 @@ func (h *hdu) structural(c Card) error {
 			if !isInt || iv < 0 {
 				return bad()
 			}
-			if iv > MaxAxis {
+			// A binary table's NAXIS2 counts rows, which run to millions;
+			// dataLen still bounds it by the bytes that follow.
+			if iv > MaxAxis && !(h.xtension == "BINTABLE" && c.Key == "NAXIS2") {
 				return fmt.Errorf("%w: %s = %d", ErrTooLarge, c.Key, iv)
 			}
 			h.axes = append(h.axes, iv)

@@ -19,6 +19,8 @@ import (
 type Alert struct {
 	ZTF  *ztf.Alert
 	LSST *lsst.Alert
+
+	xm *xmatchState // catalogs for crossmatch filters (see WithCatalogs)
 }
 
 // OfZTF wraps a ZTF alert.
@@ -135,10 +137,10 @@ func (a *Alert) Clone() *Alert {
 	switch {
 	case a.ZTF != nil:
 		z := *a.ZTF
-		return &Alert{ZTF: &z}
+		return &Alert{ZTF: &z, xm: a.xm}
 	case a.LSST != nil:
 		l := *a.LSST
-		return &Alert{LSST: &l}
+		return &Alert{LSST: &l, xm: a.xm}
 	}
 	return &Alert{}
 }

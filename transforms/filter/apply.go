@@ -61,6 +61,11 @@ type Config struct {
 	// (kafkaio.Fetch for a Kafka read, archive.Fetch for a replay).
 	// Required with CapPerVisit.
 	Reread Reread
+	// Catalogs are catalog specs (catalog.ParseSpec:
+	// "NAME=PATH[,ra=COL,dec=COL,id=COL,...]") that the crossmatch
+	// filters (xmatch, noxmatch, brightstar, expressions reading
+	// xmatch.NAME) look up by name. Each worker loads each once.
+	Catalogs []string
 }
 
 // Outputs are what Apply produces.
@@ -143,6 +148,9 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if err != nil {
 		return Outputs{}, err
 	}
+	if err := CheckCatalogs(fs, cfg.Catalogs); err != nil {
+		return Outputs{}, err
+	}
 	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: len(fs) * cfg.Units}
 	topics := make([]string, len(fs))
 	for i, f := range fs {
@@ -159,7 +167,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	}
 
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
 	parts := []beam.PCollection{kept}
 	if len(fs) > 1 {
@@ -172,7 +180,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		if cfg.CapPerVisit > 0 {
 			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
 				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
-				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread})
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs})
 			if err != nil {
 				return Outputs{}, err
 			}
@@ -238,8 +246,12 @@ type applyFn struct {
 	// Again marks the cap's second pass over alerts read back: the
 	// alerts were counted on the first.
 	Again bool
+	// Catalogs are the crossmatch catalogs' specs (Config.Catalogs),
+	// loaded in Setup through the process-wide cache.
+	Catalogs []string
 
 	codec   *framing.Codec
+	cats    *Catalogs
 	filters []*Filter
 	ctr     []filterCounters
 	broken  beam.Counter
@@ -256,6 +268,9 @@ func (fn *applyFn) Setup() error {
 	}
 	fn.codec = c
 	if fn.filters, err = buildAll(fn.Specs, fn.Survey); err != nil {
+		return err
+	}
+	if fn.cats, err = OpenCatalogs(fn.Catalogs); err != nil {
 		return err
 	}
 	for _, f := range fn.filters {
@@ -286,6 +301,9 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		fn.broken.Inc(ctx, 1)
 		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*len(fn.filters)))
 		return nil
+	}
+	if len(fn.Catalogs) > 0 {
+		a.WithCatalogs(fn.cats)
 	}
 	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
 	key := []byte(strconv.FormatInt(id, 10))

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -586,4 +587,75 @@ func TestApplyCapPerVisit(t *testing.T) {
 		offsets = append(offsets, off)
 	}
 	checkUnits(t, r, offsets)
+}
+
+// A crossmatch filter runs under the per-visit cap: the gate's second pass
+// over the alerts read back loads the same catalog. The catalog is every
+// third generated alert's position, so the truth is known exactly.
+func TestApplyCapCrossmatch(t *testing.T) {
+	const capN = 4
+	gen := &genFn{Survey: sim.SurveyZTF, PerVisit: 30, Visits: 6}
+	n := generate(t, gen.config())
+	var csv strings.Builder
+	csv.WriteString("id,ra,dec\n")
+	var stars [][2]float64
+	for i, g := range n.alerts {
+		if i%3 == 0 {
+			fmt.Fprintf(&csv, "%d,%.9f,%.9f\n", g.ZTF.Candid, g.ZTF.Candidate.RA, g.ZTF.Candidate.Dec)
+			stars = append(stars, [2]float64{g.ZTF.Candidate.RA, g.ZTF.Candidate.Dec})
+		}
+	}
+	// An object seen in several visits matches in each: the truth is
+	// every alert within the radius of a catalog position, by brute force.
+	const radius = 0.5 // arcsec
+	perVisit := map[int][]sim.Generated{}
+	for _, g := range n.alerts {
+		for _, st := range stars {
+			if arcsecBetween(g.ZTF.Candidate.RA, g.ZTF.Candidate.Dec, st[0], st[1]) <= radius {
+				perVisit[g.Visit] = append(perVisit[g.Visit], g)
+				break
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "third.csv")
+	if err := os.WriteFile(path, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for _, gs := range perVisit {
+		if len(gs) <= capN {
+			t.Fatalf("visit %d has %d matches: the cap of %d tests nothing", gs[0].Visit, len(gs), capN)
+		}
+		sort.Slice(gs, func(i, j int) bool {
+			si, sj := 1/float64(gs[i].ZTF.Candidate.Sigmapsf), 1/float64(gs[j].ZTF.Candidate.Sigmapsf)
+			if si != sj {
+				return si > sj
+			}
+			return gs[i].ZTF.Candid < gs[j].ZTF.Candid
+		})
+		for _, g := range gs[:capN] {
+			want = append(want, g.ZTF.Candid)
+		}
+	}
+	slices.Sort(want)
+	byOffset := n.byOffset()
+	r := runFilters(t, gen, nil, filter.Config{Survey: "ztf", Filters: []string{"near=xmatch:cat=third,r=0.5"},
+		Catalogs: []string{"third=" + path}, CapPerVisit: capN, Reread: regen(gen)})
+	got, _ := r.kept("near", byOffset, n)
+	if d := diff(got, want); d != "" {
+		t.Errorf("crossmatch capped at %d per visit: %s", capN, d)
+	}
+	offsets := make([]int64, 0, len(byOffset))
+	for off := range byOffset {
+		offsets = append(offsets, off)
+	}
+	checkUnits(t, r, offsets)
+}
+
+// arcsecBetween is the angle between two positions given in degrees, by
+// the haversine formula.
+func arcsecBetween(ra1, dec1, ra2, dec2 float64) float64 {
+	rad := math.Pi / 180
+	h := math.Pow(math.Sin((dec2-dec1)*rad/2), 2) + math.Cos(dec1*rad)*math.Cos(dec2*rad)*math.Pow(math.Sin((ra2-ra1)*rad/2), 2)
+	return 2 * math.Asin(math.Sqrt(h)) / rad * 3600
 }

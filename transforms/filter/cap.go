@@ -108,6 +108,9 @@ type CapConfig struct {
 	Units            int // ack units an alert owes this output
 	// Reread reads the kept alerts back once their visit is decided.
 	Reread Reread
+	// Catalogs are the crossmatch catalogs the filter reads
+	// (Config.Catalogs): the second pass needs them as the first did.
+	Catalogs []string
 }
 
 // CapOutputs are what Cap produces, all in the global window.
@@ -154,7 +157,7 @@ func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error)
 		beam.WindowInto(s, window.NewGlobalWindows(), refs))
 	records, missing := cfg.Reread(s, batches)
 	again := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: []string{cfg.Spec}, Topics: []string{cfg.Topic},
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true, Catalogs: cfg.Catalogs}
 	keptAgain, acks, dead := beam.ParDo3(s, again, records)
 	lost := beam.ParDo(s, &lostFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
 	global := window.NewGlobalWindows()

@@ -454,13 +454,17 @@ func (cs *celSchema) NativeToValue(value any) ref.Val {
 
 // activation resolves the expression's variables from one alert, lazily.
 type activation struct {
-	cs   *celSchema
-	root reflect.Value // pointer to the alert struct
+	cs    *celSchema
+	root  reflect.Value // pointer to the alert struct
+	alert *Alert
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	if name == rootVar {
 		return &object{t: a.cs.root, p: a.root}, true
+	}
+	if name == xmatchVar {
+		return &xmatchVal{a: a.alert}, true
 	}
 	f, ok := a.cs.root.fields[name]
 	if !ok {

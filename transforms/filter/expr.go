@@ -29,7 +29,8 @@ import (
 //	      mpc_orbits, diaSourceId, observation_reason, target_name,
 //	      cutoutScience, cutoutTemplate, cutoutDifference
 //
-// for example
+// and xmatch, the nearest entries of the pipeline's catalogs (see
+// xmatch_cel.go), for example
 //
 //	candidate.rb > 0.8 && candidate.ndethist >= 2
 //	candidate.isdiffpos in ["t", "1"] && math.abs(candidate.magdiff) <= 0.1
@@ -105,6 +106,7 @@ func envFor(survey string) (*celEnv, error) {
 		ext.Math(),
 		ext.Strings(),
 		ext.Bindings(),
+		cel.Variable(xmatchVar, xmatchType),
 	}
 	for _, name := range cs.root.order {
 		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))
@@ -141,14 +143,14 @@ func Expr(name, src, survey string) (*Filter, error) {
 		return nil, fmt.Errorf("filter: expression %q: %w", src, err)
 	}
 	cs := e.cs
-	return &Filter{name: name, doc: "expression: " + src, surveys: []string{survey}, run: func(a *Alert) (*Alert, error) {
+	return &Filter{name: name, doc: "expression: " + src, surveys: []string{survey}, needs: exprNeeds(ast), run: func(a *Alert) (*Alert, error) {
 		var root reflect.Value
 		if survey == schemas.ZTF {
 			root = reflect.ValueOf(a.ZTF)
 		} else {
 			root = reflect.ValueOf(a.LSST)
 		}
-		out, _, err := prg.Eval(&activation{cs: cs, root: root})
+		out, _, err := prg.Eval(&activation{cs: cs, root: root, alert: a})
 		if err != nil {
 			if errors.Is(err, ErrMissing) {
 				return nil, fmt.Errorf("%w: %v", ErrMissing, err)

@@ -50,6 +50,7 @@ type Filter struct {
 	doc     string
 	surveys []string // nil: any survey
 	run     func(*Alert) (*Alert, error)
+	needs   []catalogRef // catalogs (and columns) it reads; see xmatch.go
 }
 
 // New makes a filter from a keep/drop function. surveys lists the surveys
@@ -158,7 +159,7 @@ func panicSite() string {
 // makes the result missing. It is named "a&b&c" (rename it with As).
 func And(fs ...*Filter) *Filter {
 	mustSome("And", fs)
-	return &Filter{name: joinNames(fs, "&"), doc: "all of: " + joinNames(fs, ", "), surveys: intersect(fs), run: func(a *Alert) (*Alert, error) {
+	return &Filter{name: joinNames(fs, "&"), doc: "all of: " + joinNames(fs, ", "), surveys: intersect(fs), needs: needsOf(fs), run: func(a *Alert) (*Alert, error) {
 		cur := a
 		var missing error
 		for _, f := range fs {
@@ -188,7 +189,7 @@ func And(fs ...*Filter) *Filter {
 // missing value makes the result missing. It is named "a|b|c".
 func Or(fs ...*Filter) *Filter {
 	mustSome("Or", fs)
-	return &Filter{name: joinNames(fs, "|"), doc: "any of: " + joinNames(fs, ", "), surveys: intersect(fs), run: func(a *Alert) (*Alert, error) {
+	return &Filter{name: joinNames(fs, "|"), doc: "any of: " + joinNames(fs, ", "), surveys: intersect(fs), needs: needsOf(fs), run: func(a *Alert) (*Alert, error) {
 		var missing error
 		for _, f := range fs {
 			out, err := f.run(a)
@@ -210,7 +211,7 @@ func Or(fs ...*Filter) *Filter {
 // Not keeps, unchanged, the alerts f drops, and drops those it keeps. A
 // missing value stays missing (not-unknown is unknown). It is named "!f".
 func Not(f *Filter) *Filter {
-	return &Filter{name: "!" + f.name, doc: "not: " + f.name, surveys: f.surveys, run: func(a *Alert) (*Alert, error) {
+	return &Filter{name: "!" + f.name, doc: "not: " + f.name, surveys: f.surveys, needs: f.needs, run: func(a *Alert) (*Alert, error) {
 		out, err := f.run(a)
 		if err != nil {
 			return nil, err

@@ -217,7 +217,7 @@ func build(spec, survey string) (*Filter, error) {
 		return nil, fmt.Errorf("filter: %s: %w", name, err)
 	}
 	if f.surveys == nil && e.Surveys != nil {
-		f = &Filter{name: f.name, doc: f.doc, surveys: e.Surveys, run: f.run}
+		f = &Filter{name: f.name, doc: f.doc, surveys: e.Surveys, run: f.run, needs: f.needs}
 	}
 	if hasParams && rawParams != "" {
 		f = f.As(name+"-"+paramSuffix(rawParams), f.doc)

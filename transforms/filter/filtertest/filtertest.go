@@ -145,6 +145,19 @@ type Result struct {
 // the same filter.Apply pipelines use, and reports what happened to each.
 // The alerts must all be of one survey.
 func Run(ctx context.Context, spec string, alerts ...*filter.Alert) (Result, error) {
+	return RunWith(ctx, Options{}, spec, alerts...)
+}
+
+// Options change how RunWith runs a filter.
+type Options struct {
+	// Catalogs are catalog specs ("NAME=PATH[,ra=COL,...]", see
+	// filter.Config.Catalogs) for crossmatch filters: xmatch, brightstar,
+	// xmatch.NAME in expressions. WriteCatalog makes one.
+	Catalogs []string
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, opts Options, spec string, alerts ...*filter.Alert) (Result, error) {
 	if len(alerts) == 0 {
 		return Result{}, errors.New("filtertest: no alerts")
 	}
@@ -192,7 +205,7 @@ func Run(ctx context.Context, spec string, alerts ...*filter.Alert) (Result, err
 	}
 	defer os.RemoveAll(dir)
 	p, s := beam.NewPipelineWithRoot()
-	out, err := filter.Apply(s, beam.CreateList(s, recs), filter.Config{Survey: survey, Registry: regURL, Filters: []string{spec}})
+	out, err := filter.Apply(s, beam.CreateList(s, recs), filter.Config{Survey: survey, Registry: regURL, Filters: []string{spec}, Catalogs: opts.Catalogs})
 	if err != nil {
 		return Result{}, err
 	}
@@ -221,7 +234,13 @@ func RunFunc(ctx context.Context, f filter.Func, alerts ...*filter.Alert) (Resul
 // or an alert the filter dead-lettered, fails the test.
 func Kept(t testing.TB, spec string, alerts ...*filter.Alert) []int64 {
 	t.Helper()
-	r, err := Run(context.Background(), spec, alerts...)
+	return KeptWith(t, Options{}, spec, alerts...)
+}
+
+// KeptWith is Kept with options.
+func KeptWith(t testing.TB, opts Options, spec string, alerts ...*filter.Alert) []int64 {
+	t.Helper()
+	r, err := RunWith(context.Background(), opts, spec, alerts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,4 +359,20 @@ func unquoteFirst(s string) (string, string, error) {
 	}
 	v, err := strconv.Unquote(q)
 	return v, strings.TrimSpace(s)[len(q):], err
+}
+
+// WriteCatalog writes a CSV catalog into the test's temporary directory
+// and returns its spec, "name=PATH": header names the columns (a catalog
+// needs ra and dec, in degrees, and may have id and numeric columns), and
+// each row is one CSV line.
+//
+//	hip := filtertest.WriteCatalog(t, "hip", "id,ra,dec,Hpmag", "1,150.0,20.0,3.5")
+//	kept := filtertest.KeptWith(t, filtertest.Options{Catalogs: []string{hip}}, "xmatch:cat=hip,r=5", alerts...)
+func WriteCatalog(t testing.TB, name, header string, rows ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".csv")
+	if err := os.WriteFile(path, []byte(header+"\n"+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name + "=" + path
 }
