@@ -64,7 +64,17 @@ type Config struct {
 	// Units each ack and dead letter acknowledges its source with
 	// (kafkaio.Commit); default 1.
 	Units int
+	// RetryTimeout is how long a GCS request is retried, with backoff,
+	// while the store does not answer or answers 429/5xx
+	// (DefaultRetryTimeout). The bundle waits meanwhile, so nothing is
+	// acknowledged and offsets do not advance; then the job fails with
+	// the last error. Local disks are not retried.
+	RetryTimeout time.Duration
 }
+
+// DefaultRetryTimeout rides out a storage endpoint's restart or a short
+// network outage, as kafkaio.DefaultRetryTimeout does for brokers.
+const DefaultRetryTimeout = 5 * time.Minute
 
 func (c *Config) defaults() {
 	if c.Codec == "" {
@@ -87,6 +97,9 @@ func (c *Config) defaults() {
 	}
 	if c.Units == 0 {
 		c.Units = 1
+	}
+	if c.RetryTimeout == 0 {
+		c.RetryTimeout = DefaultRetryTimeout
 	}
 }
 

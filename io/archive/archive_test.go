@@ -95,7 +95,7 @@ func checkNightsPending(t *testing.T, root, survey string, alerts []alert, pendi
 func archivedIDs(t *testing.T, root, survey, night string) []int64 {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,7 @@ func newCommitter(ctx context.Context, cfg Config) (*committer, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.Root)
+	st, err := openStore(ctx, cfg.Root, cfg.RetryTimeout)
 	if err != nil {
 		return nil, err
 	}

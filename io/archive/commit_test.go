@@ -93,7 +93,7 @@ func TestConcurrentCommitters(t *testing.T) {
 			const writers = 6
 			var batches [writers][]tempFile
 			for w := range writers {
-				st, err := openStore(ctx, root)
+				st, err := openStore(ctx, root, DefaultRetryTimeout)
 				if err != nil {
 					t.Fatal(err)
 				}

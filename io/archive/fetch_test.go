@@ -86,7 +86,7 @@ func TestReadSources(t *testing.T) {
 			if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 4}, alerts, nil, nil)); err != nil {
 				t.Fatal(err)
 			}
-			st, err := openStore(context.Background(), root)
+			st, err := openStore(context.Background(), root, DefaultRetryTimeout)
 			if err != nil {
 				t.Fatal(err)
 			}

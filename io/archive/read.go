@@ -155,7 +155,7 @@ func (c ReadConfig) parts() (root, prefix, glob string) {
 // listFiles lists the final files cfg names; none is an error.
 func listFiles(ctx context.Context, cfg ReadConfig) ([]fileRef, error) {
 	root, prefix, glob := cfg.parts()
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (o openStores) get(ctx context.Context, root string) (store, error) {
 	if st, ok := o[root]; ok {
 		return st, nil
 	}
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		return nil, err
 	}

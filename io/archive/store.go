@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // store is where archive files live: a local directory or a GCS bucket
@@ -63,12 +64,13 @@ var (
 )
 
 // openStore opens the store for root, a local directory or gs://bucket/prefix.
-func openStore(ctx context.Context, root string) (store, error) {
+// retry bounds how long a GCS request is retried (Config.RetryTimeout).
+func openStore(ctx context.Context, root string, retry time.Duration) (store, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}
 	if strings.HasPrefix(root, "gs://") {
-		return openGCS(ctx, root)
+		return openGCS(ctx, root, retry)
 	}
 	return openLocal(root)
 }

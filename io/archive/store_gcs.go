@@ -7,8 +7,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 )
@@ -30,9 +34,10 @@ type gcsStore struct {
 	bucket *storage.BucketHandle
 	name   string // bucket name
 	prefix string // "" or ending in "/"
+	health *outage
 }
 
-func openGCS(ctx context.Context, root string) (*gcsStore, error) {
+func openGCS(ctx context.Context, root string, retry time.Duration) (*gcsStore, error) {
 	bucket, prefix, err := parseGCS(root)
 	if err != nil {
 		return nil, err
@@ -43,7 +48,22 @@ func openGCS(ctx context.Context, root string) (*gcsStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: GCS client: %w", err)
 	}
-	return &gcsStore{client: client, bucket: client.Bucket(bucket), name: bucket, prefix: prefix}, nil
+	s := &gcsStore{client: client, name: bucket, prefix: prefix, health: &outage{what: "gs://" + bucket, timeout: retry}}
+	// Every request is retried, uploads of temporary files (which have no
+	// precondition, so the client would not retry them by default) too:
+	// rewriting a temporary object is harmless, and a final file's
+	// precondition turns a retried upload that had in fact succeeded into
+	// errExist, which the commit resolves by listing again. The bundle
+	// waits meanwhile: backpressure, not a failed job. (Handles copy the
+	// client's retry settings when made, so this comes before Bucket.)
+	client.SetRetry(
+		storage.WithPolicy(storage.RetryAlways),
+		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2}),
+		storage.WithErrorFuncWithContext(func(err error, _ *storage.RetryContext) bool {
+			return storage.ShouldRetry(err) && s.health.failed(err)
+		}))
+	s.bucket = client.Bucket(bucket)
+	return s, nil
 }
 
 // parseGCS splits gs://bucket/prefix.
@@ -77,8 +97,11 @@ func (s *gcsStore) create(ctx context.Context, name string, exclusive bool) (obj
 	cctx, cancel := context.WithCancel(ctx)
 	w := obj.NewWriter(cctx)
 	w.ChunkSize = gcsChunk
+	// The client gives up on a chunk after 32 s by default; the outage
+	// tracker decides instead.
+	w.ChunkRetryDeadline = s.health.timeout
 	w.ContentType = "application/avro"
-	return &gcsWriter{w: w, cancel: cancel, url: s.url(name)}, nil
+	return &gcsWriter{w: w, cancel: cancel, url: s.url(name), health: s.health}, nil
 }
 
 type gcsWriter struct {
@@ -86,6 +109,7 @@ type gcsWriter struct {
 	cancel context.CancelFunc
 	url    string
 	done   bool
+	health *outage
 }
 
 func (w *gcsWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
@@ -103,6 +127,7 @@ func (w *gcsWriter) commit() error {
 		}
 		return fmt.Errorf("archive: writing %s: %w", w.url, err)
 	}
+	w.health.ok()
 	return nil
 }
 
@@ -123,6 +148,7 @@ func (s *gcsStore) open(ctx context.Context, name string) (io.ReadCloser, error)
 	if err != nil {
 		return nil, fmt.Errorf("archive: reading %s: %w", s.url(name), err)
 	}
+	s.health.ok()
 	return r, nil
 }
 
@@ -143,6 +169,7 @@ func (s *gcsStore) list(ctx context.Context, prefix string) ([]object, error) {
 		}
 		out = append(out, object{Name: strings.TrimPrefix(a.Name, s.prefix), Size: a.Size})
 	}
+	s.health.ok()
 	// GCS lists in lexicographic order already; the local store sorts to match.
 	return out, nil
 }
@@ -152,5 +179,39 @@ func (s *gcsStore) remove(ctx context.Context, name string) error {
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
 		return fmt.Errorf("archive: removing %s: %w", s.url(name), err)
 	}
+	s.health.ok()
 	return nil
+}
+
+// outage follows a store's failures: it allows retries until the store has
+// failed, with no success in between, for longer than timeout, and logs
+// once when an outage starts and once when it ends.
+type outage struct {
+	what    string
+	timeout time.Duration
+	mu      sync.Mutex
+	since   time.Time // zero while the store answers
+}
+
+// failed records a retryable failure and reports whether to retry it.
+func (o *outage) failed(err error) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		o.since = time.Now()
+		log.Warnf(context.Background(), "archive: %s is failing (%v); retrying with backoff for up to %s, acknowledging nothing meanwhile",
+			o.what, err, o.timeout)
+		return true
+	}
+	return time.Since(o.since) < o.timeout
+}
+
+// ok records a success, which ends an outage.
+func (o *outage) ok() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.since.IsZero() {
+		log.Warnf(context.Background(), "archive: %s answers again after %s", o.what, time.Since(o.since).Round(time.Second))
+		o.since = time.Time{}
+	}
 }

@@ -19,7 +19,7 @@ func TestStoreConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			open := func(t *testing.T) store {
-				s, err := openStore(ctx, root(t))
+				s, err := openStore(ctx, root(t), DefaultRetryTimeout)
 				if err != nil {
 					t.Fatal(err)
 				}

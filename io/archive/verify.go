@@ -51,7 +51,7 @@ func Verify(ctx context.Context, root, survey, night string) (Report, error) {
 	if err := parseNight(night); err != nil {
 		return rep, err
 	}
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		return rep, err
 	}
@@ -249,7 +249,7 @@ func Sweep(ctx context.Context, root, survey, night string) ([]string, error) {
 	if err := parseNight(night); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		return nil, err
 	}

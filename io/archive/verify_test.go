@@ -23,7 +23,7 @@ import (
 func archiveGroup(t *testing.T, root string, alerts []alert, maxRecords int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, root)
+	st, err := openStore(ctx, root, DefaultRetryTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestVerifyFindsPlantedDamage(t *testing.T) {
 			archived, fresh := group[:len(group)-5], group[len(group)-5:]
 			archiveGroup(t, root, archived, 6)
 			night, dir := archived[0].Night, nightDir(schemas.ZTF, archived[0].Night, archived[0].Program)
-			st, err := openStore(ctx, root)
+			st, err := openStore(ctx, root, DefaultRetryTimeout)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +183,7 @@ func TestIndependentReader(t *testing.T) {
 			if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
 				t.Fatal(err)
 			}
-			st, _ := openStore(context.Background(), root)
+			st, _ := openStore(context.Background(), root, DefaultRetryTimeout)
 			var got []int64
 			for _, name := range finalFiles(t, st, "ztf/") {
 				rc, err := st.open(context.Background(), name)

@@ -72,7 +72,7 @@ type tempWriter struct {
 }
 
 func (fn *writeFn) Setup(ctx context.Context) error {
-	st, err := openStore(ctx, fn.Cfg.Root)
+	st, err := openStore(ctx, fn.Cfg.Root, fn.Cfg.RetryTimeout)
 	if err != nil {
 		return err
 	}
