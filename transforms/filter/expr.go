@@ -30,7 +30,8 @@ import (
 //	      cutoutScience, cutoutTemplate, cutoutDifference
 //
 // and xmatch, the nearest entries of the pipeline's catalogs (see
-// xmatch_cel.go), for example
+// xmatch_cel.go), and lcfit, the light-curve fits per band (see
+// lcfit_cel.go), for example
 //
 //	candidate.rb > 0.8 && candidate.ndethist >= 2
 //	candidate.isdiffpos in ["t", "1"] && math.abs(candidate.magdiff) <= 0.1
@@ -107,6 +108,7 @@ func envFor(survey string) (*celEnv, error) {
 		ext.Strings(),
 		ext.Bindings(),
 		cel.Variable(xmatchVar, xmatchType),
+		cel.Variable(lcfitVar, lcfitType),
 	}
 	for _, name := range cs.root.order {
 		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))

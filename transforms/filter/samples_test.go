@@ -62,12 +62,15 @@ var keptSamples = map[string][]int64{
 	"cutoutsnr":                           {sampleFaded, sampleNew}, // bright stamps
 	"nocutouts":                           {sampleFaded, sampleNew}, // transforms keep all
 	"drop:fields=fp_hists+prv_candidates": {sampleFaded, sampleNew}, //
+	"lcfit":                               nil,                      // faded: amplitude < 0; new: 1 detection
 	"candidate.rb > 0.4 && candidate.ndethist >= 2":              {sampleFaded, sampleNew},
 	"has(candidate.drb) && candidate.drb > 0.9":                  {sampleNew},
 	"prv_candidates.exists(p, has(p.candid))":                    {sampleFaded},
 	"size(prv_candidates) == 11 && candidate.isdiffpos == 't'":   {sampleNew},
 	"!has(candidate.ssnamenr) && !has(candidate.ssdistnr)":       {sampleFaded, sampleNew},
 	"candidate.fwhm <= 5.72 && candidate.elong <= 1.072 && true": {sampleFaded},
+	// r: 13 detections below the template, fitted with score 0.998.
+	"has(lcfit.r) && lcfit.r.amplitude < 0.0 && lcfit.r.score > 0.99 && lcfit.r.n == 13.0": {sampleFaded},
 }
 
 func readSamples(t *testing.T) map[int64][]byte {

@@ -1,0 +1,42 @@
+// Package venv finds, for tests, the Python of the project's cached
+// virtualenv, where .ci/deps installs the tools that recompute alertbeam's
+// results independently (fastavro, astropy, scipy).
+package venv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Python returns the virtualenv's Python after checking that it imports
+// modules. Without it the test is skipped with the command that installs
+// it, or fails when CI=true. $ALERTBEAM_PYTHON overrides the path.
+func Python(t testing.TB, modules ...string) string {
+	t.Helper()
+	py := os.Getenv("ALERTBEAM_PYTHON")
+	if py == "" {
+		cache := os.Getenv("CACHE")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache", "alertbeam")
+		}
+		py = filepath.Join(cache, "venv", "bin", "python")
+	}
+	check := "pass"
+	if len(modules) > 0 {
+		check = "import " + strings.Join(modules, ", ")
+	}
+	if out, err := exec.Command(py, "-c", check).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("no Python with %s at %s (.ci/deps python installs them): %v %s",
+			strings.Join(modules, ", "), py, err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return py
+}
