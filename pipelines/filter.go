@@ -7,6 +7,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -47,6 +48,13 @@ type FilterConfig struct {
 	// Catalogs are the crossmatch filters' catalog specs
 	// (filter.Config.Catalogs, --catalog NAME=PATH).
 	Catalogs []string
+	// GWTopic is the Kafka topic of IGWN gravitational-wave notices (GCN's
+	// igwn.gwalert, --gw-topic) the gw filters match alerts against, on
+	// Read's brokers (Write's for a replay). Each worker follows it from
+	// its beginning; a notice applies to the alerts processed after it is
+	// read. Notices that do not parse go to the dead-letter topic, once
+	// (consumer group Read.Group + ".gw").
+	GWTopic string
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -136,9 +144,18 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		}
 		recs = qaOut.Kept
 	}
+	var gw *igwn.Source
+	if cfg.GWTopic != "" {
+		gw = &igwn.Source{Conn: cfg.Read.Config, Topic: cfg.GWTopic}
+		if cfg.Archive != nil {
+			gw.Conn = cfg.Write.Config
+		} else {
+			checkNotices(s, cfg.Read, cfg.GWTopic, cfg.Write, cfg.DeadLetterTopic)
+		}
+	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-		Catalogs: cfg.Catalogs})
+		Catalogs: cfg.Catalogs, GW: gw})
 	if err != nil {
 		return nil, err
 	}

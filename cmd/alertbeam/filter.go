@@ -51,6 +51,8 @@ Examples:
   alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --catalog hip=hip2.csv \
       --filter 'near=xmatch:cat=hip,r=5' --filter 'nobrightstar:cat=hip' --expr 'has(xmatch.hip) && xmatch.hip.Hpmag < 6.0'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --gw-topic igwn.gwalert \
+      --filter 'gw:cl=90,before=1d,after=6d' --filter 'sn=lcfit:min_points=6,score=0.9'
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
   alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
       --filter significance:min=5 --cap-per-visit 20`,
@@ -98,6 +100,7 @@ Examples:
 type filterFlags struct {
 	filters, exprs specFlag
 	catalogs       specFlag
+	gwTopic        *string
 	prefix         *string
 	capN           *int
 	dlq            *string
@@ -115,6 +118,9 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	fs.Var(&f.catalogs, "catalog", "a catalog for crossmatch filters (repeatable): NAME=PATH[,ra=COL,dec=COL,id=COL,unit=rad,cols=A+B,near=ARCSEC],\n"+
 		"a CSV file with a header row or a FITS binary table; filters xmatch:cat=NAME,r=ARCSEC, brightstar:cat=NAME and\n"+
 		"expressions reading xmatch.NAME.sep, .id and the catalog's numeric columns use it")
+	f.gwTopic = fs.String("gw-topic", "", "Kafka `topic` of IGWN gravitational-wave notices (GCN's igwn.gwalert JSON) for gw filters,\n"+
+		"on the same brokers: each worker reads it from the beginning and follows it, a notice applying to the alerts\n"+
+		"processed after it is read, a RETRACTION removing its event; notices that do not parse are dead-lettered once")
 	f.prefix = fs.String("topic-prefix", "", "put this before each output's name to make its topic")
 	f.capN = fs.Int("cap-per-visit", 0, "keep at most N alerts per visit in each output, highest S/N first (Rubin: 20);\n"+
 		"exact on live and bounded reads: a visit's alerts wait (as ids) until the watermark passes its\n"+
@@ -164,6 +170,6 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 // config completes cfg with the filter flags.
 func (f *filterFlags) config(cfg pipelines.FilterConfig, specs []string) pipelines.FilterConfig {
 	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit, cfg.QA = specs, *f.prefix, *f.dlq, *f.capN, f.qa
-	cfg.Catalogs = f.catalogs
+	cfg.Catalogs, cfg.GWTopic = f.catalogs, *f.gwTopic
 	return cfg
 }

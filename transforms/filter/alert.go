@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
@@ -24,6 +25,7 @@ type Alert struct {
 
 	xm    *xmatchState     // catalogs for crossmatch filters (see WithCatalogs)
 	lc    *lcState         // light-curve fits, computed on first use (Fits)
+	gw    *igwn.Events     // gravitational-wave events for gw filters (WithGW)
 	notes []kafkaio.Header // headers a filter adds to what it publishes (Annotated)
 }
 
@@ -154,10 +156,10 @@ func (a *Alert) Clone() *Alert {
 	switch {
 	case a.ZTF != nil:
 		z := *a.ZTF
-		return &Alert{ZTF: &z, xm: a.xm, notes: a.notes}
+		return &Alert{ZTF: &z, xm: a.xm, gw: a.gw, notes: a.notes}
 	case a.LSST != nil:
 		l := *a.LSST
-		return &Alert{LSST: &l, xm: a.xm, notes: a.notes}
+		return &Alert{LSST: &l, xm: a.xm, gw: a.gw, notes: a.notes}
 	}
 	return &Alert{}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -66,6 +67,10 @@ type Config struct {
 	// filters (xmatch, noxmatch, brightstar, expressions reading
 	// xmatch.NAME) look up by name. Each worker loads each once.
 	Catalogs []string
+	// GW is the Kafka topic of IGWN notices the gw filters match alerts
+	// against (--gw-topic). Each worker process follows it once, from its
+	// beginning; a notice applies to the alerts processed after it is read.
+	GW *igwn.Source
 }
 
 // Outputs are what Apply produces.
@@ -151,6 +156,9 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if err := CheckCatalogs(fs, cfg.Catalogs); err != nil {
 		return Outputs{}, err
 	}
+	if usesGW(fs) && cfg.GW == nil {
+		return Outputs{}, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
+	}
 	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: len(fs) * cfg.Units}
 	topics := make([]string, len(fs))
 	for i, f := range fs {
@@ -167,7 +175,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	}
 
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
 	parts := []beam.PCollection{kept}
 	if len(fs) > 1 {
@@ -180,7 +188,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		if cfg.CapPerVisit > 0 {
 			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
 				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
-				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs})
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW})
 			if err != nil {
 				return Outputs{}, err
 			}
@@ -249,9 +257,13 @@ type applyFn struct {
 	// Catalogs are the crossmatch catalogs' specs (Config.Catalogs),
 	// loaded in Setup through the process-wide cache.
 	Catalogs []string
+	// GW is the notice topic the gw filters read (Config.GW), followed
+	// once per process from Setup.
+	GW *igwn.Source
 
 	codec   *framing.Codec
 	cats    *Catalogs
+	gw      *igwn.Events
 	filters []*Filter
 	ctr     []filterCounters
 	broken  beam.Counter
@@ -272,6 +284,11 @@ func (fn *applyFn) Setup() error {
 	}
 	if fn.cats, err = OpenCatalogs(fn.Catalogs); err != nil {
 		return err
+	}
+	if fn.GW != nil {
+		if fn.gw, err = igwn.Follow(*fn.GW, igwnCatchUp); err != nil {
+			return err
+		}
 	}
 	for _, f := range fn.filters {
 		n := "filter_" + f.Name() + "_"
@@ -304,6 +321,9 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	}
 	if len(fn.Catalogs) > 0 {
 		a.WithCatalogs(fn.cats)
+	}
+	if fn.gw != nil {
+		a.WithGW(fn.gw)
 	}
 	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
 	key := []byte(strconv.FormatInt(id, 10))
@@ -382,6 +402,10 @@ func (fn *applyFn) encode(a *Alert) ([]byte, error) {
 	}
 	return fn.codec.Encode(a.LSST)
 }
+
+// igwnCatchUp bounds how long a worker waits, in Setup, for the notices
+// already in the GW topic.
+const igwnCatchUp = 2 * time.Minute
 
 // withNotes is a kept alert's headers: the input's, then what its filter
 // added.

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
@@ -111,6 +112,8 @@ type CapConfig struct {
 	// Catalogs are the crossmatch catalogs the filter reads
 	// (Config.Catalogs): the second pass needs them as the first did.
 	Catalogs []string
+	// GW is the notice topic its gw filters read (Config.GW).
+	GW *igwn.Source
 }
 
 // CapOutputs are what Cap produces, all in the global window.
@@ -157,7 +160,7 @@ func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error)
 		beam.WindowInto(s, window.NewGlobalWindows(), refs))
 	records, missing := cfg.Reread(s, batches)
 	again := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: []string{cfg.Spec}, Topics: []string{cfg.Topic},
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true, Catalogs: cfg.Catalogs}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true, Catalogs: cfg.Catalogs, GW: cfg.GW}
 	keptAgain, acks, dead := beam.ParDo3(s, again, records)
 	lost := beam.ParDo(s, &lostFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
 	global := window.NewGlobalWindows()

@@ -64,6 +64,10 @@ type catalogRef struct {
 	cat, col string
 }
 
+// gwRef marks a filter that reads gravitational-wave events (gw.go), in
+// the same list as the catalogs it reads.
+var gwRef = catalogRef{col: "\x00gw"}
+
 func needsOf(fs []*Filter) []catalogRef {
 	var out []catalogRef
 	for _, f := range fs {
@@ -121,7 +125,7 @@ func (c *Catalogs) Names() []string {
 // that specs (Config.Catalogs) do not supply, loading the catalogs (once
 // per process) to see their columns. Apply checks the same.
 func CheckCatalogs(fs []*Filter, specs []string) error {
-	needs := needsOf(fs)
+	needs := slices.DeleteFunc(needsOf(fs), func(r catalogRef) bool { return r == gwRef })
 	if len(needs) == 0 {
 		return nil
 	}
@@ -135,6 +139,9 @@ func CheckCatalogs(fs []*Filter, specs []string) error {
 func (c *Catalogs) check(fs []*Filter) error {
 	for _, f := range fs {
 		for _, n := range f.needs {
+			if n == gwRef {
+				continue
+			}
 			x, ok := c.Get(n.cat)
 			if !ok {
 				have := "none"

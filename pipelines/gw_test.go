@@ -1,0 +1,184 @@
+package pipelines_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/igwn"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/io/skymap"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/runners"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/transforms/deadletter"
+)
+
+// A streaming filter follows a notice topic: an event announced before the
+// run applies from the start, one announced mid-stream to the alerts
+// processed after it, a retraction removes its event, and a notice that
+// does not parse is dead-lettered once while the run goes on. The gw
+// output holds exactly the alerts inside a live event's 90% region, each
+// naming its event in headers.
+func TestFilterGWNoticesMidStream(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"gwalerts": 2, "gwnotices": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	merger := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	coneA, err := skymap.EncodeCone(150, 20, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coneB, err := skymap.EncodeCone(200, -10, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	notice := func(v []byte) {
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "gwnotices", Value: sarama.ByteEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notice([]byte(`{"superevent_id": "S261129x", "alert_type": "PRELIMINARY"}`)) // no event: dead-lettered
+	notice(igwn.Encode("S261129a", igwn.Preliminary, merger, coneA))
+
+	// Alerts: a base simulated packet moved to chosen places, a day after
+	// the merger.
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = merger, 5, 1, 1, true
+	g, err := sim.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := g.Next()
+	codec, err := framing.NewZTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := int64(1)
+	send := func(ra, dec float64) string {
+		z := *base.ZTF
+		z.Candid, z.Candidate.Candid = next, next
+		z.Candidate.RA, z.Candidate.Dec = ra, dec
+		z.Candidate.Jd = float64(merger.Add(24*time.Hour).UnixNano())/86400e9 + 2440587.5
+		next++
+		v, err := codec.Encode(&z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := strconv.FormatInt(z.Candid, 10)
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "gwalerts", Key: sarama.StringEncoder(key), Value: sarama.ByteEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	inA := [][2]float64{{150, 20}, {152, 21}, {147, 18}}
+	inB := [][2]float64{{200, -10}, {201, -9}}
+	outside := [][2]float64{{10, 10}, {150, 40}}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"gwalerts"}, Group: "gwtest", IdleAdvance: true},
+		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf",
+		Filters: []string{"gw=gw:cl=90,before=1d,after=6d"}, GWTopic: "gwnotices",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runners.Run(ctx, p)
+		done <- err
+	}()
+	// The test shares the process's notice reader with the pipeline's
+	// DoFns (the direct runner runs them here), so it sees what they see.
+	events, err := igwn.Follow(igwn.Source{Conn: conn, Topic: "gwnotices"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.After(3 * time.Minute) // a guard against a hang, not a measure of speed
+		for !ok() {
+			select {
+			case err := <-done:
+				t.Fatalf("the pipeline ended before %s: %v", what, err)
+			case <-deadline:
+				t.Fatalf("after 3 minutes: not %s", what)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	processed := func() bool { return groupLag(t, b.Addr(), "gwtest", "gwalerts") == 0 }
+	want := map[string]string{} // id -> superevent
+	batch := func(places [][2]float64, event string) {
+		for _, pl := range places {
+			if id := send(pl[0], pl[1]); event != "" {
+				want[id] = event
+			}
+		}
+	}
+
+	wait("S261129a applied", func() bool { return events.Len() == 1 })
+	batch(inA, "S261129a")
+	batch(inB, "") // B is not announced yet
+	batch(outside, "")
+	wait("the first batch processed", processed)
+
+	notice(igwn.Encode("S261129b", igwn.Initial, merger.Add(2*time.Hour), coneB))
+	wait("S261129b applied", func() bool { return events.Len() == 2 })
+	batch(inA, "S261129a")
+	batch(inB, "S261129b")
+	batch(outside, "")
+	wait("the second batch processed", processed)
+
+	notice(igwn.Encode("S261129a", igwn.Retraction, time.Time{}, nil))
+	wait("S261129a retracted", func() bool { return events.Len() == 1 })
+	batch(inA, "") // retracted
+	batch(inB, "S261129b")
+	wait("the third batch processed", processed)
+	wait("the bad notice dead-lettered", func() bool { return messages(t, b.Addr(), deadletter.DefaultTopic) >= 1 })
+	wait("the notices' offsets committed", func() bool { return groupLag(t, b.Addr(), "gwtest.gw", "gwnotices") == 0 })
+	cancel()
+	<-done
+
+	got := map[string]string{}
+	for _, m := range readTopic(t, b.Addr(), "gw", 0) {
+		got[string(m.Key)] = headers(m)["gw.superevent_id"]
+	}
+	if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(want)) {
+		t.Fatalf("gw output (id=event) %v, want %v", sorted(got), sorted(want))
+	}
+	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, 1)
+	if len(dead) != 1 || headers(dead[0])[deadletter.HeaderStage] != "gw-notice" {
+		t.Fatalf("%d dead letters (%v), want the one bad notice", len(dead), dead)
+	}
+	t.Logf("kept %d of %d alerts; dead letter: %s", len(got), next-1, headers(dead[0])[deadletter.HeaderError])
+}
+
+func sorted(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
