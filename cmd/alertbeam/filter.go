@@ -43,7 +43,15 @@ JSON record on --qa-topic.
 A filter spec is a built-in or registered name with optional parameters
 (rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
 (candidate.rb > 0.8 && candidate.ndethist >= 2), or OUT=spec to name the
-output. --list shows the built-ins and their exact cuts.
+output. --list shows the built-ins and their exact cuts. An --expr is always an
+expression, named OUT=expr or after a hash of its text.
+
+Expressions are CEL over the alert's fields by their Avro names. Functions:
+size, has, in, matches, startsWith, int, double, string, the macros all,
+exists, filter, map; abs; math.abs, math.least, math.greatest, math.floor,
+math.ceil, math.round, math.trunc, math.sqrt, math.sign, math.isNaN; the
+string extensions (lowerAscii, split, replace, ...); and the variables
+xmatch.NAME (with --catalog) and lcfit.BAND (light-curve fits).
 
 Examples:
   alertbeam filter --list
@@ -149,7 +157,10 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 		}
 		f.qa = &qa.Config{Rate: rate, Spatial: spatial, QATopic: *f.qaTopic, Window: *f.qaWindow, AllowedLateness: *f.qaLateness}
 	}
-	specs := append(append([]string{}, f.filters...), f.exprs...)
+	specs := append([]string{}, f.filters...)
+	for _, e := range f.exprs {
+		specs = append(specs, filter.ExprSpec(e)) // never read as a filter name
+	}
 	if len(specs) == 0 {
 		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list)")
 	}

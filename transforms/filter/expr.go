@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
 
 	"github.com/alertbeam/alertbeam/schemas"
@@ -109,6 +111,7 @@ func envFor(survey string) (*celEnv, error) {
 		ext.Bindings(),
 		cel.Variable(xmatchVar, xmatchType),
 		cel.Variable(lcfitVar, lcfitType),
+		absFunction,
 	}
 	for _, name := range cs.root.order {
 		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))
@@ -301,3 +304,20 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// absFunction declares abs(x) beside ext.Math's math.abs: the name users
+// of NumPy and SQL reach for first.
+var absFunction = cel.Function("abs",
+	cel.Overload("abs_double", []*cel.Type{cel.DoubleType}, cel.DoubleType,
+		cel.UnaryBinding(func(v ref.Val) ref.Val { return types.Double(math.Abs(float64(v.(types.Double)))) })),
+	cel.Overload("abs_int", []*cel.Type{cel.IntType}, cel.IntType,
+		cel.UnaryBinding(func(v ref.Val) ref.Val {
+			i := int64(v.(types.Int))
+			if i == math.MinInt64 {
+				return types.NewErr("abs(%d) overflows", i)
+			}
+			if i < 0 {
+				i = -i
+			}
+			return types.Int(i)
+		})))

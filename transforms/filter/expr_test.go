@@ -210,3 +210,42 @@ func TestExpressionEnvironmentCoversSchemas(t *testing.T) {
 		t.Errorf("nested LSST records: outcome %d", got)
 	}
 }
+
+// An expression given as such is never read as a filter name, and abs is
+// declared beside math.abs.
+func TestExprSpecAndAbs(t *testing.T) {
+	for _, c := range []struct{ in, spec, name string }{
+		{"clean=true", "clean=(true)", "clean"},
+		{"true", "(true)", ""},
+		{"ok=candidate.rb > 0.5", "ok=candidate.rb > 0.5", "ok"},
+		{"candidate.rb == 0.5", "candidate.rb == 0.5", ""},
+	} {
+		spec := filter.ExprSpec(c.in)
+		if spec != c.spec {
+			t.Errorf("ExprSpec(%q) = %q, want %q", c.in, spec, c.spec)
+		}
+		f, err := filter.Build(spec, "ztf")
+		if err != nil {
+			t.Fatalf("%q: %v", spec, err)
+		}
+		if c.name != "" && f.Name() != c.name {
+			t.Errorf("%q is named %q, want %q", spec, f.Name(), c.name)
+		}
+	}
+	rb := float32(0.3)
+	a := filter.OfZTF(&ztf.Alert{Candidate: ztf.Candidate{Rb: &rb, Magpsf: 18}})
+	for src, want := range map[string]bool{
+		"clean=true":                         true,
+		"abs(candidate.magpsf - 19.0) < 1.5": true,
+		"abs(-3) == 3":                       true,
+		"abs(candidate.rb - 0.5) < 0.1":      false,
+	} {
+		f, err := filter.Build(filter.ExprSpec(src), "ztf")
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got, err := f.Keep(a); err != nil || got != want {
+			t.Errorf("%q kept %v (%v), want %v", src, got, err, want)
+		}
+	}
+}

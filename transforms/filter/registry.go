@@ -195,6 +195,24 @@ func Build(spec, survey string) (*Filter, error) {
 	return f, nil
 }
 
+// ExprSpec turns an expression given as such ("OUT=EXPR" or "EXPR", e.g.
+// from --expr) into a spec Build compiles as an expression, even where the
+// expression alone would read as a filter name ("clean=true", "true"):
+// such an expression is put in parentheses, which CEL ignores. Its output
+// name stays the same unless it is derived from the text (an unnamed
+// expression that needed the parentheses).
+func ExprSpec(s string) string {
+	s = strings.TrimSpace(s)
+	out, body := "", s
+	if m := namedRE.FindStringSubmatch(s); m != nil {
+		out, body = m[1]+"=", strings.TrimSpace(m[2])
+	}
+	if registeredRE.MatchString(body) {
+		body = "(" + body + ")"
+	}
+	return out + body
+}
+
 func build(spec, survey string) (*Filter, error) {
 	if spec == "" {
 		return nil, fmt.Errorf("filter: empty filter spec")
