@@ -27,7 +27,7 @@ import (
 )
 
 // RunnerUsage describes the --runner flag.
-const RunnerUsage = "where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow"
+const RunnerUsage = "where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow (--dry_run writes the job's JSON to stdout instead of submitting it)"
 
 // DefineRunnerFlag defines --runner in Go's global flag set, where Beam keeps
 // its options, unless something (ptest, beamx) already did.
@@ -99,6 +99,9 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 		return universal.Execute(ctx, p)
 	case "dataflow":
 		useOwnBinaryAsWorker()
+		if flagValue("dry_run") == "true" {
+			return dryRunDataflow(ctx, p)
+		}
 		return dataflow.Execute(ctx, p)
 	default:
 		AddExperiment(SafePrismExperiment)

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -172,5 +174,28 @@ func TestDistributeArchiveThenReplayIntoFilter(t *testing.T) {
 	code, out, errOut := runCLI(t, "consume", "--brokers", b.Addr(), "--topic", "r.purity", "--limit", strconv.Itoa(want+1), "--timeout", "3s", "--quiet")
 	if got := strings.Count(out, "\n"); code != 0 || got != want || want == 0 {
 		t.Fatalf("r.purity: %d alerts (exit %d, %s), want the %d purity selects", got, code, errOut, want)
+	}
+}
+
+// distribute --runner=dataflow --dry_run writes the job it would submit to
+// stdout, as Dataflow's JSON, and submits nothing.
+func TestDataflowDryRunPrintsJob(t *testing.T) {
+	cmd := exec.Command(alertbeamBinary(t), "distribute", "--brokers", "localhost:1", "--topic", "ingest",
+		"--runner=dataflow", "--dry_run", "--project", "alertbeam-test", "--region", "us-central1", "--staging_location", "gs://bucket/staging")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, stderr.String())
+	}
+	var job struct {
+		ProjectID string `json:"projectId"`
+		Type      string `json:"type"`
+		Name      string `json:"name"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &job); err != nil {
+		t.Fatalf("stdout is not the job's JSON: %v\n%s", err, stdout.String())
+	}
+	if job.ProjectID != "alertbeam-test" || job.Type != "JOB_TYPE_STREAMING" || job.Name == "" {
+		t.Fatalf("job %+v, want a streaming job of project alertbeam-test", job)
 	}
 }
