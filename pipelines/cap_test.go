@@ -13,7 +13,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
-	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
@@ -132,11 +131,7 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := runners.Run(ctx, p)
-		done <- err
-	}()
+	done := runLive(ctx, p)
 	sendNight(t, b.Addr(), "live", spec)
 
 	// A guard against a hang, not a measure of speed.

@@ -17,7 +17,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/io/skymap"
 	"github.com/alertbeam/alertbeam/pipelines"
-	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
@@ -103,30 +102,14 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := runners.Run(ctx, p)
-		done <- err
-	}()
+	done := runLive(ctx, p)
 	// The test shares the process's notice reader with the pipeline's
 	// DoFns (the direct runner runs them here), so it sees what they see.
 	events, err := igwn.Follow(igwn.Source{Conn: conn, Topic: "gwnotices"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.After(3 * time.Minute) // a guard against a hang, not a measure of speed
-		for !ok() {
-			select {
-			case err := <-done:
-				t.Fatalf("the pipeline ended before %s: %v", what, err)
-			case <-deadline:
-				t.Fatalf("after 3 minutes: not %s", what)
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
+	wait := func(what string, ok func() bool) { t.Helper(); waitUntil(t, done, what, ok) }
 	processed := func() bool { return groupLag(t, b.Addr(), "gwtest", "gwalerts") == 0 }
 	want := map[string]string{} // id -> superevent
 	batch := func(places [][2]float64, event string) {

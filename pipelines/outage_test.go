@@ -16,7 +16,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
-	"github.com/alertbeam/alertbeam/runners"
 )
 
 // With the archive's GCS bucket unreachable for 60 s mid-night, a
@@ -75,24 +74,11 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := runners.Run(ctx, p)
-		done <- err
-	}()
+	done := runLive(ctx, p)
 	// waitCommitted waits until the group has committed the whole topic.
 	waitCommitted := func(what string) {
 		t.Helper()
-		deadline := time.After(3 * time.Minute) // a guard against a hang, not a measure of speed
-		for groupLag(t, b.Addr(), "outage", "ingest") != 0 {
-			select {
-			case err := <-done:
-				t.Fatalf("the pipeline ended %s: %v", what, err)
-			case <-deadline:
-				t.Fatalf("%s: after 3 minutes the group is %d records behind", what, groupLag(t, b.Addr(), "outage", "ingest"))
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+		waitUntil(t, done, "the whole topic committed "+what, func() bool { return groupLag(t, b.Addr(), "outage", "ingest") == 0 })
 	}
 
 	send(0, 1, 2, 3)

@@ -281,3 +281,31 @@ func TestDistributeLSSTThroughRegistry(t *testing.T) {
 		t.Fatalf("the v11.1 sample should keep its schema id 1101, got %d (%v)", id, err)
 	}
 }
+
+// runLive starts p on the direct runner in the background, for a streaming
+// test; cancel ctx to stop it. The channel says how it ended.
+func runLive(ctx context.Context, p *beam.Pipeline) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := runners.Run(ctx, p)
+		done <- err
+	}()
+	return done
+}
+
+// waitUntil polls ok until it holds. It fails the test if the pipeline
+// ends first (done), or after 3 minutes: a guard against a hang, not a
+// measure of speed.
+func waitUntil(t *testing.T, done <-chan error, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.After(3 * time.Minute)
+	for !ok() {
+		select {
+		case err := <-done:
+			t.Fatalf("the pipeline ended before %s: %v", what, err)
+		case <-deadline:
+			t.Fatalf("after 3 minutes: not %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/IBM/sarama"
-	"github.com/alertbeam/alertbeam/runners"
 	"slices"
 	"strconv"
 	"testing"
@@ -240,11 +239,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := runners.Run(ctx, p)
-		done <- err
-	}()
+	done := runLive(ctx, p)
 
 	// The night arrives while the pipeline runs (from plain sarama: one
 	// process runs one direct-runner job at a time).

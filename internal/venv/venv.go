@@ -4,6 +4,8 @@
 package venv
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,4 +41,26 @@ func Python(t testing.TB, modules ...string) string {
 		t.Skip(msg)
 	}
 	return py
+}
+
+// RunJSON runs a Python script with args, in, marshalled as JSON, on its
+// standard input, and decodes its standard output, JSON, into out. A
+// failure shows the script's standard error.
+func RunJSON(t testing.TB, py, script string, in, out any, args ...string) {
+	t.Helper()
+	body, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, append([]string{script}, args...)...)
+	cmd.Stdin = bytes.NewReader(body)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout, out); err != nil {
+		t.Fatalf("%s: its output is not the JSON expected: %v", script, err)
+	}
 }

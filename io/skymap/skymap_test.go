@@ -1,12 +1,9 @@
 package skymap
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -44,19 +41,8 @@ func ligo(t *testing.T, ps [][2]float64) (string, ligoResult) {
 	t.Helper()
 	py := venv.Python(t, "ligo.skymap", "healpy")
 	path := filepath.Join(t.TempDir(), "test.multiorder.fits")
-	body, _ := json.Marshal(ps)
-	cmd := exec.Command(py, filepath.Join("testdata", "ligo_skymap.py"), path)
-	cmd.Stdin = bytes.NewReader(body)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ligo.skymap: %v\n%s", err, stderr.String())
-	}
 	var res ligoResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatal(err)
-	}
+	venv.RunJSON(t, py, filepath.Join("testdata", "ligo_skymap.py"), ps, &res, path)
 	return path, res
 }
 

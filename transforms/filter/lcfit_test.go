@@ -1,12 +1,9 @@
 package filter_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -40,22 +37,11 @@ func TestLightCurveOfRealPacketAgreesWithScipy(t *testing.T) {
 		g := lightcurve.Guess(pts)
 		starts[band] = []float64{g.A, g.T0, g.Rise, g.Fall}
 	}
-	body, _ := json.Marshal(starts)
-	cmd := exec.Command(py, filepath.Join("testdata", "lcfit_ztf.py"), path)
-	cmd.Stdin = bytes.NewReader(body)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
 	var ref map[string]struct {
 		Points [][3]float64 `json:"points"`
 		Fit    []float64    `json:"fit"`
 	}
-	if err := json.Unmarshal(out, &ref); err != nil {
-		t.Fatal(err)
-	}
+	venv.RunJSON(t, py, filepath.Join("testdata", "lcfit_ztf.py"), starts, &ref, path)
 	if len(ref) != len(curves) || len(curves["g"]) != 10 || len(curves["r"]) != 13 {
 		t.Fatalf("bands: ours g %d, r %d points (%d bands); fastavro's %d bands; want g 10 and r 13",
 			len(curves["g"]), len(curves["r"]), len(curves), len(ref))

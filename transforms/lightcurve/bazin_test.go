@@ -1,11 +1,8 @@
 package lightcurve
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"testing"
 
 	"github.com/alertbeam/alertbeam/internal/venv"
@@ -104,19 +101,8 @@ func scipyFits(t *testing.T, lcs [][]Point) [][]float64 {
 		x.P0 = []float64{g.A, g.T0, g.Rise, g.Fall}
 		req = append(req, x)
 	}
-	body, _ := json.Marshal(req)
-	cmd := exec.Command(py, "testdata/scipy_bazin.py")
-	cmd.Stdin = bytes.NewReader(body)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("scipy: %v\n%s", err, stderr.String())
-	}
 	var res [][]float64
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatal(err)
-	}
+	venv.RunJSON(t, py, "testdata/scipy_bazin.py", req, &res)
 	return res
 }
 
