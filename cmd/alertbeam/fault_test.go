@@ -225,13 +225,22 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 // (none if it does not exist).
 func (f *faultNight) read(topic string) []*sarama.ConsumerMessage {
 	f.t.Helper()
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: f.brokers()})
+	return readTopic(f.t, f.addr, topic)
+}
+
+// readTopic returns every message of a topic on the brokers at addr (a
+// comma-separated list), from the start to its end now (none if it does
+// not exist).
+func readTopic(t *testing.T, addr, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	brokers := strings.Split(addr, ",")
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: brokers})
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	cl, err := sarama.NewClient(f.brokers(), sc)
+	cl, err := sarama.NewClient(brokers, sc)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer cl.Close()
 	if !hasTopic(cl, topic) {
@@ -243,21 +252,21 @@ func (f *faultNight) read(topic string) []*sarama.ConsumerMessage {
 	}
 	cons, err := sarama.NewConsumerFromClient(cl)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer cons.Close()
 	var out []*sarama.ConsumerMessage
 	for _, p := range parts {
 		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
-			f.t.Fatal(err)
+			t.Fatal(err)
 		}
 		if end == 0 {
 			continue
 		}
 		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
-			f.t.Fatal(err)
+			t.Fatal(err)
 		}
 		for m := range pc.Messages() {
 			out = append(out, m)
