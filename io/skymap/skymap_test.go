@@ -135,3 +135,24 @@ func TestEncodeCone(t *testing.T) {
 		t.Fatalf("%d cells: want the 768 of order 3 with the few over the cone split into 64", m.Cells())
 	}
 }
+
+// Lookups per second: a position's pixel at order 29 and a binary search
+// of the cells.
+func BenchmarkAt(b *testing.B) {
+	raw, err := EncodeCone(150, 20, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := Decode(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := positions()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p := ps[i%len(ps)]
+		m.At(p[0], p[1])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
