@@ -102,3 +102,67 @@ func exitCode(t *testing.T, cmd *exec.Cmd, out *output) int {
 		return -1
 	}
 }
+
+// A streaming `filter`, stopped with SIGINT mid-night, drains the same way:
+// exit 0 with no ERROR line, and the run that resumes its group publishes
+// the rest, so the output holds every good alert exactly once.
+func TestShutdownDrainsFilter(t *testing.T) {
+	f := shutdownNight(t, "filter", [2]int{15, 16})
+	out := f.name + "_all"
+	start := func(bounded bool) (*exec.Cmd, *output) {
+		args := []string{"filter", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name, "--dead-letter-topic", f.dlq,
+			"--topic-prefix", f.name + "_", "--expr", "all=candidate.jd > 0.0"}
+		if bounded {
+			args = append(args, "--stop-at-end")
+		}
+		cmd := exec.Command(f.bin, args...)
+		o := &output{}
+		cmd.Stdout, cmd.Stderr = o, o
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, o
+	}
+	kept := func() int { return len(readTopic(t, f.addr, out)) }
+	waitKept := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Minute); kept() < n; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) { // a guard against a hang, not a measure of speed
+				t.Fatalf("%d of %d alerts in %s after 3 minutes", kept(), n, out)
+			}
+		}
+	}
+	cmd, o := start(false)
+	if err := f.produce(1, "0"); err != nil {
+		t.Fatal(err)
+	}
+	waitKept(f.shape.perNight())
+	produced := f.feed(0, "3") // visits 15 s apart
+	waitKept(f.shape.perNight() + 200)
+	f.ongoing(produced)
+	stopAt := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := exitCode(t, cmd, o)
+	t.Logf("drained and exited %d in %v with %d alerts in %s", code, time.Since(stopAt).Round(time.Millisecond), kept(), out)
+	if code != 0 || strings.Contains(o.String(), "level=ERROR") {
+		t.Fatalf("filter exited %d after SIGINT (want 0, no ERROR line):\n%s", code, o)
+	}
+	f.fed(produced)
+	f.classify()
+	cmd, o = start(true)
+	f.wait(cmd, o)
+	ids := map[string]int{}
+	for _, m := range readTopic(t, f.addr, out) {
+		ids[string(m.Key)]++
+	}
+	for id := range f.good {
+		if ids[id] != 1 {
+			t.Fatalf("alert %s is in %s %d times, want once: the drain must commit what it published", id, out, ids[id])
+		}
+	}
+	if len(ids) != len(f.good) {
+		t.Fatalf("%s holds %d distinct alerts, want the %d good ones", out, len(ids), len(f.good))
+	}
+}
