@@ -18,11 +18,16 @@ import (
 // submit, as Dataflow's JSON: standard output.
 var DryRunOutput io.Writer = os.Stdout
 
+// DryRunLog receives the other messages Beam logs during a dry run (the
+// pipeline's model among them), since the run replaces Beam's logger to
+// catch the job: by default Beam's own structured logger.
+var DryRunLog log.Logger = &log.Structural{}
+
 // dryRunDataflow runs Beam's Dataflow dry run, which builds the job and
 // only logs it, at INFO (not shown by default), and writes the job to
 // DryRunOutput instead.
 func dryRunDataflow(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
-	c := &jobCapture{next: &log.Structural{}}
+	c := &jobCapture{next: DryRunLog}
 	log.SetLogger(c)
 	defer log.SetLogger(c.next)
 	if _, err := dataflow.Execute(ctx, p); err != nil {

@@ -77,8 +77,10 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 		}, []string{"kafkaio.Read", "archive", "kafkaio.Commit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &captured{}
+			logs, job := &captured{}, &strings.Builder{}
 			log.SetLogger(logs)
+			runners.DryRunLog, runners.DryRunOutput = logs, job
+			defer func() { runners.DryRunLog, runners.DryRunOutput = &log.Structural{}, os.Stdout }()
 			p, s := beam.NewPipelineWithRoot()
 			if err := tc.build(s); err != nil {
 				t.Fatal(err)
@@ -90,7 +92,7 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 			if !strings.Contains(out, "Dry-run: not submitting job") {
 				t.Fatal("the dry run did not say it submitted nothing")
 			}
-			if !strings.Contains(out, "JOB_TYPE_STREAMING") {
+			if !strings.Contains(job.String(), `"type": "JOB_TYPE_STREAMING"`) {
 				t.Fatalf("the job is not streaming:\n%s", out[:min(len(out), 2000)])
 			}
 			for _, step := range tc.steps {
