@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 )
 
 // securityFlags are the Kafka connection settings every Kafka subcommand
@@ -94,6 +95,7 @@ func (f *securityFlags) security() kafkaio.Security {
 type streamFlags struct {
 	brokers, topic, pattern, group, from *string
 	stopAtEnd                            *bool
+	metricsAddr                          *string
 	sec                                  *securityFlags
 }
 
@@ -105,7 +107,11 @@ func addStreamFlags(fs *flag.FlagSet, defaultGroup, what string) *streamFlags {
 		group:     fs.String("group", defaultGroup, "consumer group whose offsets record progress"),
 		from:      fs.String("from", kafkaio.StartCommitted, "where to start: committed (else earliest), earliest or latest"),
 		stopAtEnd: fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)"),
-		sec:       addSecurityFlags(fs),
+		metricsAddr: fs.String("metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics while the pipeline runs\n"+
+			"(records read and lag per partition, messages written per topic, dead letters by stage, each filter's\n"+
+			"verdicts, committed offsets, archive files and records; see the README). Direct runner only: on\n"+
+			"Dataflow and Flink the same counts are Beam counters in the runner's monitoring"),
+		sec: addSecurityFlags(fs),
 	}
 }
 
@@ -123,6 +129,16 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 	if err := f.sec.check(ctx, conn); err != nil {
 		_ = stop()
 		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
+	}
+	if *f.metricsAddr != "" {
+		bound, stopMetrics, err := metrics.Serve(*f.metricsAddr)
+		if err != nil {
+			_ = stop()
+			return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
+		}
+		fmt.Fprintf(os.Stderr, "metrics on http://%s/metrics\n", bound)
+		stopBroker := stop
+		stop = func() error { return errors.Join(stopMetrics(), stopBroker()) }
 	}
 	var topics []string
 	if *f.topic != "" {

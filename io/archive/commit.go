@@ -18,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
@@ -310,6 +311,8 @@ func (c *committer) writeChunks(ctx context.Context, files []tempFile, want map[
 			}
 			res.Files = append(res.Files, w.name)
 			res.Written += w.n
+			metrics.ArchiveFiles.WithLabelValues(files[0].Night).Inc()
+			metrics.ArchiveRecords.WithLabelValues(files[0].Night).Add(float64(w.n))
 		}
 		seq += len(group)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/alertbeam/alertbeam/io/metrics"
 )
 
 func init() {
@@ -344,6 +346,7 @@ func (fn *commitFn) FinishBundle(ctx context.Context, emit func(Committed)) erro
 	}
 	for _, c := range out {
 		log.Debugf(ctx, "kafkaio: committed %s/%d at %d", c.Topic, c.Partition, c.Offset)
+		metrics.Committed.WithLabelValues(fn.Cfg.Group, c.Topic, strconv.Itoa(int(c.Partition))).Set(float64(c.Offset))
 		emit(c)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/alertbeam/alertbeam/io/metrics"
 )
 
 func init() {
@@ -521,6 +524,8 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	prev := next - 1
 	timer := time.NewTimer(fn.Cfg.PollTimeout)
 	defer timer.Stop()
+	part := strconv.Itoa(int(d.Partition))
+	read, lag := metrics.RecordsRead.WithLabelValues(d.Topic, part), metrics.Lag.WithLabelValues(d.Topic, part)
 	for n := 0; ; {
 		if next >= rest.End {
 			rt.TryClaim(rest.End)
@@ -559,6 +564,8 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				et = rec.Timestamp
 			}
 			emit(mtime.FromTime(et), rec)
+			read.Inc()
+			lag.Set(float64(pr.pc.HighWaterMarkOffset() - m.Offset - 1))
 			we.UpdateWatermark(time.UnixMilli(fn.conn.holdAt(tp, et.Add(-fn.Cfg.MaxDelay).UnixMilli())))
 			prev, next = m.Offset, m.Offset+1
 			pr.next = next
@@ -589,6 +596,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				fn.conn.idle(tp)
 				return sdf.StopProcessing(), nil
 			}
+			lag.Set(float64(max(0, hwm-next)))
 			switch {
 			case fn.Cfg.IdleAdvance && next >= hwm:
 				we.UpdateWatermark(time.UnixMilli(fn.conn.holdAt(tp, time.Now().Add(-fn.Cfg.MaxDelay).UnixMilli())))

@@ -13,6 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/alertbeam/alertbeam/io/metrics"
 )
 
 func init() {
@@ -142,6 +144,7 @@ func (fn *writeFn) collect() {
 				log.Warnf(ctx, "kafkaio: producing to %s/%d: recovered after %v", m.Topic, m.Partition, d.Round(time.Millisecond))
 			}
 			meta := m.Metadata.(sendMeta)
+			metrics.MessagesWritten.WithLabelValues(m.Topic).Inc()
 			fn.mu.Lock()
 			if meta.source.Topic != "" {
 				fn.acks = append(fn.acks, timedAck{meta.ts, Ack{Source: meta.source, Units: meta.units}})

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 )
 
 func init() {
@@ -50,6 +51,7 @@ func New(r kafkaio.Record, stage string, err error) Letter {
 // its source record with units (a record that fails stands for every sink
 // it will now never reach).
 func (l Letter) Message(topic string, units int) kafkaio.Message {
+	metrics.DeadLetters.WithLabelValues(l.Stage).Inc()
 	return kafkaio.Message{
 		Topic: topic,
 		Key:   l.Key,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
@@ -271,7 +272,17 @@ type applyFn struct {
 
 type filterCounters struct {
 	kept, dropped, missing, dead beam.Counter
+	// The same verdicts on /metrics (io/metrics), first pass only.
+	pKept, pDropped, pMissing, pFailed incrementer
 }
+
+type incrementer interface{ Inc() }
+
+// uncounted is the incrementer of the cap's second pass, whose alerts
+// were counted on the first.
+type uncounted struct{}
+
+func (uncounted) Inc() {}
 
 func (fn *applyFn) Setup() error {
 	c, err := framing.Open(fn.Survey, fn.Registry)
@@ -295,12 +306,19 @@ func (fn *applyFn) Setup() error {
 		if fn.Again {
 			n += "reread_" // counted apart: these alerts were counted once already
 		}
-		fn.ctr = append(fn.ctr, filterCounters{
+		c := filterCounters{
 			kept:    beam.NewCounter("alertbeam", n+"kept"),
 			dropped: beam.NewCounter("alertbeam", n+"dropped"),
 			missing: beam.NewCounter("alertbeam", n+"missing"),
 			dead:    beam.NewCounter("alertbeam", n+"deadletter"),
-		})
+			pKept:   uncounted{}, pDropped: uncounted{}, pMissing: uncounted{}, pFailed: uncounted{},
+		}
+		if !fn.Again {
+			r := metrics.FilterResults
+			c.pKept, c.pDropped = r.WithLabelValues(f.Name(), "kept"), r.WithLabelValues(f.Name(), "dropped")
+			c.pMissing, c.pFailed = r.WithLabelValues(f.Name(), "missing"), r.WithLabelValues(f.Name(), "failed")
+		}
+		fn.ctr = append(fn.ctr, c)
 	}
 	fn.broken = beam.NewCounter("alertbeam", "filter_undecodable")
 	return nil
@@ -333,14 +351,17 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		switch {
 		case errors.Is(err, ErrMissing):
 			c.missing.Inc(ctx, 1)
+			c.pMissing.Inc()
 			acks(kafkaio.AckOf(r.Source, fn.Units))
 			continue
 		case err != nil:
 			c.dead.Inc(ctx, 1)
+			c.pFailed.Inc()
 			dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, fn.Units))
 			continue
 		case out == nil:
 			c.dropped.Inc(ctx, 1)
+			c.pDropped.Inc()
 			acks(kafkaio.AckOf(r.Source, fn.Units))
 			continue
 		}
@@ -348,11 +369,13 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
 			if value, err = fn.encode(out); err != nil {
 				c.dead.Inc(ctx, 1)
+				c.pFailed.Inc()
 				dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, fn.Units))
 				continue
 			}
 		}
 		c.kept.Inc(ctx, 1)
+		c.pKept.Inc()
 		kept(Kept{Filter: i, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{
 			Topic: fn.Topics[i], Key: key, Value: value, Headers: withNotes(r.Headers, out.notes), Source: r.Source, Units: fn.Units,
 		}})

@@ -1,0 +1,84 @@
+// Package metrics holds the Prometheus metrics of the pipelines running in
+// this process and serves them over HTTP (--metrics-addr). The IO and
+// transforms update them as they work, so on the direct runner, where every
+// DoFn runs in the alertbeam process, /metrics shows the whole pipeline
+// live. On Dataflow and Flink the DoFns run in worker processes that serve
+// nothing: there the same counts are Beam counters (the alertbeam
+// namespace), which the runner's own monitoring shows.
+//
+// Names follow Prometheus conventions: counters end in _total, and every
+// metric is alertbeam_*.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Registry holds alertbeam's metrics (and the Go runtime's).
+var Registry = prometheus.NewRegistry()
+
+var (
+	// RecordsRead counts records read from Kafka.
+	RecordsRead = counter("alertbeam_records_read_total", "Records read from Kafka.", "topic", "partition")
+	// Lag is how many records of a partition lie beyond the read position.
+	Lag = gauge("alertbeam_consumer_lag_records", "Records of a partition not read yet (high-water mark minus read position).", "topic", "partition")
+	// MessagesWritten counts messages the brokers acknowledged.
+	MessagesWritten = counter("alertbeam_messages_written_total", "Messages written to Kafka and acknowledged by the brokers.", "topic")
+	// DeadLetters counts records sent to the dead-letter topic, by the
+	// stage that could not handle them.
+	DeadLetters = counter("alertbeam_deadletters_total", "Records sent to the dead-letter topic, by stage.", "stage")
+	// FilterResults counts each filter's verdicts: kept, dropped, missing
+	// (a value it needed was absent) or failed (dead-lettered).
+	FilterResults = counter("alertbeam_filter_alerts_total", "Alerts each filter kept, dropped, found missing a value, or failed on.", "filter", "result")
+	// Committed is the offset committed for a partition.
+	Committed = gauge("alertbeam_committed_offset", "Offset committed for a partition (the next record to read).", "group", "topic", "partition")
+	// ArchiveRecords and ArchiveFiles count what the archive committed.
+	ArchiveRecords = counter("alertbeam_archive_records_total", "Records written to final archive files.", "night")
+	ArchiveFiles   = counter("alertbeam_archive_files_total", "Final archive files written.", "night")
+)
+
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	Registry.MustRegister(c)
+	return c
+}
+
+func gauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	Registry.MustRegister(g)
+	return g
+}
+
+func init() {
+	Registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+}
+
+// Serve serves /metrics on addr (host:port; port 0 picks one) until stop
+// is called, and returns the address it listens on.
+func Serve(addr string) (bound string, stop func() error, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Printf("metrics: %v\n", err)
+		}
+	}()
+	return ln.Addr().String(), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(ctx)
+	}, nil
+}
