@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -143,8 +144,11 @@ func clusterEnv(t *testing.T) (addr, ctl string) {
 // (at least once each: topics are at-least-once), the archive holds each
 // exactly once, each corrupt message (1%) is dead-lettered exactly once,
 // and the group has committed the end of every ingest partition.
-// ALERTBEAM_SOAK=1 (make soak) makes it 20,000 alerts. It needs a cluster
-// of its own: its topics and nights have fixed names.
+// ALERTBEAM_SOAK=1 (make soak) makes it 20,000 alerts, and
+// ALERTBEAM_SOAK_SPEED=N publishes the night at N times real time (default
+// 3: visits 15 s apart; 90 puts 500-alert visits 0.5 s apart, 1,000
+// alerts/s). It needs a cluster of its own: its topics and nights have
+// fixed names.
 func TestIntegrationClusterBrokerKill(t *testing.T) {
 	addr, ctl := clusterEnv(t)
 	shape := faultShape{visits: 6, perVisit: 200, replication: 3} // 2 × 1,200 alerts, 1% corrupt
@@ -162,7 +166,8 @@ func TestIntegrationClusterBrokerKill(t *testing.T) {
 	}
 	c.until("the warm-up night delivered", 3*time.Minute, func() bool { return f.delivered() >= int64(shape.perNight()) })
 	c.logf("the warm-up night (%d alerts) delivered; the night starts", shape.perNight())
-	c.feed = f.feed(0, "3") // visits 15 s apart
+	speed := cmp.Or(os.Getenv("ALERTBEAM_SOAK_SPEED"), "3") // 3: visits 15 s apart
+	c.feed = f.feed(0, speed)
 	c.until("the night's first alerts delivered", 3*time.Minute, func() bool { return f.delivered() > int64(shape.perNight()) })
 	f.ongoing(c.feed)
 
