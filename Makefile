@@ -29,6 +29,8 @@ test:
 	# The Python venv (astropy, Hipparcos-2) of io/catalog's independent
 	# check; without it those tests skip, or fail under CI=true.
 	-.ci/deps python
+	# Debian's chromium, for the status page's test in headless Chromium.
+	-.ci/deps chromium
 	$(GOTEST) -count=1 -skip '^TestIntegration' $(PKGS)
 
 # The cluster tests print their figures (recovery times, duplicates).

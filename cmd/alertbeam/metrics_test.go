@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,6 +114,9 @@ func TestMetricsCountTheRun(t *testing.T) {
 				t.Fatalf("%s: /metrics never settled; last scrape:\n%v\n%s", what, m, o)
 			}
 		}
+		if what == "distribute" {
+			checkStatusPage(t, addr, m)
+		}
 		if err := cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
 		}
@@ -154,4 +160,54 @@ func TestMetricsCountTheRun(t *testing.T) {
 	if got := len(readTopic(t, f.addr, f.name+"_rb")); float64(got) != keptRB {
 		t.Fatalf("the rb topic holds %d alerts, /metrics says %v kept", got, keptRB)
 	}
+}
+
+// checkStatusPage loads the status page in headless Chromium (Debian's
+// chromium, which .ci/deps chromium installs) and finds the numbers of
+// /metrics, with no console error. A screenshot goes to
+// $ALERTBEAM_ARTIFACTS (default a temporary directory), never into git.
+func checkStatusPage(t *testing.T, addr string, m map[string]float64) {
+	t.Helper()
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		msg := "no chromium for the status-page test (.ci/deps chromium installs Debian's)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Log(msg + ": skipping the page check")
+		return
+	}
+	dir := cmp.Or(os.Getenv("ALERTBEAM_ARTIFACTS"), t.TempDir())
+	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}
+	url := "http://" + addr + "/"
+	var stderr strings.Builder
+	cmd := exec.Command(browser, append(flags, "--dump-dom", url)...)
+	cmd.Stderr = &stderr
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "CONSOLE") {
+		t.Errorf("the page logged to the console:\n%s", stderr.String())
+	}
+	read, _ := sum(m, "alertbeam_records_read_total")
+	dead, _ := sum(m, "alertbeam_deadletters_total")
+	lag, _ := sum(m, "alertbeam_consumer_lag_records")
+	for _, want := range []string{
+		fmt.Sprintf(`id="read">read %.0f<`, read),
+		fmt.Sprintf(`id="dead">dead letters %.0f<`, dead),
+		fmt.Sprintf(`id="lag">lag %.0f<`, lag),
+		"<td>fanout</td><td>" + fmt.Sprintf("%.0f", dead) + "</td>",
+	} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("the status page lacks %q:\n%s", want, dom)
+		}
+	}
+	shot := filepath.Join(dir, "status.png")
+	if out, err := exec.Command(browser, append(flags, "--screenshot="+shot, "--window-size=1200,1400", url)...).CombinedOutput(); err != nil {
+		t.Errorf("screenshot: %v\n%s", err, out)
+	}
+	t.Logf("status page: %d bytes of DOM, screenshot %s", len(dom), shot)
 }

@@ -61,7 +61,7 @@ func init() {
 	Registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 }
 
-// Serve serves /metrics on addr (host:port; port 0 picks one) until stop
+// Serve serves /metrics, and the status page at /, on addr (host:port; port 0 picks one) until stop
 // is called, and returns the address it listens on.
 func Serve(addr string) (bound string, stop func() error, err error) {
 	ln, err := net.Listen("tcp", addr)
@@ -70,13 +70,29 @@ func Serve(addr string) (bound string, stop func() error, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", statusPage)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Printf("metrics: %v\n", err)
 		}
 	}()
+	// The page's input rate is over the last minute of these samples.
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_, _ = Current()
+			}
+		}
+	}()
 	return ln.Addr().String(), func() error {
+		close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return srv.Shutdown(ctx)

@@ -52,6 +52,7 @@ func New(r kafkaio.Record, stage string, err error) Letter {
 // it will now never reach).
 func (l Letter) Message(topic string, units int) kafkaio.Message {
 	metrics.DeadLetters.WithLabelValues(l.Stage).Inc()
+	metrics.NoteDeadLetter(l.Stage, l.Error)
 	return kafkaio.Message{
 		Topic: topic,
 		Key:   l.Key,
