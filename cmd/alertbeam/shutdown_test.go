@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 )
 
@@ -164,5 +166,77 @@ func TestShutdownDrainsFilter(t *testing.T) {
 	}
 	if len(ids) != len(f.good) {
 		t.Fatalf("%s holds %d distinct alerts, want the %d good ones", out, len(ids), len(f.good))
+	}
+}
+
+// A streaming `archive`, stopped with SIGINT mid-night, drains too: exit 0
+// with no ERROR line, its open windows closed into final files; the run
+// that resumes its group archives the rest, and the archive holds each
+// good alert exactly once.
+func TestShutdownDrainsArchive(t *testing.T) {
+	f := shutdownNight(t, "archive", [2]int{19, 20})
+	start := func(bounded bool) (*exec.Cmd, *output) {
+		args := []string{"archive", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name, "--dead-letter-topic", f.dlq,
+			"--root", f.root, "--window", "5s"}
+		if bounded {
+			args = append(args, "--stop-at-end")
+		}
+		cmd := exec.Command(f.bin, args...)
+		o := &output{}
+		cmd.Stdout, cmd.Stderr = o, o
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, o
+	}
+	archived := func() int64 {
+		var n int64
+		for _, night := range f.nights {
+			if rep, err := archive.Verify(context.Background(), f.root, "ztf", night); err == nil {
+				n += rep.Records
+			}
+		}
+		return n
+	}
+	waitArchived := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Minute); archived() < n; time.Sleep(250 * time.Millisecond) {
+			if time.Now().After(deadline) { // a guard against a hang, not a measure of speed
+				t.Fatalf("%d of %d alerts archived after 3 minutes", archived(), n)
+			}
+		}
+	}
+	cmd, o := start(false)
+	if err := f.produce(1, "0"); err != nil {
+		t.Fatal(err)
+	}
+	waitArchived(int64(f.shape.perNight()))
+	produced := f.feed(0, "3") // visits 15 s apart
+	waitArchived(int64(f.shape.perNight()) + 200)
+	f.ongoing(produced)
+	stopAt := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := exitCode(t, cmd, o)
+	t.Logf("drained and exited %d in %v with %d alerts archived", code, time.Since(stopAt).Round(time.Millisecond), archived())
+	if code != 0 || strings.Contains(o.String(), "level=ERROR") {
+		t.Fatalf("archive exited %d after SIGINT (want 0, no ERROR line):\n%s", code, o)
+	}
+	f.fed(produced)
+	f.classify()
+	cmd, o = start(true)
+	f.wait(cmd, o)
+	for _, night := range f.nights {
+		rep, err := archive.Verify(context.Background(), f.root, "ztf", night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() || rep.Records != int64(f.shape.perNight()) {
+			t.Fatalf("night %s: %d records, %d duplicates, unreadable %v; want each of the %d once", night, rep.Records, len(rep.Duplicates), rep.Unreadable, f.shape.perNight())
+		}
+	}
+	if dead := len(f.read(f.dlq)); dead != len(f.corrupt) {
+		t.Fatalf("%d dead letters, want one per corrupt message (%d)", dead, len(f.corrupt))
 	}
 }
