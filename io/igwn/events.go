@@ -1,7 +1,7 @@
 package igwn
 
 import (
-	"sort"
+	"slices"
 	"sync"
 	"time"
 )
@@ -11,6 +11,7 @@ import (
 type Events struct {
 	mu     sync.RWMutex
 	byID   map[string]Notice
+	ids    []string     // byID's keys, sorted: Match runs per alert, Apply per notice
 	notify func(Notice) // called after each applied notice, for logs
 }
 
@@ -23,7 +24,13 @@ func (e *Events) Apply(n Notice) {
 	e.mu.Lock()
 	if n.AlertType == Retraction {
 		delete(e.byID, n.SupereventID)
+		if i, ok := slices.BinarySearch(e.ids, n.SupereventID); ok {
+			e.ids = slices.Delete(e.ids, i, i+1)
+		}
 	} else {
+		if i, ok := slices.BinarySearch(e.ids, n.SupereventID); !ok {
+			e.ids = slices.Insert(e.ids, i, n.SupereventID)
+		}
 		e.byID[n.SupereventID] = n
 	}
 	notify := e.notify
@@ -57,12 +64,7 @@ func (e *Events) Match(ra, dec float64, t time.Time, before, after time.Duration
 	defer e.mu.RUnlock()
 	var best Match
 	found := false
-	ids := make([]string, 0, len(e.byID))
-	for id := range e.byID {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range e.ids {
 		n := e.byID[id]
 		if t.Before(n.Time.Add(-before)) || t.After(n.Time.Add(after)) {
 			continue
