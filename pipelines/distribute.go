@@ -4,6 +4,7 @@
 package pipelines
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -14,6 +15,7 @@ import (
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
 // DistributeConfig configures Distribute.
@@ -35,6 +37,11 @@ type DistributeConfig struct {
 	// topics, the filters and the archive.
 	Filters           []string
 	FilterTopicPrefix string
+	// QA, when set with Filters, runs the aggregate QA checks first, as
+	// Filter does (see FilterConfig.QA): the filters see only what QA
+	// keeps; the night topics and the archive still get every alert. The
+	// read's event time becomes the survey's observation time.
+	QA *qa.Config
 }
 
 // Distribute reads the ingest stream and fans every alert out to its night's
@@ -63,6 +70,12 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			return beam.PCollection{}, err
 		}
 	}
+	if cfg.QA != nil && len(cfg.Filters) == 0 {
+		return beam.PCollection{}, errors.New("pipelines: QA decides what the filters see: name filters too")
+	}
+	if cfg.QA != nil && (cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord) {
+		cfg.Read.EventTime, cfg.Read.IdleAdvance = cfg.Survey, false
+	}
 	recs := kafkaio.Read(s, cfg.Read)
 	msgs := fanout.Route(s, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
 	acks, units := []beam.PCollection{kafkaio.Write(s, cfg.Write, msgs)}, 1
@@ -80,8 +93,23 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		if err != nil {
 			return beam.PCollection{}, err
 		}
-		outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
+		kept := recs
+		var qaOut qa.Outputs
+		if cfg.QA != nil {
+			qc := *cfg.QA
+			qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
+			qc.Reread = qa.FromKafka(cfg.Read.Config)
+			if qaOut, err = qa.Apply(s, recs, qc); err != nil {
+				return beam.PCollection{}, err
+			}
+			kept = qaOut.Kept
+			// QA owes each record it rejects or dead-letters every filter
+			// output's units; its QA records acknowledge nothing.
+			kafkaio.Write(s, cfg.Write, qaOut.QA)
+			acks = append(acks, qaOut.Acks, beam.ParDo(s, ackDeadLetter, qaOut.Dead))
+		}
+		outs, err := filter.Apply(s, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: qa.FromKafka(cfg.Read.Config)})
 		if err != nil {
 			return beam.PCollection{}, err
 		}

@@ -3,6 +3,7 @@ package archive
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"iter"
 	"time"
 
@@ -66,6 +67,11 @@ func (fn *pacedReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(b
 	for m.Len() > 0 {
 		r := m.heads[0].rec
 		behind, err := clock.wait(ctx, r.Timestamp)
+		if errors.Is(err, errDrained) {
+			// Asked to stop (kafkaio.Drain): what was emitted goes on
+			// to its sinks, and the replay ends there.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -102,12 +108,20 @@ func (p *pacer) wait(ctx context.Context, t time.Time) (time.Duration, error) {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
+		case <-kafkaio.Drained():
+			return 0, errDrained
 		case <-timer.C:
 		}
 		return 0, nil
 	}
+	if kafkaio.Draining() {
+		return 0, errDrained
+	}
 	return now.Sub(due), nil
 }
+
+// errDrained ends a paced replay when the process is asked to stop.
+var errDrained = errors.New("archive: replay stopped (drain)")
 
 // merge is a min-heap of files by the observation time of their next
 // record.

@@ -212,6 +212,9 @@ func (fn *readFn) ProcessElement(ctx context.Context, f fileRef, emit func(beam.
 		if err != nil {
 			return err
 		}
+		if kafkaio.Draining() {
+			return nil // asked to stop: what was emitted goes on to its sinks
+		}
 		emit(beam.EventTime(r.Timestamp.UnixMilli()), r)
 		fn.recs.Inc(ctx, 1)
 	}

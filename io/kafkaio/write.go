@@ -71,15 +71,19 @@ type sendMeta struct {
 	attempt int // sends of this message so far, less one
 }
 
-func (fn *writeFn) Setup() error {
-	sc, err := saramaConfig(fn.Cfg.Config)
+// ProducerConfig is the sarama configuration Write's producers use (acks
+// from every in-sync replica, idempotence, batching, cfg.Compression), for
+// code outside a pipeline that must produce exactly as Write does.
+func ProducerConfig(cfg WriteConfig) (*sarama.Config, error) {
+	cfg.defaults()
+	sc, err := saramaConfig(cfg.Config)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.MaxMessageBytes = fn.Cfg.MaxMessageBytes
+	sc.Producer.MaxMessageBytes = cfg.MaxMessageBytes
 	// sarama retries a message a few times itself (a leader moving); a
 	// longer outage (a broker restart, a partition with no leader for a
 	// while) comes back as an error, and collect sends the message again,
@@ -91,11 +95,11 @@ func (fn *writeFn) Setup() error {
 	// A byte or message threshold alone leaves a partial batch waiting;
 	// the frequency sends it.
 	sc.Producer.Flush.Frequency = 5 * time.Millisecond
-	if !fn.Cfg.DisableIdempotence {
+	if !cfg.DisableIdempotence {
 		sc.Producer.Idempotent = true
 		sc.Net.MaxOpenRequests = 1
 	}
-	switch fn.Cfg.Compression {
+	switch cfg.Compression {
 	case "gzip":
 		sc.Producer.Compression = sarama.CompressionGZIP
 	case "snappy":
@@ -104,6 +108,14 @@ func (fn *writeFn) Setup() error {
 		sc.Producer.Compression = sarama.CompressionLZ4
 	case "zstd":
 		sc.Producer.Compression = sarama.CompressionZSTD
+	}
+	return sc, nil
+}
+
+func (fn *writeFn) Setup() error {
+	sc, err := ProducerConfig(fn.Cfg)
+	if err != nil {
+		return err
 	}
 	cl, err := newClient(context.Background(), fn.Cfg.Config, sc)
 	if err != nil {
@@ -303,19 +315,26 @@ func (fn *writeFn) ensureTopic(ctx context.Context, topic string) error {
 	return nil
 }
 
-func (fn *writeFn) create(topic string) error {
+// TopicDetail is how Write creates a topic it writes to: cfg's partitions,
+// replication, retention and max.message.bytes.
+func TopicDetail(cfg WriteConfig) *sarama.TopicDetail {
+	cfg.defaults()
 	detail := &sarama.TopicDetail{
-		NumPartitions:     fn.Cfg.Partitions,
-		ReplicationFactor: fn.Cfg.Replication,
+		NumPartitions:     cfg.Partitions,
+		ReplicationFactor: cfg.Replication,
 		ConfigEntries:     map[string]*string{},
 	}
-	mmb := strconv.Itoa(fn.Cfg.MaxMessageBytes)
+	mmb := strconv.Itoa(cfg.MaxMessageBytes)
 	detail.ConfigEntries["max.message.bytes"] = &mmb
-	if fn.Cfg.Retention > 0 {
-		ms := strconv.FormatInt(fn.Cfg.Retention.Milliseconds(), 10)
+	if cfg.Retention > 0 {
+		ms := strconv.FormatInt(cfg.Retention.Milliseconds(), 10)
 		detail.ConfigEntries["retention.ms"] = &ms
 	}
-	err := fn.admin.CreateTopic(topic, detail, false)
+	return detail
+}
+
+func (fn *writeFn) create(topic string) error {
+	err := fn.admin.CreateTopic(topic, TopicDetail(fn.Cfg), false)
 	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 		var te *sarama.TopicError
 		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
