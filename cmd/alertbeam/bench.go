@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,15 +29,25 @@ func init() {
 Loads --alerts generated alerts (ZTF ~60 KB each with cutouts; --survey lsst
 for Rubin's) into a topic, then times, in the same run and each in its own
 process (so peak RSS is the phase's own), on the direct runner:
-  raw         the floor: sarama consume + full hamba/avro decode of every alert
-  distribute  alertbeam Distribute (per-night topics)
-  full        Distribute + archive + --filters (ten built-ins by default) in one
-              pipeline, each filter's output to its own topic
-  live        the full pipeline running while --visits visits of --burst alerts
-              arrive every --cadence: p50/p99 latency from the producer to the
-              alert's copy in its per-night topic
-Prints alerts/s, MB/s, the ratio to the raw loop, peak RSS and latency;
---json writes the report.
+  raw               sarama consume + full hamba/avro decode of every alert
+  distribute-floor  distribute's work as a plain Go loop (sarama + hamba/avro, no
+                    Beam): consume, routing decode, produce each alert to its
+                    per-night topic with the pipeline's producer settings, commit
+  distribute        alertbeam Distribute (per-night topics)
+  full-floor        full's work as a plain Go loop: distribute-floor plus the same
+                    filters, each kept alert produced, and the same archive files
+                    (same codec, temporary files, commit and fsync steps)
+  full              Distribute + archive + --filters (ten built-ins by default) in
+                    one pipeline, each filter's output to its own topic
+  qa                full with aggregate QA (rate,spatial) before the filters
+  live              the full pipeline running while --visits visits of --burst
+                    alerts arrive every --cadence: p50/p99 latency from the
+                    producer to the alert's copy in its per-night topic, and to
+                    its copies in the filter topics
+Prints alerts/s, MB/s, the ratio to the raw loop and to the phase's own floor
+(distribute to distribute-floor, full and qa to full-floor), peak RSS and
+latency; --json writes the report, --profile DIR each phase's CPU and
+allocation profiles (go tool pprof DIR/full.cpu.pprof).
 
 By default it starts an embedded broker in a child process; benchmarks that
 count are run against real Kafka (--brokers host:port).
@@ -42,7 +55,8 @@ count are run against real Kafka (--brokers host:port).
 Examples:
   alertbeam bench --alerts 20000
   alertbeam bench --survey lsst --alerts 50000 --burst 10000 --cadence 39s
-  alertbeam bench --brokers localhost:9092 --alerts 50000 --json bench.json`,
+  alertbeam bench --brokers localhost:9092 --alerts 50000 --json bench.json
+  alertbeam bench --phases full-floor,full --profile /tmp/prof`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			var brokers multiFlag
 			fs.Var(&brokers, "brokers", "Kafka broker host:port (repeatable; default: an embedded broker in a child process)")
@@ -57,6 +71,8 @@ Examples:
 			visits := fs.Int("visits", 10, "live phase: visits measured (after one warm-up visit)")
 			burst := fs.Int("burst", 1000, "live phase: alerts per visit, published as one burst")
 			cadence := fs.Duration("cadence", 5*time.Second, "live phase: time between visits")
+			phases := fs.String("phases", "", "comma-separated phases to run (default all: "+strings.Join(bench.Phases, ",")+")")
+			profile := fs.String("profile", "", "write each phase's CPU and allocation profiles to this directory")
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence}
@@ -66,8 +82,24 @@ Examples:
 				if *survey != schemas.ZTF && *survey != schemas.LSST {
 					return fmt.Errorf("unknown survey %q (want ztf or lsst)", *survey)
 				}
+				if *phases != "" {
+					opts.Phases = strings.Split(*phases, ",")
+					if err := bench.CheckPhases(opts.Phases); err != nil {
+						return err
+					}
+				}
+				if *profile != "" {
+					if err := os.MkdirAll(*profile, 0o755); err != nil {
+						return err
+					}
+					opts.ProfileDir = *profile
+				}
 				if *phase != "" {
-					return bench.RunPhase(ctx, *phase, opts)
+					err := profiled(opts.ProfileDir, *phase, func() error { return bench.RunPhase(ctx, *phase, opts) })
+					if err != nil && ctx.Err() != nil {
+						return errStopped
+					}
+					return err
 				}
 				exe, err := os.Executable()
 				if err != nil {
@@ -96,9 +128,20 @@ Examples:
 				fmt.Fprintf(e.stderr, "loading %d alerts into %s on %v\n", opts.Alerts, opts.Topic, opts.Brokers)
 				size, err := bench.Load(ctx, opts)
 				if err != nil {
+					if ctx.Err() != nil {
+						return errStopped
+					}
 					return err
 				}
 				rep, err := bench.Run(ctx, opts, size)
+				if err != nil && ctx.Err() != nil {
+					// Stopped by a signal: the phases that finished are
+					// still worth reporting.
+					if len(rep.Results) > 0 {
+						bench.Print(e.stdout, rep)
+					}
+					return errStopped
+				}
 				if err != nil {
 					return err
 				}
@@ -110,6 +153,30 @@ Examples:
 			}
 		},
 	})
+}
+
+// profiled runs a phase, writing its CPU profile and, at its end, its
+// allocation profile into dir (when set).
+func profiled(dir, phase string, run func() error) error {
+	if dir == "" {
+		return run()
+	}
+	cpu, err := os.Create(filepath.Join(dir, phase+".cpu.pprof"))
+	if err != nil {
+		return err
+	}
+	defer cpu.Close()
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		return err
+	}
+	runErr := run()
+	pprof.StopCPUProfile()
+	allocs, err := os.Create(filepath.Join(dir, phase+".allocs.pprof"))
+	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	defer allocs.Close()
+	return errors.Join(runErr, pprof.Lookup("allocs").WriteTo(allocs, 0))
 }
 
 // multiFlag collects a repeatable string flag (also comma-separated).
@@ -136,6 +203,7 @@ func startBrokerChild(exe string) (func(), string, error) {
 	l.Close()
 	cmd := exec.Command(exe, "broker", "--addr", addr, "--partitions", "4")
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}

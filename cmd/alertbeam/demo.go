@@ -87,8 +87,16 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 		if err := build(s); err != nil {
 			return err
 		}
-		if _, err := runners.Run(ctx, p); err != nil {
+		// A stop signal drains the step's pipeline rather than cancel it,
+		// then ends the demo after the step.
+		run, cancel := kafkaio.DrainContext(ctx)
+		defer cancel()
+		if _, err := runners.Run(run, p); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintf(e.stderr, " stopped after %v\n", time.Since(t0).Round(time.Millisecond))
+			return errStopped
 		}
 		fmt.Fprintf(e.stderr, " done in %v\n", time.Since(t0).Round(time.Millisecond))
 		return nil

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -184,11 +185,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		beam.Init()
 	}
 	if err := exec(ctx, &env{args: positional, stdout: stdout, stderr: stderr}); err != nil {
+		if errors.Is(err, errStopped) {
+			fmt.Fprintf(stderr, "alertbeam %s: stopped before the end, as asked\n", c.name)
+			return 0
+		}
 		fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
 		return 1
 	}
 	return 0
 }
+
+// errStopped ends a command that a stop signal cut short after it drained
+// what it had in flight: not a failure, so it exits 0.
+var errStopped = errors.New("stopped by a signal")
 
 func topUsage(w io.Writer) {
 	fmt.Fprint(w, `alertbeam runs astronomical alert streams (ZTF, Rubin/LSST) as Apache Beam pipelines.

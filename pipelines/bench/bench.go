@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,22 +36,39 @@ import (
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
 // Phases, in the order they run.
 const (
-	PhaseRaw        = "raw"        // sarama consume + full hamba decode
-	PhaseDistribute = "distribute" // alertbeam Distribute on the direct runner
+	PhaseRaw = "raw" // sarama consume + full hamba decode
+	// PhaseDistributeFloor and PhaseFullFloor are the same-work floors of
+	// distribute and full: plain Go loops (sarama, hamba/avro, no Beam)
+	// doing their phase's work with the same settings (floorLoop).
+	PhaseDistributeFloor = "distribute-floor"
+	PhaseDistribute      = "distribute" // alertbeam Distribute on the direct runner
+	PhaseFullFloor       = "full-floor"
 	// PhaseFull is Distribute, the filters and the archive in one
 	// pipeline, over the loaded backlog.
 	PhaseFull = "full"
+	// PhaseQA is the full pipeline with aggregate QA (QASpec) before the
+	// filters.
+	PhaseQA = "qa"
 	// PhaseLive is the full pipeline running while visits arrive in
 	// bursts at a cadence: it measures produce→output latency.
 	PhaseLive = "live"
 )
 
 // Phases lists every phase.
-var Phases = []string{PhaseRaw, PhaseDistribute, PhaseFull, PhaseLive}
+var Phases = []string{PhaseRaw, PhaseDistributeFloor, PhaseDistribute, PhaseFullFloor, PhaseFull, PhaseQA, PhaseLive}
+
+// floorOf is the floor each pipeline phase is compared with.
+var floorOf = map[string]string{PhaseDistribute: PhaseDistributeFloor, PhaseFull: PhaseFullFloor, PhaseQA: PhaseFullFloor}
+
+// QASpec is the qa phase's aggregate QA: both checks, the rate one at
+// three times the running median (the filter --help example).
+const QASpec = "rate=3x,spatial"
 
 // DefaultFilters are the ten built-in filters the full phases run: the
 // cheap cuts users chain most, and nocutouts, which re-encodes every
@@ -87,22 +105,60 @@ type Options struct {
 	// binary); empty runs them in this process.
 	Exe      string
 	Progress io.Writer
+	// Phases to run, in Phases' order (default all).
+	Phases []string
+	// ProfileDir, when set, gets each phase's CPU and allocation profiles
+	// (<phase>.cpu.pprof, <phase>.allocs.pprof).
+	ProfileDir string
+}
+
+func (o Options) phases() []string {
+	if len(o.Phases) == 0 {
+		return Phases
+	}
+	var out []string
+	for _, p := range Phases {
+		if slices.Contains(o.Phases, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// CheckPhases says which of names is not a phase.
+func CheckPhases(names []string) error {
+	for _, n := range names {
+		if !slices.Contains(Phases, n) {
+			return fmt.Errorf("bench: unknown phase %q (want %s)", n, strings.Join(Phases, ", "))
+		}
+	}
+	return nil
 }
 
 // Result is one phase's measurement.
 type Result struct {
 	Phase string `json:"phase"`
 	// P50Ms and P99Ms are produce→output latencies (live phase only).
-	P50Ms     float64 `json:"p50_ms,omitempty"`
-	P99Ms     float64 `json:"p99_ms,omitempty"`
-	MaxMs     float64 `json:"max_ms,omitempty"`
-	Alerts    int     `json:"alerts"`
-	Bytes     int64   `json:"bytes"`
-	Seconds   float64 `json:"seconds"`
-	AlertsPS  float64 `json:"alerts_per_s"`
-	MBPS      float64 `json:"mb_per_s"`
-	RatioRaw  float64 `json:"ratio_to_raw"`
-	PeakRSSMB float64 `json:"peak_rss_mb"`
+	P50Ms float64 `json:"p50_ms,omitempty"`
+	P99Ms float64 `json:"p99_ms,omitempty"`
+	MaxMs float64 `json:"max_ms,omitempty"`
+	// Produce→filter-topic latencies of the live phase's FilterCopies
+	// kept copies (Rubin asks for 98% of a visit within 60 s).
+	FilterCopies int     `json:"filter_copies,omitempty"`
+	FilterP50Ms  float64 `json:"filter_p50_ms,omitempty"`
+	FilterP98Ms  float64 `json:"filter_p98_ms,omitempty"`
+	FilterP99Ms  float64 `json:"filter_p99_ms,omitempty"`
+	FilterMaxMs  float64 `json:"filter_max_ms,omitempty"`
+	Alerts       int     `json:"alerts"`
+	Bytes        int64   `json:"bytes"`
+	Seconds      float64 `json:"seconds"`
+	AlertsPS     float64 `json:"alerts_per_s"`
+	MBPS         float64 `json:"mb_per_s"`
+	RatioRaw     float64 `json:"ratio_to_raw"`
+	// RatioFloor is alerts/s over that of the phase's same-work floor
+	// (distribute, full and qa).
+	RatioFloor float64 `json:"ratio_to_floor,omitempty"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
 }
 
 // Report is a whole run.
@@ -286,7 +342,9 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 	switch phase {
 	case PhaseRaw:
 		return rawLoop(ctx, opts)
-	case PhaseDistribute, PhaseFull, PhaseLive:
+	case PhaseDistributeFloor, PhaseFullFloor:
+		return floorLoop(ctx, opts, phase, phase == PhaseFullFloor)
+	case PhaseDistribute, PhaseFull, PhaseQA, PhaseLive:
 		conn := kafkaio.Config{Brokers: opts.Brokers}
 		p, s := beam.NewPipelineWithRoot()
 		cfg := pipelines.DistributeConfig{
@@ -306,10 +364,21 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
 		}
+		if phase == PhaseQA {
+			rate, spatial, err := qa.ParseSpec(QASpec)
+			if err != nil {
+				return err
+			}
+			cfg.QA = &qa.Config{Rate: rate, Spatial: spatial, QATopic: "bench.qa.records"}
+		}
 		if _, err := pipelines.Distribute(s, cfg); err != nil {
 			return err
 		}
-		if _, err := runners.Run(ctx, p); err != nil {
+		// A stop signal (the parent's, or the user's) drains the pipeline
+		// rather than cancel it.
+		run, cancel := kafkaio.DrainContext(ctx)
+		defer cancel()
+		if _, err := runners.Run(run, p); err != nil {
 			if phase == PhaseLive && ctx.Err() != nil {
 				return nil // stopped by the parent, as planned
 			}
@@ -392,7 +461,8 @@ func rawLoop(ctx context.Context, opts Options) error {
 func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers}
 	var raw float64
-	for _, phase := range Phases {
+	rates := map[string]float64{}
+	for _, phase := range opts.phases() {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "  running %s ...", phase)
 		}
@@ -421,6 +491,9 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 		} else {
 			err = RunPhase(ctx, phase, opts)
 		}
+		if err == nil {
+			err = ctx.Err() // a child stopped by a signal drains and exits 0
+		}
 		if err != nil {
 			return rep, fmt.Errorf("bench: phase %s: %w", phase, err)
 		}
@@ -433,6 +506,10 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 		if raw > 0 {
 			r.RatioRaw = r.AlertsPS / raw
 		}
+		rates[phase] = r.AlertsPS
+		if floor := rates[floorOf[phase]]; floor > 0 {
+			r.RatioFloor = r.AlertsPS / floor
+		}
 		rep.Results = append(rep.Results, r)
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, " %.1fs\n", secs)
@@ -443,14 +520,21 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 
 // runLive runs the full pipeline on a fresh topic while visits arrive in
 // bursts, and measures each alert's latency from the moment it was handed
-// to the producer to the timestamp of its copy in its per-night topic,
-// which alertbeam's writer stamps when it hands the copy to the broker.
-// The first visit warms the pipeline up and is not measured.
+// to the producer to the timestamps of its copies in its per-night topic
+// and in the topics of the filters that keep it, which alertbeam's writer
+// stamps when it hands a copy to the broker. Which filters keep which
+// alert is worked out beforehand, by the same filters on the same decoded
+// packets, so every copy is waited for. The first visit warms the
+// pipeline up and is not measured.
 func runLive(ctx context.Context, opts Options) (Result, error) {
 	if opts.Visits < 1 || opts.Burst < 1 {
 		return Result{}, fmt.Errorf("live phase needs Visits and Burst, got %d and %d", opts.Visits, opts.Burst)
 	}
 	topic := opts.Topic + "_live"
+	kept, _, err := expectKept(ctx, opts, "bench."+PhaseLive+".")
+	if err != nil {
+		return Result{}, err
+	}
 	src, err := newSource(opts.survey(), opts.Seed+1, liveNight, opts.Burst, opts.Visits+1)
 	if err != nil {
 		return Result{}, err
@@ -467,22 +551,45 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 	defer out.close()
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var child *exec.Cmd
-	childErr := make(chan error, 1)
+	type ended struct {
+		rss float64
+		err error
+	}
+	childEnd := make(chan ended, 1)
 	if opts.Exe != "" {
-		if child, err = startChild(ctx, opts, PhaseLive, topic); err != nil {
+		child, err := startChild(ctx, opts, PhaseLive, topic)
+		if err != nil {
+			cancel()
 			return Result{}, err
 		}
+		go func() {
+			rss, err := waitChild(child)
+			childEnd <- ended{rss, err}
+		}()
 	} else {
 		go func() {
 			err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
 				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot})
-			childErr <- err
+			childEnd <- ended{err: err}
 		}()
 	}
+	childErr := make(chan error, 1)
+	finished := make(chan struct{})
+	var end ended
+	go func() {
+		end = <-childEnd
+		childErr <- end.err
+		close(finished)
+	}()
+	// However the phase ends, the pipeline is stopped (a child with an
+	// interrupt, so it drains) and waited for.
+	defer func() {
+		cancel()
+		<-finished
+	}()
 
 	sent := map[string]time.Time{}
+	var night, filtered []outputCopy
 	var bytes int64
 	var start time.Time
 	for v := 0; v <= opts.Visits; v++ {
@@ -506,10 +613,20 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 		}
 		for i, m := range msgs {
 			k, _ := m.Key.Encode()
-			out.expect(topics[i], string(k))
+			key := string(k)
+			nc := outputCopy{topics[i], key}
+			out.expect(nc)
 			if v > 0 {
-				sent[string(k)] = m.Timestamp
+				night = append(night, nc)
+				sent[key] = m.Timestamp
 				bytes += int64(m.Value.Length())
+			}
+			for _, ft := range kept[key] {
+				fc := outputCopy{ft, key}
+				out.expect(fc)
+				if v > 0 {
+					filtered = append(filtered, fc)
+				}
 			}
 		}
 		if v == 0 {
@@ -523,21 +640,75 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	secs := out.last().Sub(start).Seconds()
-	var lat []float64
-	for k, t := range sent {
-		lat = append(lat, float64(out.seen[k].Sub(t))/float64(time.Millisecond))
+	latencies := func(copies []outputCopy) []float64 {
+		lat := make([]float64, 0, len(copies))
+		for _, c := range copies {
+			lat = append(lat, float64(out.seen[c].Sub(sent[c.key]))/float64(time.Millisecond))
+		}
+		sort.Float64s(lat)
+		return lat
 	}
-	sort.Float64s(lat)
+	nl, fl := latencies(night), latencies(filtered)
 	cancel()
-	var rss float64
-	if child != nil {
-		rss, _ = waitChild(child) // stopped by the cancel: its exit status says nothing
-	} else {
-		<-childErr
-	}
+	<-finished // stopped by the cancel: its exit status says nothing
+	e := end
 	n := len(sent)
-	return Result{Phase: PhaseLive, Alerts: n, Bytes: bytes, Seconds: secs, AlertsPS: float64(n) / secs, MBPS: float64(bytes) / 1e6 / secs,
-		PeakRSSMB: rss, P50Ms: quantile(lat, 0.50), P99Ms: quantile(lat, 0.99), MaxMs: lat[len(lat)-1]}, nil
+	r := Result{Phase: PhaseLive, Alerts: n, Bytes: bytes, Seconds: secs, AlertsPS: float64(n) / secs, MBPS: float64(bytes) / 1e6 / secs,
+		PeakRSSMB: e.rss, P50Ms: quantile(nl, 0.50), P99Ms: quantile(nl, 0.99), MaxMs: nl[len(nl)-1],
+		FilterCopies: len(fl), FilterP50Ms: quantile(fl, 0.50), FilterP98Ms: quantile(fl, 0.98), FilterP99Ms: quantile(fl, 0.99)}
+	if len(fl) > 0 {
+		r.FilterMaxMs = fl[len(fl)-1]
+	}
+	return r, nil
+}
+
+// expectKept works out, for every alert of the live phase's visits (the
+// same generator, seed and night), the filter topics its copies go to:
+// the same filters run on the packet as the pipeline decodes it.
+// It also returns how many copies each visit has.
+func expectKept(ctx context.Context, opts Options, prefix string) (kept map[string][]string, perVisit []int, err error) {
+	src, err := newSource(opts.survey(), opts.Seed+1, liveNight, opts.Burst, opts.Visits+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var fs []*filter.Filter
+	for _, spec := range opts.filters() {
+		f, err := filter.Build(spec, opts.survey())
+		if err != nil {
+			return nil, nil, err
+		}
+		fs = append(fs, f)
+	}
+	kept = map[string][]string{}
+	for v := 0; v <= opts.Visits; v++ {
+		msgs, _, err := src.visit(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		perVisit = append(perVisit, 0)
+		for _, m := range msgs {
+			k, _ := m.Key.Encode()
+			b, _ := m.Value.Encode()
+			a := &filter.Alert{}
+			if opts.survey() == schemas.LSST {
+				a.LSST = &lsst.Alert{}
+				err = src.codec.Decode(ctx, b, a.LSST)
+			} else {
+				a.ZTF = &ztf.Alert{}
+				err = src.codec.Decode(ctx, b, a.ZTF)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, f := range fs {
+				if out, err := f.Apply(a); err == nil && out != nil {
+					kept[string(k)] = append(kept[string(k)], prefix+f.Name())
+					perVisit[v]++
+				}
+			}
+		}
+	}
+	return kept, perVisit, nil
 }
 
 // quantile of sorted values, nearest rank.
@@ -557,11 +728,14 @@ type outputWatch struct {
 	cl   sarama.Client
 	cons sarama.Consumer
 
-	want   map[string]string // topic of each key expected
-	seen   map[string]time.Time
+	want   map[outputCopy]bool
+	seen   map[outputCopy]time.Time
 	pos    map[string]map[int32]int64 // next offset to read, per topic and partition
 	lastTS time.Time
 }
+
+// outputCopy is one expected copy of an alert: its topic and key.
+type outputCopy struct{ topic, key string }
 
 func newOutputWatch(opts Options) (*outputWatch, error) {
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: opts.Brokers})
@@ -577,13 +751,13 @@ func newOutputWatch(opts Options) (*outputWatch, error) {
 		cl.Close()
 		return nil, err
 	}
-	return &outputWatch{cl: cl, cons: cons, want: map[string]string{}, seen: map[string]time.Time{}, pos: map[string]map[int32]int64{}}, nil
+	return &outputWatch{cl: cl, cons: cons, want: map[outputCopy]bool{}, seen: map[outputCopy]time.Time{}, pos: map[string]map[int32]int64{}}, nil
 }
 
-func (w *outputWatch) expect(topic, key string) {
-	w.want[key] = topic
-	if _, ok := w.pos[topic]; !ok {
-		w.pos[topic] = map[int32]int64{}
+func (w *outputWatch) expect(c outputCopy) {
+	w.want[c] = true
+	if _, ok := w.pos[c.topic]; !ok {
+		w.pos[c.topic] = map[int32]int64{}
 	}
 }
 
@@ -604,12 +778,12 @@ func (w *outputWatch) wait(ctx context.Context, childErr <-chan error, limit tim
 		}
 		if time.Now().After(deadline) {
 			var missing []string
-			for k, topic := range w.want {
-				if _, ok := w.seen[k]; !ok && len(missing) < 5 {
-					missing = append(missing, topic+":"+k)
+			for c := range w.want {
+				if _, ok := w.seen[c]; !ok && len(missing) < 5 {
+					missing = append(missing, c.topic+":"+c.key)
 				}
 			}
-			return fmt.Errorf("%d of %d alerts came out within %v (missing %s)", len(w.seen), len(w.want), limit, strings.Join(missing, " "))
+			return fmt.Errorf("%d of %d copies came out within %v (missing %s)", len(w.seen), len(w.want), limit, strings.Join(missing, " "))
 		}
 		select {
 		case <-ctx.Done():
@@ -644,9 +818,9 @@ func (w *outputWatch) readRound(topic string) error {
 			return err
 		}
 		for m := range pc.Messages() {
-			if k := string(m.Key); w.want[k] != "" {
-				if _, dup := w.seen[k]; !dup {
-					w.seen[k] = m.Timestamp
+			if c := (outputCopy{topic, string(m.Key)}); w.want[c] {
+				if _, dup := w.seen[c]; !dup {
+					w.seen[c] = m.Timestamp
 					if m.Timestamp.After(w.lastTS) {
 						w.lastTS = m.Timestamp
 					}
@@ -679,6 +853,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	if len(opts.Filters) > 0 {
 		args = append(args, "--filters", strings.Join(opts.Filters, ";"))
 	}
+	if opts.ProfileDir != "" {
+		args = append(args, "--profile", opts.ProfileDir)
+	}
 	for _, b := range opts.Brokers {
 		args = append(args, "--brokers", b)
 	}
@@ -687,6 +864,7 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.Stderr = os.Stderr
 	cmd.Stdout = os.Stderr
+	cmd.SysProcAttr = childAttr()
 	return cmd, cmd.Start()
 }
 
@@ -705,20 +883,24 @@ func Print(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "\nalertbeam bench: %d %s alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, rep.Survey, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3, rep.Brokers)
 	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s\n", len(rep.Filters), strings.Join(rep.Filters, " "))
-	fmt.Fprintf(w, "  %-12s %8s %9s %10s %8s %7s %12s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "peak RSS MB", "p50 ms", "p99 ms")
+	fmt.Fprintf(w, "  %-16s %8s %9s %10s %8s %7s %9s %12s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "x floor", "peak RSS MB", "p50 ms", "p99 ms")
 	for _, r := range rep.Results {
-		rss, p50, p99 := "-", "-", "-"
+		rss, p50, p99, floor := "-", "-", "-", "-"
 		if r.PeakRSSMB > 0 {
 			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
+		}
+		if r.RatioFloor > 0 {
+			floor = fmt.Sprintf("%.2f", r.RatioFloor)
 		}
 		if r.Phase == PhaseLive {
 			p50, p99 = fmt.Sprintf("%.0f", r.P50Ms), fmt.Sprintf("%.0f", r.P99Ms)
 		}
-		fmt.Fprintf(w, "  %-12s %8d %9.1f %10.0f %8.1f %7.2f %12s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, rss, p50, p99)
+		fmt.Fprintf(w, "  %-16s %8d %9.1f %10.0f %8.1f %7.2f %9s %12s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, floor, rss, p50, p99)
 	}
 	for _, r := range rep.Results {
 		if r.Phase == PhaseLive {
 			fmt.Fprintf(w, "  live: visits arrive as bursts at a fixed cadence, so its alerts/s is the offered rate; latency is produce → per-night topic (max %.0f ms)\n", r.MaxMs)
+			fmt.Fprintf(w, "  live: produce → filter topics, %d copies: p50 %.0f ms, p98 %.0f ms, p99 %.0f ms, max %.0f ms\n", r.FilterCopies, r.FilterP50Ms, r.FilterP98Ms, r.FilterP99Ms, r.FilterMaxMs)
 		}
 	}
 }

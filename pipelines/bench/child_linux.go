@@ -1,0 +1,9 @@
+package bench
+
+import "syscall"
+
+// childAttr makes a phase's process die with the bench that started it,
+// also when the bench exits at once on a second signal.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package bench
+
+import "syscall"
+
+// childAttr: only Linux can tie a child's life to its parent's; elsewhere
+// a bench that exits at once leaves its phase to finish by itself.
+func childAttr() *syscall.SysProcAttr { return nil }
