@@ -333,8 +333,15 @@ func TopicDetail(cfg WriteConfig) *sarama.TopicDetail {
 	return detail
 }
 
-func (fn *writeFn) create(topic string) error {
-	err := fn.admin.CreateTopic(topic, TopicDetail(fn.Cfg), false)
+func (fn *writeFn) create(topic string) error { return CreateTopic(fn.client, fn.admin, fn.Cfg, topic) }
+
+func (fn *writeFn) exists(topic string) bool { return topicExists(fn.client, topic) }
+
+// CreateTopic creates topic as Write does (TopicDetail), unless it exists,
+// and returns once its partitions are in client's metadata, so a producer
+// on client can write to it at once.
+func CreateTopic(client sarama.Client, admin sarama.ClusterAdmin, cfg WriteConfig, topic string) error {
+	err := admin.CreateTopic(topic, TopicDetail(cfg), false)
 	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 		var te *sarama.TopicError
 		if !errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists {
@@ -346,7 +353,7 @@ func (fn *writeFn) create(topic string) error {
 	}
 	// The new topic's leaders take a moment to appear in metadata.
 	deadline := time.Now().Add(30 * time.Second)
-	for !fn.exists(topic) {
+	for !topicExists(client, topic) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("topic %s created but not in metadata after 30s: %w", topic, sarama.ErrLeaderNotAvailable)
 		}
@@ -355,17 +362,18 @@ func (fn *writeFn) create(topic string) error {
 	return nil
 }
 
-// exists reports whether topic is in the cluster's metadata with partitions.
-func (fn *writeFn) exists(topic string) bool {
-	topics, err := fn.client.Topics()
+// topicExists reports whether topic is in the cluster's metadata with
+// partitions.
+func topicExists(client sarama.Client, topic string) bool {
+	topics, err := client.Topics()
 	if err != nil || !slices.Contains(topics, topic) {
-		if err := fn.client.RefreshMetadata(); err != nil {
+		if err := client.RefreshMetadata(); err != nil {
 			return false
 		}
-		if topics, err = fn.client.Topics(); err != nil || !slices.Contains(topics, topic) {
+		if topics, err = client.Topics(); err != nil || !slices.Contains(topics, topic) {
 			return false
 		}
 	}
-	parts, err := fn.client.Partitions(topic)
+	parts, err := client.Partitions(topic)
 	return err == nil && len(parts) > 0
 }

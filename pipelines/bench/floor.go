@@ -252,9 +252,12 @@ func (w *floorWorker) commitErr() error {
 	}
 }
 
+// close starts closing the partition's consumer and offset manager; the
+// consumer and offset manager of the whole read wait for them when closed
+// (one at a time, each takes up to a commit interval).
 func (w *floorWorker) close() {
-	_ = w.pc.Close()
-	_ = w.pom.Close()
+	w.pc.AsyncClose()
+	w.pom.AsyncClose()
 	if w.stager != nil {
 		w.stager.Close()
 	}
@@ -365,6 +368,7 @@ func (w *floorWorker) filter(ctx context.Context, rec kafkaio.Record, acks *floo
 // floorProducer is one asynchronous producer with kafkaio.Write's settings,
 // whose acknowledgements are counted per batch.
 type floorProducer struct {
+	cl    sarama.Client
 	p     sarama.AsyncProducer
 	admin sarama.ClusterAdmin
 	wcfg  kafkaio.WriteConfig
@@ -379,16 +383,22 @@ func newFloorProducer(brokers []string, wcfg kafkaio.WriteConfig) (*floorProduce
 	if err != nil {
 		return nil, err
 	}
-	p, err := sarama.NewAsyncProducer(brokers, sc)
+	cl, err := sarama.NewClient(brokers, sc)
 	if err != nil {
 		return nil, err
 	}
-	admin, err := sarama.NewClusterAdmin(brokers, sc)
+	p, err := sarama.NewAsyncProducerFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	admin, err := sarama.NewClusterAdminFromClient(cl)
 	if err != nil {
 		p.Close()
+		cl.Close()
 		return nil, err
 	}
-	fp := &floorProducer{p: p, admin: admin, wcfg: wcfg, known: map[string]bool{}}
+	fp := &floorProducer{cl: cl, p: p, admin: admin, wcfg: wcfg, known: map[string]bool{}}
 	fp.wg.Add(2)
 	go func() {
 		defer fp.wg.Done()
@@ -412,9 +422,7 @@ func (fp *floorProducer) ensure(topic string) error {
 	if fp.known[topic] {
 		return nil
 	}
-	err := fp.admin.CreateTopic(topic, kafkaio.TopicDetail(fp.wcfg), false)
-	var te *sarama.TopicError
-	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) && (!errors.As(err, &te) || te.Err != sarama.ErrTopicAlreadyExists) {
+	if err := kafkaio.CreateTopic(fp.cl, fp.admin, fp.wcfg, topic); err != nil {
 		return fmt.Errorf("bench: creating %s: %w", topic, err)
 	}
 	fp.known[topic] = true
@@ -442,7 +450,7 @@ func (fp *floorProducer) deadLetter(acks *floorAcks, rec kafkaio.Record, stage s
 func (fp *floorProducer) close() {
 	fp.p.AsyncClose()
 	fp.wg.Wait()
-	fp.admin.Close()
+	fp.admin.Close() // closes the client too
 }
 
 // floorAcks counts one batch's messages until the broker answered each.
