@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 BIN      := bin/alertbeam
 export CACHE
 
-.PHONY: all build demo test integration cluster soak ci bench lint fmt generate fuzz crosscompile clean
+.PHONY: all build demo test integration cluster soak ci bench gobench lint fmt generate fuzz crosscompile clean
 
 all: build
 
@@ -64,8 +64,24 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks (decode/encode, Kafka IO against raw sarama).
-bench:
+## bench: alertbeam bench on real Apache Kafka started by .ci/with-kafka:
+## ZTF, 20,000 alerts (1,000-alert visits every 5 s in the live phase), then
+## LSST with 10,000-alert visits every 39 s. Writes $(BENCHOUT)/ztf.json,
+## lsst.json and BENCH.md (the tables, with the machine). About 20 minutes;
+## needs ~30 GB free for Kafka's log. Not part of ci.
+BENCHOUT ?= bench-results
+bench: build
+	.ci/deps
+	mkdir -p $(BENCHOUT)
+	.ci/with-kafka sh -c '\
+	  ./$(BIN) bench --brokers "$$ALERTBEAM_KAFKA" --alerts 20000 --json $(BENCHOUT)/ztf.json --markdown $(BENCHOUT)/ztf.md && \
+	  ./$(BIN) bench --brokers "$$ALERTBEAM_KAFKA" --survey lsst --alerts 20000 --burst 10000 --cadence 39s --visits 5 \
+	      --json $(BENCHOUT)/lsst.json --markdown $(BENCHOUT)/lsst.md'
+	cat $(BENCHOUT)/ztf.md $(BENCHOUT)/lsst.md > $(BENCHOUT)/BENCH.md
+	@echo "wrote $(BENCHOUT)/BENCH.md"
+
+## gobench: Go benchmarks (decode/encode, Kafka IO against raw sarama).
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint:

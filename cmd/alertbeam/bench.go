@@ -50,7 +50,11 @@ latency; --json writes the report, --profile DIR each phase's CPU and
 allocation profiles (go tool pprof DIR/full.cpu.pprof).
 
 By default it starts an embedded broker in a child process; benchmarks that
-count are run against real Kafka (--brokers host:port).
+count are run against real Kafka (--brokers host:port). Use a broker of its
+own: the phases write several times the loaded bytes, so each phase's output
+topics (bench.*, bench-*, and the night topics of the benchmark's nights,
+2026-11-19 to 21, when the run created them) are deleted once it is
+measured, and the ingest topics at the end unless --topic named them.
 
 Examples:
   alertbeam bench --alerts 20000
@@ -64,6 +68,7 @@ Examples:
 			partitions := fs.Int("partitions", 4, "partitions of the ingest topic")
 			topic := fs.String("topic", "", "ingest topic (default: a new bench_ingest_<time> topic)")
 			jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+			mdOut := fs.String("markdown", "", "also write the report as a Markdown table (with the machine it ran on) to this file")
 			phase := fs.String("phase", "", "run only this phase in this process ("+strings.Join(bench.Phases, ", ")+"); used by the child processes")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL for LSST (default: one started in this process)")
@@ -123,6 +128,7 @@ Examples:
 				}
 				if opts.Topic == "" {
 					opts.Topic = fmt.Sprintf("bench_ingest_%d", os.Getpid())
+					opts.DropIngest = true
 				}
 				opts.Exe, opts.Progress = exe, e.stderr
 				fmt.Fprintf(e.stderr, "loading %d alerts into %s on %v\n", opts.Alerts, opts.Topic, opts.Brokers)
@@ -146,6 +152,11 @@ Examples:
 					return err
 				}
 				bench.Print(e.stdout, rep)
+				if *mdOut != "" {
+					if err := bench.WriteMarkdown(*mdOut, rep); err != nil {
+						return err
+					}
+				}
 				if *jsonOut != "" {
 					return bench.WriteJSON(*jsonOut, rep)
 				}

@@ -59,6 +59,7 @@ type writeFn struct {
 	// schemas caches writerInfo by raw ZTF header text or "id:N" (LSST).
 	schemas map[string]*writerInfo
 	buf     []byte
+	pending []pendingRecord
 
 	records beam.Counter
 	dead    beam.Counter
@@ -118,19 +119,45 @@ func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.Ev
 	if err != nil {
 		return err
 	}
-	if fn.buf, err = fn.comp.compress(fn.buf[:0], d.Bytes); err != nil {
-		return err
-	}
-	if err := tw.ocf.writeBlock(fn.buf); err != nil {
-		return fmt.Errorf("archive: writing %s: %w", fn.store.url(tw.meta.Name), err)
-	}
-	tw.meta.IDs = append(tw.meta.IDs, id.ID)
-	tw.meta.Sizes = append(tw.meta.Sizes, int64(len(fn.buf)))
-	tw.meta.Sources = append(tw.meta.Sources, r.Source)
-	if ts < tw.ts {
-		tw.ts = ts
-	}
+	// Compressing and writing wait for FinishBundle: the archive shares
+	// its fused stage with the routing to night topics, and an alert's
+	// night copy should not wait for every alert before it in the bundle
+	// to be compressed and written. Nothing is acknowledged before the
+	// temporary file is committed, so the order of the work is free.
+	fn.pending = append(fn.pending, pendingRecord{tw: tw, data: d.Bytes, id: id.ID, source: r.Source, ts: ts})
 	fn.records.Inc(ctx, 1)
+	return nil
+}
+
+// pendingRecord is a record of the bundle, to be written into its
+// temporary file in FinishBundle.
+type pendingRecord struct {
+	tw     *tempWriter
+	data   []byte // the Avro datum, uncompressed
+	id     int64
+	source kafkaio.Source
+	ts     beam.EventTime
+}
+
+// writePending compresses and writes the bundle's records, in order.
+func (fn *writeFn) writePending() error {
+	defer func() { fn.pending = fn.pending[:0] }()
+	for _, p := range fn.pending {
+		var err error
+		if fn.buf, err = fn.comp.compress(fn.buf[:0], p.data); err != nil {
+			return err
+		}
+		tw := p.tw
+		if err := tw.ocf.writeBlock(fn.buf); err != nil {
+			return fmt.Errorf("archive: writing %s: %w", fn.store.url(tw.meta.Name), err)
+		}
+		tw.meta.IDs = append(tw.meta.IDs, p.id)
+		tw.meta.Sizes = append(tw.meta.Sizes, int64(len(fn.buf)))
+		tw.meta.Sources = append(tw.meta.Sources, p.source)
+		if p.ts < tw.ts {
+			tw.ts = p.ts
+		}
+	}
 	return nil
 }
 
@@ -223,6 +250,10 @@ func (fn *writeFn) writerFor(ctx context.Context, w beam.Window, ts beam.EventTi
 // FinishBundle makes every temporary file durable, then describes it. Its
 // timestamp, that of its earliest record, puts it back in its window.
 func (fn *writeFn) FinishBundle(_ context.Context, emit func(beam.EventTime, tempFile), _ func(kafkaio.Message)) error {
+	if err := fn.writePending(); err != nil {
+		fn.abortAll()
+		return err
+	}
 	writers := fn.writers
 	fn.writers = nil
 	var first error
@@ -250,6 +281,7 @@ func (fn *writeFn) abortAll() {
 		tw.obj.abort()
 	}
 	fn.writers = nil
+	fn.pending = fn.pending[:0]
 }
 
 func (fn *writeFn) Teardown() {

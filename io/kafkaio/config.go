@@ -147,10 +147,13 @@ type ReadConfig struct {
 	// wall-clock time minus MaxDelay, so windows close on a quiet stream
 	// (Beam Java's policy). Off for replays of old data.
 	IdleAdvance bool
-	// Polling: how long one read call waits for records, how long it waits
-	// before polling an idle partition again, how often topics are
+	// Polling: how long one read call waits for a first record (short: a
+	// runner may run several partitions' reads one after the other in one
+	// bundle, and an idle partition's wait delays the others), how long it
+	// waits before polling an idle partition again, how often topics are
 	// re-discovered, and the most records one call emits before it
-	// checkpoints (bounding bundle size).
+	// checkpoints (bounding bundle size). A call also checkpoints as soon
+	// as no more records are buffered, so alerts move on without waiting.
 	PollTimeout       time.Duration
 	IdleResume        time.Duration
 	DiscoveryInterval time.Duration
@@ -168,10 +171,10 @@ func (c *ReadConfig) defaults() {
 		c.MaxDelay = 5 * time.Second
 	}
 	if c.PollTimeout == 0 {
-		c.PollTimeout = 500 * time.Millisecond
+		c.PollTimeout = 100 * time.Millisecond
 	}
 	if c.IdleResume == 0 {
-		c.IdleResume = 200 * time.Millisecond
+		c.IdleResume = 50 * time.Millisecond
 	}
 	if c.DiscoveryInterval == 0 {
 		c.DiscoveryInterval = 10 * time.Second

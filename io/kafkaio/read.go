@@ -522,7 +522,8 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	defer pr.unlock()
 
 	prev := next - 1
-	timer := time.NewTimer(fn.Cfg.PollTimeout)
+	began := time.Now()
+	timer := time.NewTimer(fn.Cfg.PollTimeout) // for the first record; then batchWait
 	defer timer.Stop()
 	part := strconv.Itoa(int(d.Partition))
 	read, lag := metrics.RecordsRead.WithLabelValues(d.Topic, part), metrics.Lag.WithLabelValues(d.Topic, part)
@@ -570,8 +571,18 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			prev, next = m.Offset, m.Offset+1
 			pr.next = next
 			n++
-			if n >= fn.Cfg.BatchRecords {
-				// Checkpoint so the bundle ends and its output moves on.
+			if n == 1 {
+				// Records flow: read on for up to batchWait, as long as
+				// there are more.
+				timer.Reset(time.Until(began.Add(batchWait)))
+			}
+			if n >= fn.Cfg.BatchRecords || (len(pr.msgs) == 0 && next >= pr.pc.HighWaterMarkOffset()) {
+				// Checkpoint so the bundle ends and its output moves on;
+				// at once when the partition is caught up: a runner may
+				// run several partitions' reads one after the other in
+				// one bundle (prism does), and waiting here for records
+				// not yet produced would hold back the alerts already
+				// read and the partitions after this one.
 				return sdf.ResumeProcessingIn(0), nil
 			}
 		case cerr, ok := <-pr.pc.Errors():
@@ -597,6 +608,9 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				return sdf.StopProcessing(), nil
 			}
 			lag.Set(float64(max(0, hwm-next)))
+			if n > 0 {
+				return sdf.ResumeProcessingIn(0), nil // the batch's time is up; more are coming
+			}
 			switch {
 			case fn.Cfg.IdleAdvance && next >= hwm:
 				we.UpdateWatermark(time.UnixMilli(fn.conn.holdAt(tp, time.Now().Add(-fn.Cfg.MaxDelay).UnixMilli())))
@@ -609,6 +623,10 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		}
 	}
 }
+
+// batchWait bounds how long one read call goes on emitting records that
+// trickle in, so a slow stream still ends bundles and moves its alerts on.
+const batchWait = 500 * time.Millisecond
 
 // failing handles an error reading a partition: a transient one (its
 // broker restarting, a leader election) is retried, reported once when the
