@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 BIN      := bin/alertbeam
 export CACHE
 
-.PHONY: all build demo test integration cluster soak ci bench gobench lint fmt generate fuzz crosscompile clean
+.PHONY: all build demo test integration cluster soak ci bench bench-memory gobench lint fmt generate fuzz crosscompile clean
 
 all: build
 
@@ -79,6 +79,18 @@ bench: build
 	      --json $(BENCHOUT)/lsst.json --markdown $(BENCHOUT)/lsst.md'
 	cat $(BENCHOUT)/ztf.md $(BENCHOUT)/lsst.md > $(BENCHOUT)/BENCH.md
 	@echo "wrote $(BENCHOUT)/BENCH.md"
+
+## bench-memory: peak RSS of every backlog phase at 10,000 and at 50,000
+## ZTF alerts on real Kafka (the second run reports each phase's RSS as a
+## multiple of the first's). About 15 minutes; needs ~40 GB free.
+bench-memory: build
+	.ci/deps
+	mkdir -p $(BENCHOUT)
+	.ci/with-kafka sh -c '\
+	  ./$(BIN) bench --brokers "$$ALERTBEAM_KAFKA" --alerts 10000 --phases $(MEMPHASES) --json $(BENCHOUT)/memory-10k.json && \
+	  ./$(BIN) bench --brokers "$$ALERTBEAM_KAFKA" --alerts 50000 --phases $(MEMPHASES) --baseline $(BENCHOUT)/memory-10k.json \
+	      --json $(BENCHOUT)/memory-50k.json --markdown $(BENCHOUT)/memory.md'
+MEMPHASES := raw,distribute-floor,distribute,full-floor,full,qa
 
 ## gobench: Go benchmarks (decode/encode, Kafka IO against raw sarama).
 gobench:

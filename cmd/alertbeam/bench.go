@@ -69,6 +69,8 @@ Examples:
 			topic := fs.String("topic", "", "ingest topic (default: a new bench_ingest_<time> topic)")
 			jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 			mdOut := fs.String("markdown", "", "also write the report as a Markdown table (with the machine it ran on) to this file")
+			baseline := fs.String("baseline", "", "a report (--json) of a smaller run: report each phase's peak RSS as a multiple of its\n"+
+				"peak there, to see how memory grows with the backlog (make bench-memory)")
 			phase := fs.String("phase", "", "run only this phase in this process ("+strings.Join(bench.Phases, ", ")+"); used by the child processes")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL for LSST (default: one started in this process)")
@@ -150,6 +152,11 @@ Examples:
 				}
 				if err != nil {
 					return err
+				}
+				if *baseline != "" {
+					if _, err := bench.CompareRSS(&rep, *baseline); err != nil {
+						return err
+					}
 				}
 				bench.Print(e.stdout, rep)
 				if *mdOut != "" {

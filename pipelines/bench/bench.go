@@ -162,7 +162,11 @@ type Result struct {
 	// RatioFloor is alerts/s over that of the phase's same-work floor
 	// (distribute, full and qa).
 	RatioFloor float64 `json:"ratio_to_floor,omitempty"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	// RSSToBaseline is the peak RSS over the same phase's in a baseline
+	// report (CompareRSS): with a baseline of fewer alerts, how memory
+	// grows with the backlog.
+	RSSToBaseline float64 `json:"rss_to_baseline,omitempty"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
 }
 
 // Report is a whole run.
@@ -402,22 +406,33 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 	}
 }
 
-// rawLoop is the floor: every partition consumed from the oldest offset to
-// the end with sarama, every packet fully decoded into its survey struct.
-func rawLoop(ctx context.Context, opts Options) error {
+// consumer opens a client and a consumer on it with kafkaio's settings.
+func consumer(opts Options) (sarama.Client, sarama.Consumer, error) {
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: opts.Brokers})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cl, err := sarama.NewClient(opts.Brokers, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cons, err := sarama.NewConsumerFromClient(cl)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return cl, cons, nil
+}
+
+// rawLoop is the raw phase: every partition consumed from the oldest
+// offset to the end with sarama, every packet fully decoded into its
+// survey struct.
+func rawLoop(ctx context.Context, opts Options) error {
+	cl, cons, err := consumer(opts)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	cons, err := sarama.NewConsumerFromClient(cl)
-	if err != nil {
-		return err
-	}
 	defer cons.Close()
 	parts, err := cl.Partitions(opts.Topic)
 	if err != nil {
@@ -711,6 +726,11 @@ func expectKept(ctx context.Context, opts Options, prefix string) (kept map[stri
 	if err != nil {
 		return nil, nil, err
 	}
+	// Decoded as the pipeline decodes: LSST ids resolve through the registry.
+	codec, err := framing.Open(opts.survey(), opts.Registry)
+	if err != nil {
+		return nil, nil, err
+	}
 	var fs []*filter.Filter
 	for _, spec := range opts.filters() {
 		f, err := filter.Build(spec, opts.survey())
@@ -732,10 +752,10 @@ func expectKept(ctx context.Context, opts Options, prefix string) (kept map[stri
 			a := &filter.Alert{}
 			if opts.survey() == schemas.LSST {
 				a.LSST = &lsst.Alert{}
-				err = src.codec.Decode(ctx, b, a.LSST)
+				err = codec.Decode(ctx, b, a.LSST)
 			} else {
 				a.ZTF = &ztf.Alert{}
-				err = src.codec.Decode(ctx, b, a.ZTF)
+				err = codec.Decode(ctx, b, a.ZTF)
 			}
 			if err != nil {
 				return nil, nil, err
@@ -938,11 +958,37 @@ func Print(w io.Writer, rep Report) {
 		fmt.Fprintf(w, "  %-16s %8d %9.1f %10.0f %8.1f %7.2f %9s %12s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, floor, rss, p50, p99)
 	}
 	for _, r := range rep.Results {
+		if r.RSSToBaseline > 0 {
+			fmt.Fprintf(w, "  %-16s peak RSS %.2fx the baseline's\n", r.Phase, r.RSSToBaseline)
+		}
+	}
+	for _, r := range rep.Results {
 		if r.Phase == PhaseLive {
 			fmt.Fprintf(w, "  live: visits arrive as bursts at a fixed cadence, so its alerts/s is the offered rate; latency is ingest append → per-night topic (max %.0f ms)\n", r.MaxMs)
 			fmt.Fprintf(w, "  live: ingest append → filter topics, %d copies: p50 %.0f ms, p98 %.0f ms, p99 %.0f ms, max %.0f ms\n", r.FilterCopies, r.FilterP50Ms, r.FilterP98Ms, r.FilterP99Ms, r.FilterMaxMs)
 		}
 	}
+}
+
+// CompareRSS sets each result's RSSToBaseline from the report in the
+// JSON file baseline, and returns that report's alert count.
+func CompareRSS(rep *Report, baseline string) (int, error) {
+	b, err := os.ReadFile(baseline)
+	if err != nil {
+		return 0, err
+	}
+	var base Report
+	if err := json.Unmarshal(b, &base); err != nil {
+		return 0, fmt.Errorf("bench: baseline %s: %w", baseline, err)
+	}
+	for i, r := range rep.Results {
+		for _, br := range base.Results {
+			if br.Phase == r.Phase && br.PeakRSSMB > 0 {
+				rep.Results[i].RSSToBaseline = r.PeakRSSMB / br.PeakRSSMB
+			}
+		}
+	}
+	return base.Alerts, nil
 }
 
 // WriteJSON writes the report for comparison across runs.
@@ -962,7 +1008,7 @@ func WriteMarkdown(path string, rep Report) error {
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3)
 	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s).\n\n", machine(), strings.Join(rep.Brokers, ","),
 		len(rep.Filters), strings.Join(rep.Filters, " "))
-	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | RSS x baseline | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	cell := func(v float64, format string) string {
 		if v == 0 {
 			return "-"
@@ -970,8 +1016,8 @@ func WriteMarkdown(path string, rep Report) error {
 		return fmt.Sprintf(format, v)
 	}
 	for _, r := range rep.Results {
-		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %s |\n", r.Phase, r.AlertsPS, r.MBPS, cell(r.RatioRaw, "%.2f"), cell(r.RatioFloor, "%.2f"),
-			cell(r.PeakRSSMB, "%.0f"), cell(r.P50Ms, "%.0f"), cell(r.P99Ms, "%.0f"))
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %s | %s |\n", r.Phase, r.AlertsPS, r.MBPS, cell(r.RatioRaw, "%.2f"), cell(r.RatioFloor, "%.2f"),
+			cell(r.PeakRSSMB, "%.0f"), cell(r.RSSToBaseline, "%.2f"), cell(r.P50Ms, "%.0f"), cell(r.P99Ms, "%.0f"))
 	}
 	for _, r := range rep.Results {
 		if r.Phase == PhaseLive {

@@ -49,19 +49,11 @@ const floorArchiveEvery = 2000
 // every sink, as in the pipelines.
 func floorLoop(ctx context.Context, opts Options, phase string, full bool) error {
 	conn := kafkaio.Config{Brokers: opts.Brokers}
-	sc, err := kafkaio.SaramaConfig(conn)
-	if err != nil {
-		return err
-	}
-	cl, err := sarama.NewClient(opts.Brokers, sc)
+	cl, cons, err := consumer(opts)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	cons, err := sarama.NewConsumerFromClient(cl)
-	if err != nil {
-		return err
-	}
 	defer cons.Close()
 	group := fmt.Sprintf("bench-%s-%d", phase, time.Now().UnixNano())
 	om, err := sarama.NewOffsetManagerFromClient(group, cl)

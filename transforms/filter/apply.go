@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/igwn"
@@ -23,10 +24,10 @@ import (
 )
 
 func init() {
-	register.DoFn5x1[context.Context, kafkaio.Record, func(Kept), func(kafkaio.Ack), func(kafkaio.Message), error](&applyFn{})
-	register.Emitter1[Kept]()
-	register.Emitter1[kafkaio.Ack]()
-	register.Emitter1[kafkaio.Message]()
+	register.DoFn7x1[context.Context, beam.Window, beam.EventTime, kafkaio.Record, func(beam.EventTime, Kept), func(beam.EventTime, kafkaio.Ack), func(beam.EventTime, kafkaio.Message), error](&applyFn{})
+	register.Emitter2[beam.EventTime, Kept]()
+	register.Emitter2[beam.EventTime, kafkaio.Ack]()
+	register.Emitter2[beam.EventTime, kafkaio.Message]()
 	register.Function1x1(keptFilter)
 	register.Function1x1(keptMessage)
 	beam.RegisterType(reflect.TypeOf((*Kept)(nil)).Elem())
@@ -268,6 +269,7 @@ type applyFn struct {
 	filters []*Filter
 	ctr     []filterCounters
 	broken  beam.Counter
+	pending []pendingRecord
 }
 
 type filterCounters struct {
@@ -324,7 +326,53 @@ func (fn *applyFn) Setup() error {
 	return nil
 }
 
-func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept func(Kept), acks func(kafkaio.Ack), dead func(kafkaio.Message)) error {
+// pendingRecord is a record whose filtering waits for FinishBundle.
+type pendingRecord struct {
+	ts beam.EventTime
+	r  kafkaio.Record
+}
+
+// StartBundle drops what a failed bundle left. Beam requires a DoFn that
+// emits in FinishBundle to take the emitters here too.
+func (fn *applyFn) StartBundle(_ context.Context, _ func(beam.EventTime, Kept), _ func(beam.EventTime, kafkaio.Ack), _ func(beam.EventTime, kafkaio.Message)) {
+	fn.pending = fn.pending[:0]
+}
+
+// ProcessElement keeps a record of the global window for FinishBundle:
+// the filters share their fused stage with the routing to night topics,
+// and an alert's night copy should not wait for every alert before it in
+// the bundle to be decoded and filtered (their outputs leave at the end
+// of the bundle either way: the writers wait for the broker there). A
+// record of another window (after QA) is filtered at once, since what
+// FinishBundle emits lands in the global window.
+func (fn *applyFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.EventTime, r kafkaio.Record,
+	kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
+	if _, global := w.(window.GlobalWindow); global {
+		fn.pending = append(fn.pending, pendingRecord{ts, r})
+		return nil
+	}
+	return fn.filterAt(ctx, ts, r, kept, acks, dead)
+}
+
+// FinishBundle filters the records ProcessElement kept, in order.
+func (fn *applyFn) FinishBundle(ctx context.Context, kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
+	defer func() { fn.pending = fn.pending[:0] }()
+	for _, p := range fn.pending {
+		if err := fn.filterAt(ctx, p.ts, p.r, kept, acks, dead); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// filterAt filters one record, its outputs at its own timestamp.
+func (fn *applyFn) filterAt(ctx context.Context, ts beam.EventTime, r kafkaio.Record,
+	kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
+	return fn.filter(ctx, r, func(k Kept) { kept(ts, k) }, func(a kafkaio.Ack) { acks(ts, a) }, func(m kafkaio.Message) { dead(ts, m) })
+}
+
+// filter decodes a record once and runs every filter over it.
+func (fn *applyFn) filter(ctx context.Context, r kafkaio.Record, kept func(Kept), acks func(kafkaio.Ack), dead func(kafkaio.Message)) error {
 	a, err := fn.decode(ctx, r.Value)
 	if err != nil {
 		var fe *framing.Error
