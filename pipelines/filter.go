@@ -55,6 +55,18 @@ type FilterConfig struct {
 	// read. Notices that do not parse go to the dead-letter topic, once
 	// (consumer group Read.Group + ".gw").
 	GWTopic string
+	// Definitions is the compacted topic of filter definitions
+	// (--definitions; see filter.Definition) on Read's brokers: filters
+	// defined, redefined and removed while the run goes on. Each worker
+	// follows it from its beginning; a definition applies to the alerts
+	// processed after it is read, and a live filter publishes to
+	// TopicPrefix + its name. What the run makes of each definition
+	// (accepted, removed, or rejected with its error) is written once to
+	// StatusTopic (default filter.DefaultStatusTopic; consumer group
+	// Read.Group + ".definitions"). Not with an archive replay or
+	// CapPerVisit.
+	Definitions string
+	StatusTopic string
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -81,8 +93,14 @@ func filterTopics(specs []string, survey, prefix string) (map[string]string, err
 // goes to the dead-letter topic. It returns the output names.
 func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	s = s.Scope("Filter")
-	if len(cfg.Filters) == 0 {
-		return nil, errors.New("pipelines: name at least one filter (--filter or --expr)")
+	if len(cfg.Filters) == 0 && cfg.Definitions == "" {
+		return nil, errors.New("pipelines: name at least one filter (--filter or --expr), or a --definitions topic")
+	}
+	if cfg.Definitions != "" && cfg.Archive != nil {
+		return nil, errors.New("pipelines: live filter definitions (--definitions) need a Kafka read, not an archive replay")
+	}
+	if cfg.StatusTopic == "" {
+		cfg.StatusTopic = filter.DefaultStatusTopic
 	}
 	if cfg.DeadLetterTopic == "" {
 		cfg.DeadLetterTopic = deadletter.DefaultTopic
@@ -119,6 +137,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.QA != nil {
 		qc = *cfg.QA
 		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
+		if cfg.Definitions != "" {
+			qc.Units++ // the live filters owe a record one output's units together
+		}
 		qc.Reread = reread
 	}
 	if cfg.QA != nil || cfg.CapPerVisit > 0 {
@@ -153,11 +174,19 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			checkNotices(s, cfg.Read, cfg.GWTopic, cfg.Write, cfg.DeadLetterTopic)
 		}
 	}
+	var defs *filter.Definitions
+	if cfg.Definitions != "" {
+		defs = &filter.Definitions{Conn: cfg.Read.Config, Topic: cfg.Definitions, TopicPrefix: cfg.TopicPrefix}
+	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-		Catalogs: cfg.Catalogs, GW: gw})
+		Catalogs: cfg.Catalogs, GW: gw, Definitions: defs})
 	if err != nil {
 		return nil, err
+	}
+	if defs != nil {
+		reportDefinitions(s, cfg.Read, cfg.Definitions, cfg.StatusTopic, cfg.Write,
+			filter.DefinitionEnv{Survey: cfg.Survey, Catalogs: cfg.Catalogs, GW: gw != nil})
 	}
 	// Kept packets and dead letters are written separately, so the
 	// packets never pass through a Flatten (see filter.Outputs.All).
@@ -174,6 +203,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	names := make([]string, len(outs.Names))
 	for i, n := range outs.Names {
 		names[i] = fmt.Sprintf("%s -> %s", n, topics[n])
+	}
+	if defs != nil {
+		names = append(names, fmt.Sprintf("the filters defined on %s -> %sNAME (status on %s)", cfg.Definitions, cfg.TopicPrefix, cfg.StatusTopic))
 	}
 	return names, nil
 }

@@ -72,6 +72,13 @@ type Config struct {
 	// against (--gw-topic). Each worker process follows it once, from its
 	// beginning; a notice applies to the alerts processed after it is read.
 	GW *igwn.Source
+	// Definitions, when set, adds the filters defined at run time on a
+	// definitions topic (see Definitions and FollowDefinitions): each
+	// worker follows it, and each alert is filtered with the definitions
+	// read before it. A definition named like a filter of Filters
+	// replaces that filter (same output) while it stands; a tombstone
+	// brings the Filters one back. Not with CapPerVisit.
+	Definitions *Definitions
 }
 
 // Outputs are what Apply produces.
@@ -96,7 +103,8 @@ type Outputs struct {
 	// filters' fused stage (uncapped).
 	All beam.PCollection
 	// RecordUnits is how many ack units make one record done:
-	// len(Names) × Config.Units. Pass it as kafkaio.CommitConfig.Units when
+	// len(Names) × Config.Units, plus Config.Units for the live filters
+	// together when Config.Definitions is set. Pass it as kafkaio.CommitConfig.Units when
 	// these outputs are the pipeline's only sinks.
 	RecordUnits int
 }
@@ -147,8 +155,16 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if cfg.Survey == schemas.LSST && cfg.Registry == "" {
 		return Outputs{}, errors.New("filter: LSST needs a schema registry URL")
 	}
-	if len(cfg.Filters) == 0 {
+	if len(cfg.Filters) == 0 && cfg.Definitions == nil {
 		return Outputs{}, errors.New("filter: no filters to apply")
+	}
+	if cfg.Definitions != nil {
+		if cfg.Definitions.Topic == "" {
+			return Outputs{}, errors.New("filter: Definitions without a topic")
+		}
+		if cfg.CapPerVisit > 0 {
+			return Outputs{}, errors.New("filter: a per-visit cap does not work with live definitions yet (--cap-per-visit with --definitions)")
+		}
 	}
 	fs, err := buildAll(cfg.Filters, cfg.Survey)
 	if err != nil {
@@ -160,7 +176,11 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if usesGW(fs) && cfg.GW == nil {
 		return Outputs{}, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
 	}
-	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: len(fs) * cfg.Units}
+	slots := len(fs)
+	if cfg.Definitions != nil {
+		slots++ // the live filters, together, owe a record one output's units
+	}
+	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: slots * cfg.Units}
 	topics := make([]string, len(fs))
 	for i, f := range fs {
 		out.Names = append(out.Names, f.Name())
@@ -176,11 +196,13 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	}
 
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW, Defs: cfg.Definitions}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
 	parts := []beam.PCollection{kept}
-	if len(fs) > 1 {
-		parts = beam.Partition(s, len(fs), keptFilter, kept)
+	if slots > 1 {
+		// The live filters' alerts, if any, go to the last part: they
+		// reach their topics through All.
+		parts = beam.Partition(s, slots, keptFilter, kept)
 	}
 	allAcks := []beam.PCollection{acks}
 	var stats []beam.PCollection
@@ -261,12 +283,17 @@ type applyFn struct {
 	// GW is the notice topic the gw filters read (Config.GW), followed
 	// once per process from Setup.
 	GW *igwn.Source
+	// Defs is the definitions topic (Config.Definitions), followed once
+	// per process from Setup.
+	Defs *Definitions
 
 	codec   *framing.Codec
 	cats    *Catalogs
 	gw      *igwn.Events
+	live    *Live
 	filters []*Filter
 	ctr     []filterCounters
+	liveCtr map[string]filterCounters // the live filters', made as they appear
 	broken  beam.Counter
 }
 
@@ -301,27 +328,48 @@ func (fn *applyFn) Setup() error {
 			return err
 		}
 	}
+	if fn.Defs != nil {
+		env := DefinitionEnv{Survey: fn.Survey, Catalogs: fn.Catalogs, GW: fn.GW != nil}
+		if fn.live, err = FollowDefinitions(*fn.Defs, env, igwnCatchUp); err != nil {
+			return err
+		}
+		fn.liveCtr = map[string]filterCounters{}
+	}
 	for _, f := range fn.filters {
-		n := "filter_" + f.Name() + "_"
-		if fn.Again {
-			n += "reread_" // counted apart: these alerts were counted once already
-		}
-		c := filterCounters{
-			kept:    beam.NewCounter("alertbeam", n+"kept"),
-			dropped: beam.NewCounter("alertbeam", n+"dropped"),
-			missing: beam.NewCounter("alertbeam", n+"missing"),
-			dead:    beam.NewCounter("alertbeam", n+"deadletter"),
-			pKept:   uncounted{}, pDropped: uncounted{}, pMissing: uncounted{}, pFailed: uncounted{},
-		}
-		if !fn.Again {
-			r := metrics.FilterResults
-			c.pKept, c.pDropped = r.WithLabelValues(f.Name(), "kept"), r.WithLabelValues(f.Name(), "dropped")
-			c.pMissing, c.pFailed = r.WithLabelValues(f.Name(), "missing"), r.WithLabelValues(f.Name(), "failed")
-		}
-		fn.ctr = append(fn.ctr, c)
+		fn.ctr = append(fn.ctr, fn.counters(f.Name()))
 	}
 	fn.broken = beam.NewCounter("alertbeam", "filter_undecodable")
 	return nil
+}
+
+// counters are one output's verdict counters.
+func (fn *applyFn) counters(name string) filterCounters {
+	n := "filter_" + name + "_"
+	if fn.Again {
+		n += "reread_" // counted apart: these alerts were counted once already
+	}
+	c := filterCounters{
+		kept:    beam.NewCounter("alertbeam", n+"kept"),
+		dropped: beam.NewCounter("alertbeam", n+"dropped"),
+		missing: beam.NewCounter("alertbeam", n+"missing"),
+		dead:    beam.NewCounter("alertbeam", n+"deadletter"),
+		pKept:   uncounted{}, pDropped: uncounted{}, pMissing: uncounted{}, pFailed: uncounted{},
+	}
+	if !fn.Again {
+		r := metrics.FilterResults
+		c.pKept, c.pDropped = r.WithLabelValues(name, "kept"), r.WithLabelValues(name, "dropped")
+		c.pMissing, c.pFailed = r.WithLabelValues(name, "missing"), r.WithLabelValues(name, "failed")
+	}
+	return c
+}
+
+func (fn *applyFn) liveCounters(name string) filterCounters {
+	c, ok := fn.liveCtr[name]
+	if !ok {
+		c = fn.counters(name)
+		fn.liveCtr[name] = c
+	}
+	return c
 }
 
 func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept func(Kept), acks func(kafkaio.Ack), dead func(kafkaio.Message)) error {
@@ -345,42 +393,90 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	}
 	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
 	key := []byte(strconv.FormatInt(id, 10))
+	one := func(slot int, f *Filter, version int64, topic string, c filterCounters, units int) verdict {
+		return fn.run(ctx, r, a, f, version, c, units, kept, dead, Kept{Filter: slot, Visit: visit, ID: id, Score: score, Time: t,
+			Msg: kafkaio.Message{Topic: topic, Key: key, Source: r.Source}})
+	}
+	// One snapshot per alert: every filter sees the same definitions.
+	var live []LiveFilter
+	if fn.live != nil {
+		live = fn.live.Filters()
+	}
 	for i, f := range fn.filters {
-		c := fn.ctr[i]
-		out, err := f.Apply(a)
-		switch {
-		case errors.Is(err, ErrMissing):
-			c.missing.Inc(ctx, 1)
-			c.pMissing.Inc()
+		version := int64(0)
+		if lf, ok := lookupLive(live, f.Name()); ok {
+			f, version = lf.Filter, lf.Definition.Version // redefined at run time
+		}
+		if one(i, f, version, fn.Topics[i], fn.ctr[i], fn.Units) == dropped {
 			acks(kafkaio.AckOf(r.Source, fn.Units))
-			continue
-		case err != nil:
-			c.dead.Inc(ctx, 1)
-			c.pFailed.Inc()
-			dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, fn.Units))
-			continue
-		case out == nil:
-			c.dropped.Inc(ctx, 1)
-			c.pDropped.Inc()
-			acks(kafkaio.AckOf(r.Source, fn.Units))
+		}
+	}
+	if fn.live == nil {
+		return nil
+	}
+	// The live filters together owe the record one output's units: the
+	// first message they write carries them (a write acknowledges its
+	// bundle's messages together, at the bundle's end), else an ack.
+	units := fn.Units
+	for _, lf := range live {
+		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) {
 			continue
 		}
-		value := r.Value
-		if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
-			if value, err = fn.encode(out); err != nil {
-				c.dead.Inc(ctx, 1)
-				c.pFailed.Inc()
-				dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, fn.Units))
-				continue
-			}
+		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units) != dropped {
+			units = 0
 		}
-		c.kept.Inc(ctx, 1)
-		c.pKept.Inc()
-		kept(Kept{Filter: i, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{
-			Topic: fn.Topics[i], Key: key, Value: value, Headers: withNotes(r.Headers, out.notes), Source: r.Source, Units: fn.Units,
-		}})
+	}
+	if units > 0 {
+		acks(kafkaio.AckOf(r.Source, units))
 	}
 	return nil
+}
+
+// verdict is what one filter did with an alert.
+type verdict int
+
+const (
+	dropped verdict = iota // dropped, or lacking a value the filter reads
+	written                // kept: a message for the output
+	failed                 // dead-lettered
+)
+
+// run applies one filter to a decoded alert and emits what it kept, with
+// units, or its dead letter, with units; the caller acknowledges a drop.
+// k is the kept alert's template: slot, ranking facts, topic, key, source.
+func (fn *applyFn) run(ctx context.Context, r kafkaio.Record, a *Alert, f *Filter, version int64, c filterCounters, units int,
+	kept func(Kept), dead func(kafkaio.Message), k Kept) verdict {
+	out, err := f.Apply(a)
+	switch {
+	case errors.Is(err, ErrMissing):
+		c.missing.Inc(ctx, 1)
+		c.pMissing.Inc()
+		return dropped
+	case err != nil:
+		c.dead.Inc(ctx, 1)
+		c.pFailed.Inc()
+		dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, units))
+		return failed
+	case out == nil:
+		c.dropped.Inc(ctx, 1)
+		c.pDropped.Inc()
+		return dropped
+	}
+	value := r.Value
+	if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
+		if value, err = fn.encode(out); err != nil {
+			c.dead.Inc(ctx, 1)
+			c.pFailed.Inc()
+			dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, units))
+			return failed
+		}
+	}
+	c.kept.Inc(ctx, 1)
+	c.pKept.Inc()
+	k.Msg.Value, k.Msg.Units = value, units
+	k.Msg.Headers = stamped(r.Headers, out.notes, f.Name(), version)
+	kept(k)
+	return written
 }
 
 // decode retries what is not the message's fault (a registry lookup) a
@@ -430,11 +526,17 @@ func (fn *applyFn) encode(a *Alert) ([]byte, error) {
 // already in the GW topic.
 const igwnCatchUp = 2 * time.Minute
 
-// withNotes is a kept alert's headers: the input's, then what its filter
-// added.
-func withNotes(hs, notes []kafkaio.Header) []kafkaio.Header {
-	if len(notes) == 0 {
-		return hs
+// stamped is a kept alert's headers: the input's (less an upstream
+// filter's name and version, when filters chain), then what its filter
+// added, then the filter's name and definition version.
+func stamped(hs, notes []kafkaio.Header, name string, version int64) []kafkaio.Header {
+	out := make([]kafkaio.Header, 0, len(hs)+len(notes)+2)
+	for _, h := range hs {
+		if h.Key != HeaderName && h.Key != HeaderVersion {
+			out = append(out, h)
+		}
 	}
-	return append(slices.Clone(hs), notes...)
+	out = append(out, notes...)
+	return append(out, kafkaio.Header{Key: HeaderName, Value: []byte(name)},
+		kafkaio.Header{Key: HeaderVersion, Value: []byte(strconv.FormatInt(version, 10))})
 }
