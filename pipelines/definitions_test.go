@@ -62,13 +62,10 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	// Definitions go out as 'alertbeam filters add' and 'rm' publish them.
 	define := func(name string, d *filter.Definition) {
 		t.Helper()
-		m := &sarama.ProducerMessage{Topic: n.defs, Key: sarama.StringEncoder(name)}
-		if d != nil {
-			m.Value = sarama.ByteEncoder(d.Encode())
-		}
-		if _, _, err := prod.SendMessage(m); err != nil {
+		if _, _, err := filter.PublishDefinition(context.Background(), conn, n.defs, name, d); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -67,6 +67,9 @@ type FilterConfig struct {
 	// CapPerVisit.
 	Definitions string
 	StatusTopic string
+	// Versions stamps outputs with a definition version (see
+	// filter.Config.Versions): a backfill of a live definition.
+	Versions map[string]int64
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -180,7 +183,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-		Catalogs: cfg.Catalogs, GW: gw, Definitions: defs})
+		Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
 	if err != nil {
 		return nil, err
 	}

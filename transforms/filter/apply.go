@@ -79,6 +79,10 @@ type Config struct {
 	// replaces that filter (same output) while it stands; a tombstone
 	// brings the Filters one back. Not with CapPerVisit.
 	Definitions *Definitions
+	// Versions gives outputs of Filters the definition version their
+	// alerts are stamped with (HeaderVersion; default 0), for a backfill
+	// of a live definition run as a batch.
+	Versions map[string]int64
 }
 
 // Outputs are what Apply produces.
@@ -194,9 +198,21 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 			return Outputs{}, fmt.Errorf("filter: Topics names %q, which is not an output (outputs: %v)", name, out.Names)
 		}
 	}
+	var versions []int64
+	if len(cfg.Versions) > 0 {
+		versions = make([]int64, len(fs))
+		for i, name := range out.Names {
+			versions[i] = cfg.Versions[name]
+		}
+		for name := range cfg.Versions {
+			if !slices.Contains(out.Names, name) {
+				return Outputs{}, fmt.Errorf("filter: Versions names %q, which is not an output (outputs: %v)", name, out.Names)
+			}
+		}
+	}
 
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW, Defs: cfg.Definitions}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW, Defs: cfg.Definitions, Versions: versions}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
 	parts := []beam.PCollection{kept}
 	if slots > 1 {
@@ -286,6 +302,9 @@ type applyFn struct {
 	// Defs is the definitions topic (Config.Definitions), followed once
 	// per process from Setup.
 	Defs *Definitions
+	// Versions are the Specs' definition versions (Config.Versions); nil
+	// for all 0.
+	Versions []int64
 
 	codec   *framing.Codec
 	cats    *Catalogs
@@ -404,6 +423,9 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	}
 	for i, f := range fn.filters {
 		version := int64(0)
+		if fn.Versions != nil {
+			version = fn.Versions[i]
+		}
 		if lf, ok := lookupLive(live, f.Name()); ok {
 			f, version = lf.Filter, lf.Definition.Version // redefined at run time
 		}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/transforms/filter"
+)
+
+// filtersNight puts 120 generated alerts on a one-partition topic in
+// generation order: the first 60 stamped an hour before at, the last 60 at
+// at. It returns their candids in order and a function telling whether a
+// spec keeps an alert, computed from the packets, not the topic.
+func filtersNight(t *testing.T, addr, topic string, at time.Time) ([]int64, func(spec string, i int) bool) {
+	t.Helper()
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), 11, 2, 60, true
+	g, err := sim.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := framing.NewZTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	sc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var ids []int64
+	var alerts []*filter.Alert
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		v, err := codec.Encode(a.ZTF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := at
+		if len(ids) < 60 {
+			ts = at.Add(-time.Hour)
+		}
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)),
+			Value: sarama.ByteEncoder(v), Timestamp: ts}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ZTF.Candid)
+		alerts = append(alerts, filter.OfZTF(a.ZTF))
+	}
+	if len(ids) != 120 {
+		t.Fatalf("generated %d alerts, want 120", len(ids))
+	}
+	keeps := func(spec string, i int) bool {
+		f, err := filter.Build(spec, "ztf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := f.Keep(alerts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	return ids, keeps
+}
+
+// filters try samples a topic's end and counts exactly what a spec keeps,
+// publishing nothing.
+func TestFiltersTry(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	ids, keeps := filtersNight(t, b.Addr(), "in", at)
+	const spec = "candidate.rb > 0.5 && candidate.magpsf < 19.0"
+	for _, tc := range []struct {
+		args     []string
+		from, to int // the alerts tried: ids[from:to]
+	}{
+		{[]string{"--last", "50"}, 70, 120},
+		{[]string{"--last", "500"}, 0, 120},
+		{[]string{"--since", at.Add(-30 * time.Minute).Format(time.RFC3339Nano)}, 60, 120},
+		{[]string{"--since", "2h"}, 0, 120},
+	} {
+		var kept []string
+		for i := tc.from; i < tc.to; i++ {
+			if keeps(spec, i) {
+				kept = append(kept, strconv.FormatInt(ids[i], 10))
+			}
+		}
+		if len(kept) == 0 || len(kept) == tc.to-tc.from {
+			t.Fatalf("%v: the spec should keep some alerts, not %d of %d", tc.args, len(kept), tc.to-tc.from)
+		}
+		args := append([]string{"filters", "try", spec, "--brokers", b.Addr(), "--topic", "in", "--ids", "3"}, tc.args...)
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v exited %d: %s", tc.args, code, errOut)
+		}
+		want := fmt.Sprintf("keeps %d of %d alerts", len(kept), tc.to-tc.from)
+		if !strings.Contains(out, want) || !strings.Contains(out, "kept ids: "+strings.Join(kept[:3], " ")+"\n") ||
+			!regexp.MustCompile(`cost: \S+ per alert filtering`).MatchString(out) {
+			t.Fatalf("%v: want %q and the first 3 kept ids %v, got:\n%s", tc.args, want, kept[:3], out)
+		}
+		t.Logf("%v: %s", tc.args, strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
+	}
+	if code, _, errOut := runCLI(t, "filters", "try", "candidate.rbb > 1", "--brokers", b.Addr(), "--topic", "in", "--last", "5"); code != 1 || !strings.Contains(errOut, "no field rbb") {
+		t.Fatalf("a spec that does not type-check: exit %d, %s", code, errOut)
+	}
+}
+
+// filters add versions each name's definitions and refuses a bad spec;
+// list shows what stands; rm removes it; add --from backfills exactly the
+// alerts written since a time into the filter's topic, stamped with its
+// version.
+func TestFiltersAddListRmAndBackfill(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	ids, keeps := filtersNight(t, b.Addr(), "in", at)
+	conn := []string{"--brokers", b.Addr(), "--definitions", "defs", "--status-topic", "defstatus"}
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append(args, conn...)...)
+		if code != want {
+			t.Fatalf("%v exited %d, want %d:\n%s%s", args, code, want, out, errOut)
+		}
+		return out + errOut
+	}
+	if out := cli(0, "filters", "add", "b", "candidate.rb > 0.5", "--owner", "bob"); !strings.Contains(out, "published b version 1 to defs") {
+		t.Fatal(out)
+	}
+	if out := cli(1, "filters", "add", "b", "candidate.rbb > 0.5", "--owner", "bob"); !strings.Contains(out, "no field rbb") {
+		t.Fatal(out)
+	}
+	if out := cli(1, "filters", "add", "c", "nosuch:x=1"); !strings.Contains(out, `no filter named "nosuch"`) {
+		t.Fatal(out)
+	}
+	if out := cli(1, "filters", "add", "c", "purity", "--cap", "20"); !strings.Contains(out, "not supported") {
+		t.Fatal(out)
+	}
+	if out := cli(0, "filters", "add", "b", "rb:min=0.8", "--owner", "bob"); !strings.Contains(out, "published b version 2 to defs") {
+		t.Fatal(out)
+	}
+	cli(0, "filters", "add", "a", "purity", "--owner", "alice")
+	list := cli(0, "filters", "list")
+	if !regexp.MustCompile(`(?m)^a\s+1\s+alice\s+\S+\s+pending \(no run has read it\)\s+purity$`).MatchString(list) ||
+		!regexp.MustCompile(`(?m)^b\s+2\s+bob\s+.*rb:min=0.8$`).MatchString(list) || strings.Count(list, "\n") != 3 {
+		t.Fatalf("filters list:\n%s", list)
+	}
+	if out := cli(0, "filters", "rm", "b"); !strings.Contains(out, "removed b from defs") {
+		t.Fatal(out)
+	}
+	if out := cli(1, "filters", "rm", "b"); !strings.Contains(out, `no filter "b" stands`) {
+		t.Fatal(out)
+	}
+	if list := cli(0, "filters", "list"); strings.Contains(list, "\nb ") || !strings.Contains(list, "\na ") {
+		t.Fatalf("after rm b:\n%s", list)
+	}
+	recs, err := filter.ReadDefinitions(context.Background(), kafkaio.Config{Brokers: []string{b.Addr()}}, "defs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		v := "tombstone"
+		if r.Def != nil {
+			v = fmt.Sprintf("v%d %s %s", r.Def.Version, r.Def.Owner, r.Def.Spec)
+		}
+		got = append(got, r.Name+" "+v)
+	}
+	if want := "b v1 bob candidate.rb > 0.5|b v2 bob rb:min=0.8|a v1 alice purity|b tombstone"; strings.Join(got, "|") != want {
+		t.Fatalf("the definitions topic holds %q, want %q", strings.Join(got, "|"), want)
+	}
+
+	// Backfill: no run is reading, so it goes ahead at once (--wait 0).
+	const spec = "candidate.magpsf < 18.5"
+	want := map[string]bool{}
+	for i := 60; i < 120; i++ {
+		if keeps(spec, i) {
+			want[strconv.FormatInt(ids[i], 10)] = true
+		}
+	}
+	out := cli(0, "filters", "add", "c", spec, "--owner", "carol", "--from", at.Add(-30*time.Minute).Format(time.RFC3339Nano),
+		"--topic", "in", "--topic-prefix", "live.", "--wait", "0s", "--partitions", "2")
+	if !strings.Contains(out, "published c version 1") || !strings.Contains(out, "backfilled c version 1") {
+		t.Fatal(out)
+	}
+	msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{b.Addr()}}, Topic: "live.c", Since: time.UnixMilli(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotIDs := map[string]bool{}
+	for _, m := range msgs {
+		if string(m.Header(filter.HeaderName)) != "c" || string(m.Header(filter.HeaderVersion)) != "1" || gotIDs[string(m.Key)] {
+			t.Fatalf("live.c: alert %s with headers %v (or twice)", m.Key, m.Headers)
+		}
+		gotIDs[string(m.Key)] = true
+	}
+	if len(want) == 0 || len(want) == 60 || fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+		t.Fatalf("live.c holds %d alerts, want the %d of the last 60 that %s keeps", len(gotIDs), len(want), spec)
+	}
+	t.Logf("backfill kept %d of the 60 alerts since --from", len(want))
+}
