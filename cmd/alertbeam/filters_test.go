@@ -24,6 +24,25 @@ import (
 // spec keeps an alert, computed from the packets, not the topic.
 func filtersNight(t *testing.T, addr, topic string, at time.Time) ([]int64, func(spec string, i int) bool) {
 	t.Helper()
+	n := newTestNight(t, addr, topic)
+	n.send(0, 60, at.Add(-time.Hour))
+	n.send(60, 120, at)
+	return n.ids, n.keeps
+}
+
+// testNight is 120 generated alerts (two visits of 60) to send to a topic
+// in generation order, a stretch at a time.
+type testNight struct {
+	t      *testing.T
+	addr   string
+	topic  string
+	ids    []int64
+	alerts []*filter.Alert
+	values [][]byte
+}
+
+func newTestNight(t *testing.T, addr, topic string) *testNight {
+	t.Helper()
 	c := sim.Defaults(sim.SurveyZTF)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), 11, 2, 60, true
 	g, err := sim.New(c)
@@ -34,47 +53,54 @@ func filtersNight(t *testing.T, addr, topic string, at time.Time) ([]int64, func
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	sc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var ids []int64
-	var alerts []*filter.Alert
+	n := &testNight{t: t, addr: addr, topic: topic}
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		v, err := codec.Encode(a.ZTF)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts := at
-		if len(ids) < 60 {
-			ts = at.Add(-time.Hour)
-		}
-		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.FormatInt(a.ZTF.Candid, 10)),
-			Value: sarama.ByteEncoder(v), Timestamp: ts}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, a.ZTF.Candid)
-		alerts = append(alerts, filter.OfZTF(a.ZTF))
+		n.ids = append(n.ids, a.ZTF.Candid)
+		n.alerts = append(n.alerts, filter.OfZTF(a.ZTF))
+		n.values = append(n.values, v)
 	}
-	if len(ids) != 120 {
-		t.Fatalf("generated %d alerts, want 120", len(ids))
+	if len(n.ids) != 120 {
+		t.Fatalf("generated %d alerts, want 120", len(n.ids))
 	}
-	keeps := func(spec string, i int) bool {
-		f, err := filter.Build(spec, "ztf")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := f.Keep(alerts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
+	return n
+}
+
+// send publishes alerts [from, to), stamped ts (the producer's clock if
+// zero).
+func (n *testNight) send(from, to int, ts time.Time) {
+	n.t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	sc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{n.addr}, sc)
+	if err != nil {
+		n.t.Fatal(err)
 	}
-	return ids, keeps
+	defer prod.Close()
+	for i := from; i < to; i++ {
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: n.topic, Key: sarama.StringEncoder(strconv.FormatInt(n.ids[i], 10)),
+			Value: sarama.ByteEncoder(n.values[i]), Timestamp: ts}); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+}
+
+// keeps tells whether spec keeps alert i, from the packet.
+func (n *testNight) keeps(spec string, i int) bool {
+	n.t.Helper()
+	f, err := filter.Build(spec, "ztf")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	k, err := f.Keep(n.alerts[i])
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return k
 }
 
 // filters try samples a topic's end and counts exactly what a spec keeps,
@@ -218,4 +244,137 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 		t.Fatalf("live.c holds %d alerts, want the %d of the last 60 that %s keeps", len(gotIDs), len(want), spec)
 	}
 	t.Logf("backfill kept %d of the 60 alerts since --from", len(want))
+}
+
+// A streaming `alertbeam filter --definitions` run follows `filters add`
+// and `filters rm` given mid-stream: b holds exactly the alerts sent while
+// it stood, a (from flags) every alert it keeps, and `filters list` says
+// when the run took b in.
+func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := b.Addr()
+	n := newTestNight(t, addr, "in")
+	conn := []string{"--brokers", addr, "--definitions", "defs", "--status-topic", "defstatus"}
+	cli := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append(args, conn...)...)
+		if code != want {
+			t.Fatalf("%v exited %d, want %d:\n%s%s", args, code, want, out, errOut)
+		}
+		return out + errOut
+	}
+	n.send(0, 40, time.Time{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan string, 1)
+	go func() {
+		var out, errb strings.Builder
+		run(ctx, append([]string{"filter", "--topic", "in", "--group", "live", "--filter", "a=candidate.magpsf < 18.0",
+			"--topic-prefix", "live."}, conn...), &out, &errb)
+		done <- errb.String()
+	}()
+	// The run's DoFns share this process's reader of the definitions
+	// topic: the test sees what they see.
+	kc := kafkaio.Config{Brokers: []string{addr}}
+	live, err := filter.FollowDefinitions(filter.Definitions{Conn: kc, Topic: "defs"}, filter.DefinitionEnv{Survey: "ztf"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Minute) // a guard against a hang, not a measure of speed
+		for !ok() {
+			select {
+			case out := <-done:
+				t.Fatalf("the filter run ended before %s:\n%s", what, out)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 3 minutes: not %s", what)
+			}
+		}
+	}
+	committed := func(want int64) func() bool {
+		return func() bool { return committedOffset(t, addr, "live", "in") == want }
+	}
+	until("the first 40 alerts processed", committed(40))
+
+	cli(0, "filters", "add", "b", "candidate.rb > 0.5", "--owner", "bob")
+	until("b read", func() bool { _, ok := live.Get("b"); return ok })
+	n.send(40, 80, time.Time{})
+	until("alerts 40-79 processed", committed(80))
+	until("b reported", func() bool {
+		sts, err := filter.ReadStatuses(ctx, kc, "defstatus")
+		return err == nil && len(sts) == 1
+	})
+	list := cli(0, "filters", "list")
+	if !regexp.MustCompile(`(?m)^b\s+1\s+bob\s+\S+\s+20\d\d-\d\d-\d\dT\S+Z\s+candidate.rb > 0.5$`).MatchString(list) {
+		t.Fatalf("filters list should say when the run took b in:\n%s", list)
+	}
+
+	cli(0, "filters", "rm", "b")
+	until("b removed", func() bool { _, ok := live.Get("b"); return !ok })
+	n.send(80, 120, time.Time{})
+	until("alerts 80-119 processed", committed(120))
+	cancel()
+	<-done
+
+	want := func(spec string, from, to int) map[string]bool {
+		m := map[string]bool{}
+		for i := from; i < to; i++ {
+			if n.keeps(spec, i) {
+				m[strconv.FormatInt(n.ids[i], 10)] = true
+			}
+		}
+		return m
+	}
+	for _, out := range []struct {
+		topic, name, version string
+		want                 map[string]bool
+	}{
+		{"live.a", "a", "0", want("candidate.magpsf < 18.0", 0, 120)},
+		{"live.b", "b", "1", want("candidate.rb > 0.5", 40, 80)},
+	} {
+		msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kc, Topic: out.topic, Since: time.UnixMilli(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, m := range msgs {
+			if string(m.Header(filter.HeaderName)) != out.name || string(m.Header(filter.HeaderVersion)) != out.version || got[string(m.Key)] {
+				t.Fatalf("%s: alert %s with headers %v (or twice)", out.topic, m.Key, m.Headers)
+			}
+			got[string(m.Key)] = true
+		}
+		if len(out.want) == 0 || fmt.Sprint(got) != fmt.Sprint(out.want) {
+			t.Fatalf("%s holds %d alerts, want the %d its definition keeps", out.topic, len(got), len(out.want))
+		}
+		t.Logf("%s: %d alerts", out.topic, len(got))
+	}
+}
+
+// committedOffset is the group's committed offset in partition 0 of a
+// one-partition topic (-1 before any commit).
+func committedOffset(t *testing.T, addr, group, topic string) int64 {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := resp.GetBlock(topic, 0); b != nil {
+		return b.Offset
+	}
+	return -1
 }
