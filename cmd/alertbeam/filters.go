@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
@@ -74,7 +75,9 @@ the alerts it processes next, publishing to its --topic-prefix + NAME.
 --from TIME also backfills: once a run has accepted the definition (up to
 --wait; without a run it goes ahead), it runs the filter once over --topic
 from TIME (record time) to the topic's end, into --topic-prefix + NAME, with
-the same headers. Alerts the live run also reached in the moment between its
+the same headers. With --archive ROOT instead of --topic it reads the archived
+night (--night, default the night TIME falls in) and takes the alerts observed
+at or after TIME. Alerts the live run also reached in the moment between its
 reading the definition and the backfill's start can be there twice (topics
 are at-least-once: deduplicate by candid).
 
@@ -82,7 +85,8 @@ Examples:
   alertbeam filters add bright 'candidate.magpsf < 17.0 && candidate.rb > 0.65' --owner alice
   alertbeam filters add young 'young=rb:min=0.8' --definitions ztf-filters --brokers kafka.example.org:9092
   alertbeam filters add bright 'candidate.magpsf < 16.5' --from 2026-12-04T02:00:00Z \
-      --topic ztf_20261204_programid1 --topic-prefix live.`,
+      --topic ztf_20261204_programid1 --topic-prefix live.
+  alertbeam filters add bright 'candidate.magpsf < 16.5' --from 2026-12-04T02:00:00Z --archive /data/archive --topic-prefix live.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			df := addDefinitionFlags(fs)
 			owner := fs.String("owner", os.Getenv("USER"), "who owns the filter (default $USER)")
@@ -90,6 +94,8 @@ Examples:
 			survey := fs.String("survey", "ztf", "ztf or lsst: the schema SPEC is checked against")
 			from := fs.String("from", "", "backfill from this `time`: RFC 3339 (2026-12-04T02:00:00Z), or a duration ago (4h)")
 			topic := fs.String("topic", "", "with --from: the stream the running filter reads, to backfill from")
+			archiveRoot := fs.String("archive", "", "with --from: backfill from this archive `root` (local or gs://) instead of --topic")
+			night := fs.String("night", "", "with --archive: the archived night, YYYYMMDD (default: the night --from falls in)")
 			prefix := fs.String("topic-prefix", "", "with --from: the running filter's --topic-prefix")
 			reg := fs.String("registry", "", "with --from: schema-registry URL (LSST)")
 			wait := fs.Duration("wait", 30*time.Second, "with --from: how long to wait for a run to accept the definition before backfilling")
@@ -114,8 +120,8 @@ Examples:
 					if since, err = parseTime(*from, time.Now()); err != nil {
 						return fmt.Errorf("--from: %w", err)
 					}
-					if *topic == "" {
-						return errors.New("--from needs --topic, the stream to backfill from")
+					if (*topic == "") == (*archiveRoot == "") {
+						return errors.New("--from needs --topic, the stream to backfill from, or --archive")
 					}
 				}
 				conn := df.conn()
@@ -142,7 +148,8 @@ Examples:
 					return fmt.Errorf("a run rejected %s version %d, not backfilling: %s", name, d.Version, st.Error)
 				}
 				return backfill(ctx, e, conn, backfillSpec{name: name, spec: spec, version: d.Version, since: since, topic: *topic,
-					prefix: *prefix, survey: *survey, registry: *reg, partitions: *partitions, replication: *df.sec.replication})
+					archive: *archiveRoot, night: *night, prefix: *prefix, survey: *survey, registry: *reg, partitions: *partitions,
+					replication: *df.sec.replication})
 			}
 		},
 	})
@@ -338,32 +345,43 @@ func awaitStatus(ctx context.Context, conn kafkaio.Config, topic string, part in
 }
 
 type backfillSpec struct {
-	name, spec, topic, prefix, survey, registry string
+	name, spec, topic, archive, night, prefix, survey, registry string
 	version                                     int64
 	since                                       time.Time
 	partitions, replication                     int
 }
 
 // backfill runs a new definition once over a stream from a time to the
-// stream's end, into the live filter's topic, stamped with its version.
+// stream's end (or over an archived night from a time), into the live
+// filter's topic, stamped with its version.
 func backfill(ctx context.Context, e *env, conn kafkaio.Config, b backfillSpec) error {
 	spec := b.spec
 	if !strings.HasPrefix(spec, b.name+"=") {
 		spec = b.name + "=" + spec // the definition's key names its output
 	}
 	p, s := beam.NewPipelineWithRoot()
-	group := fmt.Sprintf("alertbeam-backfill.%s.v%d", b.name, b.version)
-	_, err := pipelines.Filter(s, pipelines.FilterConfig{
-		Read: kafkaio.ReadConfig{Config: conn, Topics: strings.Split(b.topic, ","), Group: group,
-			Start: kafkaio.StartTimestamp, StartTime: b.since, StopAtEnd: true},
+	cfg := pipelines.FilterConfig{
 		Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(b.partitions), Replication: int16(b.replication)},
 		Filters: []string{spec}, Survey: b.survey, Registry: b.registry,
 		TopicPrefix: b.prefix, Versions: map[string]int64{b.name: b.version},
-	})
-	if err != nil {
+	}
+	from := b.topic
+	if b.archive != "" {
+		night := b.night
+		if night == "" {
+			night = nightOf(b.survey, b.since)
+		}
+		cfg.Archive = &archive.ReadConfig{Survey: b.survey, Root: b.archive, Night: night}
+		cfg.Since = b.since
+		from = fmt.Sprintf("the archived night %s", night)
+	} else {
+		cfg.Read = kafkaio.ReadConfig{Config: conn, Topics: strings.Split(b.topic, ","), Group: fmt.Sprintf("alertbeam-backfill.%s.v%d", b.name, b.version),
+			Start: kafkaio.StartTimestamp, StartTime: b.since, StopAtEnd: true}
+	}
+	if _, err := pipelines.Filter(s, cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "backfilling %s version %d over %s from %s into %s on the %s runner\n", b.name, b.version, b.topic,
+	fmt.Fprintf(e.stderr, "backfilling %s version %d over %s from %s into %s on the %s runner\n", b.name, b.version, from,
 		b.since.UTC().Format(time.RFC3339), pipelines.FilterTopic(b.prefix, b.name), runners.RunnerName())
 	if _, err := runners.Run(ctx, p); err != nil {
 		return err
@@ -423,4 +441,13 @@ func printTry(w io.Writer, r filter.TryResult) {
 		fmt.Fprintf(w, "first failure: %s\n", r.FirstError)
 	}
 	fmt.Fprintf(w, "cost: %s per alert filtering, %s decoding\n", r.Cost, r.Decode)
+}
+
+// nightOf names the night t falls in: ZTF's is the UTC date, Rubin's
+// dayObs the date 12 hours earlier (the TAI-UTC offset is immaterial here).
+func nightOf(survey string, t time.Time) string {
+	if survey == "lsst" {
+		t = t.Add(-12 * time.Hour)
+	}
+	return t.UTC().Format("20060102")
 }
