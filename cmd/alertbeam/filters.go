@@ -346,9 +346,9 @@ func awaitStatus(ctx context.Context, conn kafkaio.Config, topic string, part in
 
 type backfillSpec struct {
 	name, spec, topic, archive, night, prefix, survey, registry string
-	version                                     int64
-	since                                       time.Time
-	partitions, replication                     int
+	version                                                     int64
+	since                                                       time.Time
+	partitions, replication                                     int
 }
 
 // backfill runs a new definition once over a stream from a time to the
