@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -42,6 +43,11 @@ func Tail(ctx context.Context, cfg TailConfig) ([]Record, error) {
 		return nil, err
 	}
 	defer cl.Close()
+	// A missing topic is an answer, not a reason to retry the metadata
+	// (Partitions would, for seconds).
+	if topics, err := cl.Topics(); err == nil && !slices.Contains(topics, cfg.Topic) {
+		return nil, fmt.Errorf("kafkaio: %s: %w", cfg.Topic, sarama.ErrUnknownTopicOrPartition)
+	}
 	parts, err := cl.Partitions(cfg.Topic)
 	if err != nil {
 		return nil, fmt.Errorf("kafkaio: %s: %w", cfg.Topic, err)
