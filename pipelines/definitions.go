@@ -24,14 +24,15 @@ func init() {
 // (filter.FollowDefinitions) and skip what is rejected here, by the same
 // check. A pattern, not a topic name, so that a topic that does not exist
 // yet ends no bounded run.
-func reportDefinitions(s beam.Scope, read kafkaio.ReadConfig, topic, statusTopic string, write kafkaio.WriteConfig, env filter.DefinitionEnv) {
+func reportDefinitions(s beam.Scope, read kafkaio.ReadConfig, defs filter.Definitions, statusTopic string, write kafkaio.WriteConfig, env filter.DefinitionEnv) {
+	topic := defs.Topic
 	s = s.Scope("FilterDefinitions")
 	rc := kafkaio.ReadConfig{Config: read.Config, TopicPattern: "^" + regexp.QuoteMeta(topic) + "$", Group: read.Group + ".definitions",
 		Start: read.Start, StopAtEnd: read.StopAtEnd, IdleAdvance: !read.StopAtEnd}
 	if rc.Start == kafkaio.StartTimestamp || rc.Start == kafkaio.StartLatest {
 		rc.Start = kafkaio.StartCommitted // every definition counts, whatever part of the alerts is read
 	}
-	status := beam.ParDo(s, &definitionStatusFn{StatusTopic: statusTopic, Env: env}, kafkaio.Read(s, rc))
+	status := beam.ParDo(s, &definitionStatusFn{StatusTopic: statusTopic, Env: env, Defs: defs}, kafkaio.Read(s, rc))
 	kafkaio.Commit(s, kafkaio.CommitConfig{Config: read.Config, Group: rc.Group, Units: 1}, kafkaio.Write(s, write, status))
 }
 
@@ -39,6 +40,7 @@ func reportDefinitions(s beam.Scope, read kafkaio.ReadConfig, topic, statusTopic
 type definitionStatusFn struct {
 	StatusTopic string
 	Env         filter.DefinitionEnv
+	Defs        filter.Definitions // for Refuses
 
 	rejected beam.Counter
 }
@@ -49,6 +51,11 @@ func (fn *definitionStatusFn) Setup() {
 
 func (fn *definitionStatusFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) {
 	st := fn.Env.Status(r, time.Now())
+	if st.Status == filter.StatusAccepted {
+		if err := fn.Defs.Refuses(st.Name); err != nil {
+			st.Status, st.Error = filter.StatusRejected, err.Error()
+		}
+	}
 	if st.Status == filter.StatusRejected {
 		fn.rejected.Inc(ctx, 1)
 	}

@@ -48,7 +48,7 @@ type liveFlow struct {
 // that runs on a long-lived cluster do not meet).
 func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	n := liveFlow{alerts: prefix + "livealerts", defs: prefix + "filterdefs", status: prefix + "filterstatus",
-		prefix: prefix + "live.", group: prefix + "livetest", dlq: prefix + "livedead"}
+		prefix: prefix + "live.", group: prefix + "livetest", dlq: prefix + "live.dead"}
 	conn := kafkaio.Config{Brokers: []string{addr}}
 	createTopics(t, addr, map[string]int32{n.alerts: 2}, nil)
 	createTopics(t, addr, map[string]int32{n.defs: 1}, map[string]*string{"cleanup.policy": ptr("compact")})
@@ -159,10 +159,12 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	wait("batch 3 processed", processed)
 
 	// A CEL expression that does not type-check, as b's next version,
-	// and an unknown built-in: neither changes anything.
+	// an unknown built-in, and a filter that would publish to the run's
+	// dead-letter topic: none changes anything.
 	define("b", &filter.Definition{Spec: "candidate.rbb > 0.5", Owner: "bob", Version: 2, Created: at})
 	define("c", &filter.Definition{Spec: "nosuch:x=1", Owner: "carol", Version: 1, Created: at})
-	wait("the bad definitions read", func() bool { return live.Records() == 4 })
+	define("dead", &filter.Definition{Spec: "purity", Owner: "dave", Version: 1, Created: at})
+	wait("the bad definitions read", func() bool { return live.Records() == 5 })
 	if version("b") != 1 || version("c") != -1 {
 		t.Fatalf("after the bad definitions: b at version %d, c at %d; want 1 and none", version("b"), version("c"))
 	}
@@ -256,13 +258,13 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 		}
 	}
 	if d := messages(t, addr, n.dlq); d != 0 {
-		t.Fatalf("%d dead letters, want none", d)
+		t.Fatalf("%d messages on the dead-letter topic %s (dead letters, or a refused filter's alerts), want none", d, n.dlq)
 	}
 
 	// The status topic: what the run made of each definition, once.
 	var got []string
 	errs := map[string]string{}
-	for _, m := range readTopic(t, addr, n.status, 5) {
+	for _, m := range readTopic(t, addr, n.status, 6) {
 		var st filter.DefinitionStatus
 		if err := json.Unmarshal(m.Value, &st); err != nil {
 			t.Fatalf("status %s: %v", m.Value, err)
@@ -273,11 +275,11 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 		}
 	}
 	sort.Strings(got)
-	want := []string{"a v1 accepted", "b v0 removed", "b v1 accepted", "b v2 rejected", "c v1 rejected"}
+	want := []string{"a v1 accepted", "b v0 removed", "b v1 accepted", "b v2 rejected", "c v1 rejected", "dead v1 rejected"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("status records %q, want %q", got, want)
 	}
-	if !strings.Contains(errs["b"], "rbb") || !strings.Contains(errs["c"], `"nosuch"`) {
+	if !strings.Contains(errs["b"], "rbb") || !strings.Contains(errs["c"], `"nosuch"`) || !strings.Contains(errs["dead"], "a topic the run reads or reports on") {
 		t.Fatalf("the rejections should say what is wrong: %q", errs)
 	}
 	t.Logf("a kept %d, b kept %d of %d alerts; rejected: b: %s; c: %s", len(wantA), len(wantB), len(alerts), errs["b"], errs["c"])

@@ -192,7 +192,19 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	var defs *filter.Definitions
 	if cfg.Definitions != "" {
-		defs = &filter.Definitions{Conn: cfg.Read.Config, Topic: cfg.Definitions, TopicPrefix: cfg.TopicPrefix}
+		defs = &filter.Definitions{Conn: cfg.Read.Config, Topic: cfg.Definitions, TopicPrefix: cfg.TopicPrefix,
+			Reserved:        append([]string{cfg.Definitions, cfg.StatusTopic, cfg.DeadLetterTopic}, cfg.Read.Topics...),
+			ReservedPattern: cfg.Read.TopicPattern}
+		if cfg.GWTopic != "" {
+			defs.Reserved = append(defs.Reserved, cfg.GWTopic)
+		}
+		if cfg.QA != nil {
+			t := qc.QATopic
+			if t == "" {
+				t = qa.DefaultTopic
+			}
+			defs.Reserved = append(defs.Reserved, t)
+		}
 	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
@@ -201,7 +213,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		return nil, err
 	}
 	if defs != nil {
-		reportDefinitions(s, cfg.Read, cfg.Definitions, cfg.StatusTopic, cfg.Write,
+		reportDefinitions(s, cfg.Read, *defs, cfg.StatusTopic, cfg.Write,
 			filter.DefinitionEnv{Survey: cfg.Survey, Catalogs: cfg.Catalogs, GW: gw != nil})
 	}
 	// Kept packets and dead letters are written separately, so the

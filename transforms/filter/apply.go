@@ -313,6 +313,7 @@ type applyFn struct {
 	filters []*Filter
 	ctr     []filterCounters
 	liveCtr map[string]filterCounters // the live filters', made as they appear
+	refused map[string]bool           // live names whose topic is the run's own (Definitions.Refuses)
 	broken  beam.Counter
 }
 
@@ -352,7 +353,7 @@ func (fn *applyFn) Setup() error {
 		if fn.live, err = FollowDefinitions(*fn.Defs, env, igwnCatchUp); err != nil {
 			return err
 		}
-		fn.liveCtr = map[string]filterCounters{}
+		fn.liveCtr, fn.refused = map[string]filterCounters{}, map[string]bool{}
 	}
 	for _, f := range fn.filters {
 		fn.ctr = append(fn.ctr, fn.counters(f.Name()))
@@ -380,6 +381,18 @@ func (fn *applyFn) counters(name string) filterCounters {
 		c.pMissing, c.pFailed = r.WithLabelValues(name, "missing"), r.WithLabelValues(name, "failed")
 	}
 	return c
+}
+
+// refuses reports, once per name, whether a live filter's output topic is
+// one of the run's own: the run's status step rejects such a definition,
+// so skipping it here is the same rejection.
+func (fn *applyFn) refuses(name string) bool {
+	r, ok := fn.refused[name]
+	if !ok {
+		r = fn.Defs.Refuses(name) != nil
+		fn.refused[name] = r
+	}
+	return r
 }
 
 func (fn *applyFn) liveCounters(name string) filterCounters {
@@ -441,7 +454,7 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	// bundle's messages together, at the bundle's end), else an ack.
 	units := fn.Units
 	for _, lf := range live {
-		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) {
+		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) || fn.refuses(lf.Name) {
 			continue
 		}
 		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units) != dropped {

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,28 @@ type Definitions struct {
 	// TopicPrefix is put before a live filter's name to make its output
 	// topic, as for the filters given on the command line.
 	TopicPrefix string
+	// Reserved are the run's own topics (what it reads, its dead-letter,
+	// status and definitions topics), and ReservedPattern the pattern it
+	// reads by: a live filter whose output topic is one of them is
+	// refused, since its alerts would flow back into the run or its
+	// bookkeeping.
+	Reserved        []string
+	ReservedPattern string
+}
+
+// Refuses says why the run cannot publish a live filter named name, or
+// nil: its output topic is one of the run's own.
+func (d Definitions) Refuses(name string) error {
+	topic := d.TopicPrefix + name
+	reserved := slices.Contains(d.Reserved, topic)
+	if !reserved && d.ReservedPattern != "" {
+		re, err := regexp.Compile("^(?:" + d.ReservedPattern + ")$") // matched against whole names, as kafkaio reads it
+		reserved = err == nil && re.MatchString(topic)
+	}
+	if reserved {
+		return fmt.Errorf("filter: %s would publish to %s, a topic the run reads or reports on; choose another name (or --topic-prefix)", name, topic)
+	}
+	return nil
 }
 
 // LiveFilter is one accepted definition, as the filter graph runs it.

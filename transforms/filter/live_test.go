@@ -82,3 +82,17 @@ func TestDefinitionStatus(t *testing.T) {
 		}
 	}
 }
+
+// A live filter may not publish to the run's own topics.
+func TestDefinitionsRefuseTheRunsTopics(t *testing.T) {
+	d := filter.Definitions{Topic: "defs", TopicPrefix: "", Reserved: []string{"defs", "status", "ztf_in"}, ReservedPattern: "ztf_2026.*"}
+	for name, refused := range map[string]bool{"defs": true, "ztf_in": true, "ztf_20261204_programid1": true, "bright": false, "xztf_2026": false} {
+		if err := d.Refuses(name); (err != nil) != refused {
+			t.Errorf("%s: %v, want refused %v", name, err, refused)
+		}
+	}
+	d.TopicPrefix = "live."
+	if err := d.Refuses("defs"); err != nil {
+		t.Errorf("with a prefix, defs publishes to live.defs: %v", err)
+	}
+}
