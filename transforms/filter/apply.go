@@ -136,7 +136,7 @@ type Kept struct {
 //   - the filter errored or panicked: a dead-letter message (stage
 //     "filter/NAME") carrying Units, settled by the dead-letter write;
 //   - the record does not decode: one dead-letter message (stage "filter")
-//     carrying Units for every output.
+//     carrying Units for every output (and the live filters' share).
 //
 // So a record is done when RecordUnits units have been acknowledged,
 // whichever way it went. All errors in cfg (unknown filter, bad expression,
@@ -414,7 +414,11 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 			return fmt.Errorf("filter: %s: %w", r.Source, err)
 		}
 		fn.broken.Inc(ctx, 1)
-		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*len(fn.filters)))
+		slots := len(fn.filters)
+		if fn.Defs != nil {
+			slots++ // the live filters' share
+		}
+		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*slots))
 		return nil
 	}
 	if len(fn.Catalogs) > 0 {
