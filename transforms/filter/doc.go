@@ -115,6 +115,25 @@
 // are then read back (Config.Reread) and filtered again, so the cap is
 // exact however far alerts run ahead of the watermark (see Cap).
 //
+// # Live definitions
+//
+// Config.Definitions adds filters defined while a pipeline runs: records
+// of a compacted Kafka topic, keyed by output name, whose values are
+// Definitions (JSON: spec, owner, version; a tombstone removes the name).
+// Each worker process follows the topic once (FollowDefinitions, on
+// kafkaio.Follow) into a Live set, and every alert is filtered with one
+// snapshot of it, taken as the alert is processed: a definition applies to
+// the alerts processed after it is read. A definition that does not parse
+// or check (DefinitionEnv.Check: an unknown built-in, CEL that does not
+// type-check, a catalog or notice topic the run lacks) changes nothing; one
+// named like a Config.Filters output replaces that filter while it stands.
+// Every kept alert carries the headers HeaderName and HeaderVersion (0 for
+// Config.Filters). The live filters together owe each record one output's
+// units: the first message they write for it carries them (a write
+// acknowledges its bundle's messages together, when the bundle ends), else
+// an immediate ack. PublishDefinition, ReadDefinitions, Standing and Try
+// are the pieces of the command line's filters add, rm, list and try.
+//
 // # Testing filters
 //
 // Package filtertest builds alerts with chosen values and runs a spec
