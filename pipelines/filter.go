@@ -150,7 +150,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		qc = *cfg.QA
 		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
 		if cfg.Definitions != "" {
-			qc.Units++ // the live filters owe a record one output's units together
+			qc.Units += filter.LiveShare // what the live filters owe a record together
 		}
 		qc.Reread = reread
 	}

@@ -107,9 +107,10 @@ type Outputs struct {
 	// filters' fused stage (uncapped).
 	All beam.PCollection
 	// RecordUnits is how many ack units make one record done:
-	// len(Names) × Config.Units, plus Config.Units for the live filters
-	// together when Config.Definitions is set. Pass it as kafkaio.CommitConfig.Units when
-	// these outputs are the pipeline's only sinks.
+	// len(Names) × Config.Units, plus LiveShare × Config.Units for the
+	// live filters together when Config.Definitions is set. Pass it as
+	// kafkaio.CommitConfig.Units when these outputs are the pipeline's
+	// only sinks.
 	RecordUnits int
 }
 
@@ -180,11 +181,11 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if usesGW(fs) && cfg.GW == nil {
 		return Outputs{}, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
 	}
-	slots := len(fs)
+	units := len(fs)
 	if cfg.Definitions != nil {
-		slots++ // the live filters, together, owe a record one output's units
+		units += LiveShare
 	}
-	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: slots * cfg.Units}
+	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: units * cfg.Units}
 	topics := make([]string, len(fs))
 	for i, f := range fs {
 		out.Names = append(out.Names, f.Name())
@@ -214,10 +215,12 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
 		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW, Defs: cfg.Definitions, Versions: versions}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
+	slots := len(fs)
+	if cfg.Definitions != nil {
+		slots++ // the live filters' alerts, one more part: they reach their topics through All
+	}
 	parts := []beam.PCollection{kept}
 	if slots > 1 {
-		// The live filters' alerts, if any, go to the last part: they
-		// reach their topics through All.
 		parts = beam.Partition(s, slots, keptFilter, kept)
 	}
 	allAcks := []beam.PCollection{acks}
@@ -414,11 +417,11 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 			return fmt.Errorf("filter: %s: %w", r.Source, err)
 		}
 		fn.broken.Inc(ctx, 1)
-		slots := len(fn.filters)
+		units := len(fn.filters)
 		if fn.Defs != nil {
-			slots++ // the live filters' share
+			units += LiveShare
 		}
-		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*slots))
+		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*units))
 		return nil
 	}
 	if len(fn.Catalogs) > 0 {
@@ -443,7 +446,7 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		if fn.Versions != nil {
 			version = fn.Versions[i]
 		}
-		if lf, ok := lookupLive(live, f.Name()); ok {
+		if lf, ok := lookupLive(live, f.Name()); ok && !fn.refuses(lf.Name) {
 			f, version = lf.Filter, lf.Definition.Version // redefined at run time
 		}
 		if one(i, f, version, fn.Topics[i], fn.ctr[i], fn.Units) == dropped {
@@ -453,23 +456,29 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	if fn.live == nil {
 		return nil
 	}
-	// The live filters together owe the record one output's units: the
-	// first message they write carries them (a write acknowledges its
-	// bundle's messages together, at the bundle's end), else an ack.
-	units := fn.Units
+	// The live filters together owe the record LiveShare × Units: each
+	// message they write (kept or dead letter) carries Units, settled
+	// when that write is done, and an immediate ack the rest; so the
+	// record is done only once every one of them is written, however the
+	// runner bundles the writes.
+	owed := LiveShare * fn.Units
 	for _, lf := range live {
 		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) || fn.refuses(lf.Name) {
 			continue
 		}
+		units := min(fn.Units, owed-fn.Units) // the ack keeps at least one share, and never goes negative
 		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units) != dropped {
-			units = 0
+			owed -= units
 		}
 	}
-	if units > 0 {
-		acks(kafkaio.AckOf(r.Source, units))
-	}
+	acks(kafkaio.AckOf(r.Source, owed))
 	return nil
 }
+
+// LiveShare is how many outputs' units the live filters owe a record
+// together (Config.Definitions): one for each message they may write for
+// it, up to LiveShare − 1 of them, and the rest acknowledged at once.
+const LiveShare = 1024
 
 // verdict is what one filter did with an alert.
 type verdict int

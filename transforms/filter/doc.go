@@ -128,10 +128,10 @@
 // type-check, a catalog or notice topic the run lacks) changes nothing; one
 // named like a Config.Filters output replaces that filter while it stands.
 // Every kept alert carries the headers HeaderName and HeaderVersion (0 for
-// Config.Filters). The live filters together owe each record one output's
-// units: the first message they write for it carries them (a write
-// acknowledges its bundle's messages together, when the bundle ends), else
-// an immediate ack. PublishDefinition, ReadDefinitions, Standing and Try
+// Config.Filters). The live filters together owe each record LiveShare
+// outputs' units: each message they write for it carries one output's, and
+// an immediate ack the rest, so a record commits only once all of them are
+// written. PublishDefinition, ReadDefinitions, Standing and Try
 // are the pieces of the command line's filters add, rm, list and try.
 //
 // # Testing filters
