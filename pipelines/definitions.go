@@ -52,7 +52,8 @@ func (fn *definitionStatusFn) Setup() {
 func (fn *definitionStatusFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) {
 	st := fn.Env.Status(r, time.Now())
 	if st.Status == filter.StatusAccepted {
-		if err := fn.Defs.Refuses(st.Name); err != nil {
+		_, d, _ := filter.ParseDefinition(r) // it parsed: accepted
+		if err := fn.Defs.Refuses(st.Name, *d); err != nil {
 			st.Status, st.Error = filter.StatusRejected, err.Error()
 		}
 	}

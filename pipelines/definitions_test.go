@@ -311,3 +311,93 @@ func createTopics(t *testing.T, addr string, topics map[string]int32, config map
 		}
 	}
 }
+
+// A live definition with cap_per_visit keeps, on a live stream, exactly the
+// N alerts of highest S/N of each visit once a later visit shows it is
+// complete, stamped with its version; a flag filter beside it publishes at
+// once, uncapped.
+func TestFilterLiveDefinitionWithCap(t *testing.T) {
+	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"capalerts": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
+	if _, _, err := filter.PublishDefinition(context.Background(), conn, "capdefs", "top",
+		&filter.Definition{Spec: "candidate.jd > 0.0", Owner: "rubin", Version: 3, CapPerVisit: 20}); err != nil {
+		t.Fatal(err)
+	}
+
+	const n, maxDelay = 20, 5 * time.Second
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 6, 100, true
+	spec := pipelines.SpecOf(c)
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
+	decided := func(v int) bool {
+		end := g.VisitTime(v).Truncate(filter.DefaultCapWindow).Add(filter.DefaultCapWindow)
+		return !end.After(lastSeen)
+	}
+	if !decided(0) || decided(g.Visits()-1) {
+		t.Fatal("the test wants the first visit decided and the last one pending")
+	}
+	few, err := filter.Build("candidate.magpsf < 17.0", "ztf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byVisit, wantFew := map[int][]filter.Scored{}, map[string]bool{}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		fa := filter.OfZTF(a.ZTF)
+		if k, _ := few.Keep(fa); k {
+			wantFew[strconv.FormatInt(fa.ID(), 10)] = true
+		}
+		if decided(a.Visit) {
+			byVisit[a.Visit] = append(byVisit[a.Visit], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
+		}
+	}
+	want := map[string]bool{}
+	for _, as := range byVisit {
+		keep, _ := filter.Select(as, n)
+		for _, id := range keep {
+			want[strconv.FormatInt(id, 10)] = true
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"capalerts"}, Group: "cap-defs", MaxDelay: maxDelay},
+		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"few=candidate.magpsf < 17.0"},
+		Definitions: "capdefs", StatusTopic: "capstatus", TopicPrefix: "cap.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := runLive(ctx, p)
+	sendNight(t, b.Addr(), "capalerts", spec)
+	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return messages(t, b.Addr(), "cap.top") >= int64(len(want)) })
+	waitUntil(t, done, "the flag filter's alerts published", func() bool { return messages(t, b.Addr(), "cap.few") >= int64(len(wantFew)) })
+	cancel()
+	<-done
+
+	for _, out := range []struct {
+		topic, name, version string
+		want                 map[string]bool
+	}{{"cap.top", "top", "3", want}, {"cap.few", "few", "0", wantFew}} {
+		seen := map[string]bool{}
+		for _, m := range readTopic(t, b.Addr(), out.topic, 0) {
+			k, h := string(m.Key), headers(m)
+			if !out.want[k] || seen[k] || h[filter.HeaderName] != out.name || h[filter.HeaderVersion] != out.version {
+				t.Fatalf("%s: alert %s (headers %v) is not one of the %d wanted, or is there twice", out.topic, k, h, len(out.want))
+			}
+			seen[k] = true
+		}
+		if len(seen) != len(out.want) {
+			t.Fatalf("%s holds %d alerts, want exactly %d", out.topic, len(seen), len(out.want))
+		}
+	}
+	t.Logf("top kept %d alerts (%d per decided visit, %d visits); few %d", len(want), n, len(byVisit), len(wantFew))
+}

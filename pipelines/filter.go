@@ -3,6 +3,8 @@ package pipelines
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -65,8 +67,11 @@ type FilterConfig struct {
 	// TopicPrefix + its name. What the run makes of each definition
 	// (accepted, removed, or rejected with its error) is written once to
 	// StatusTopic (default filter.DefaultStatusTopic; consumer group
-	// Read.Group + ".definitions"). Not with an archive replay or
-	// CapPerVisit.
+	// Read.Group + ".definitions"). A definition's own cap_per_visit
+	// works as CapPerVisit does, so a run with Definitions reads in
+	// observation time, as a capped one does. Not with an archive replay
+	// or CapPerVisit (which caps the flag filters: give each its cap in a
+	// definition instead).
 	Definitions string
 	StatusTopic string
 	// Versions stamps outputs with a definition version (see
@@ -154,7 +159,8 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 		}
 		qc.Reread = reread
 	}
-	if cfg.QA != nil || cfg.CapPerVisit > 0 {
+	if cfg.QA != nil || cfg.CapPerVisit > 0 || cfg.Definitions != "" {
+		// (Live definitions may carry a per-visit cap.)
 		// Both decide visits in observation time.
 		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
 			cfg.Read.EventTime = cfg.Survey
@@ -194,7 +200,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.Definitions != "" {
 		defs = &filter.Definitions{Conn: cfg.Read.Config, Topic: cfg.Definitions, TopicPrefix: cfg.TopicPrefix,
 			Reserved:        append([]string{cfg.Definitions, cfg.StatusTopic, cfg.DeadLetterTopic}, cfg.Read.Topics...),
-			ReservedPattern: cfg.Read.TopicPattern}
+			ReservedPattern: cfg.Read.TopicPattern, Static: slices.Sorted(maps.Keys(topics))}
 		if cfg.GWTopic != "" {
 			defs.Reserved = append(defs.Reserved, cfg.GWTopic)
 		}
@@ -219,6 +225,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	// Kept packets and dead letters are written separately, so the
 	// packets never pass through a Flatten (see filter.Outputs.All).
 	acks := []beam.PCollection{kafkaio.Write(s, cfg.Write, outs.All), kafkaio.Write(s, cfg.Write, outs.Dead), outs.Acks}
+	if outs.Later.IsValid() {
+		acks = append(acks, kafkaio.Write(s, cfg.Write, outs.Later))
+	}
 	if cfg.QA != nil {
 		// QA owes each record it rejects or dead-letters every filter
 		// output's units (qc.Units); its QA records acknowledge nothing.

@@ -83,14 +83,15 @@ are at-least-once: deduplicate by candid).
 
 Examples:
   alertbeam filters add bright 'candidate.magpsf < 17.0 && candidate.rb > 0.65' --owner alice
-  alertbeam filters add young 'young=rb:min=0.8' --definitions ztf-filters --brokers kafka.example.org:9092
+  alertbeam filters add young 'young=rb:min=0.8' --cap 20 --definitions ztf-filters --brokers kafka.example.org:9092
   alertbeam filters add bright 'candidate.magpsf < 16.5' --from 2026-12-04T02:00:00Z \
       --topic ztf_20261204_programid1 --topic-prefix live.
   alertbeam filters add bright 'candidate.magpsf < 16.5' --from 2026-12-04T02:00:00Z --archive /data/archive --topic-prefix live.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			df := addDefinitionFlags(fs)
 			owner := fs.String("owner", os.Getenv("USER"), "who owns the filter (default $USER)")
-			capN := fs.Int("cap", 0, "keep at most N alerts per visit (not supported on live definitions yet: refused)")
+			capN := fs.Int("cap", 0, "keep at most `N` alerts per visit, highest S/N first, as --cap-per-visit does (Rubin: 20): the\n"+
+				"run publishes a visit's alerts once a later visit shows it is complete")
 			survey := fs.String("survey", "ztf", "ztf or lsst: the schema SPEC is checked against")
 			from := fs.String("from", "", "backfill from this `time`: RFC 3339 (2026-12-04T02:00:00Z), or a duration ago (4h)")
 			topic := fs.String("topic", "", "with --from: the stream the running filter reads, to backfill from")
@@ -108,11 +109,11 @@ Examples:
 				d := filter.Definition{Spec: spec, Owner: *owner, CapPerVisit: *capN, Created: time.Now().UTC().Truncate(time.Second)}
 				// The run also checks catalogs and notices; here, what
 				// the spec alone can tell.
-				if _, err := (filter.DefinitionEnv{Survey: *survey, GW: true}).Check(name, filterOnly(d)); err != nil {
-					return err
+				if *capN < 0 {
+					return errors.New("--cap: want a positive number of alerts per visit (or none)")
 				}
-				if d.CapPerVisit > 0 {
-					return fmt.Errorf("--cap: %w", filter.ErrCapUnsupported)
+				if _, err := (filter.DefinitionEnv{Survey: *survey, GW: true}).Check(name, d); err != nil {
+					return err
 				}
 				var since time.Time
 				if *from != "" {
@@ -149,7 +150,7 @@ Examples:
 				}
 				return backfill(ctx, e, conn, backfillSpec{name: name, spec: spec, version: d.Version, since: since, topic: *topic,
 					archive: *archiveRoot, night: *night, prefix: *prefix, survey: *survey, registry: *reg, partitions: *partitions,
-					replication: *df.sec.replication})
+					replication: *df.sec.replication, capN: *capN})
 			}
 		},
 	})
@@ -296,12 +297,6 @@ func addDefinitionFlags(fs *flag.FlagSet) *definitionFlags {
 
 func (f *definitionFlags) conn() kafkaio.Config { return f.sec.config(strings.Split(*f.brokers, ",")) }
 
-// filterOnly is d without what the local check refuses apart (a cap).
-func filterOnly(d filter.Definition) filter.Definition {
-	d.CapPerVisit = 0
-	return d
-}
-
 // parseTime reads an RFC 3339 time, one without seconds or zone (UTC), or
 // a duration before now.
 func parseTime(s string, now time.Time) (time.Time, error) {
@@ -348,7 +343,7 @@ type backfillSpec struct {
 	name, spec, topic, archive, night, prefix, survey, registry string
 	version                                                     int64
 	since                                                       time.Time
-	partitions, replication                                     int
+	partitions, replication, capN                               int
 }
 
 // backfill runs a new definition once over a stream from a time to the
@@ -363,7 +358,7 @@ func backfill(ctx context.Context, e *env, conn kafkaio.Config, b backfillSpec) 
 	cfg := pipelines.FilterConfig{
 		Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(b.partitions), Replication: int16(b.replication)},
 		Filters: []string{spec}, Survey: b.survey, Registry: b.registry,
-		TopicPrefix: b.prefix, Versions: map[string]int64{b.name: b.version},
+		TopicPrefix: b.prefix, Versions: map[string]int64{b.name: b.version}, CapPerVisit: b.capN,
 	}
 	from := b.topic
 	if b.archive != "" {

@@ -160,7 +160,10 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 	}
 	defer b.Close()
 	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	ids, keeps := filtersNight(t, b.Addr(), "in", at)
+	n := newTestNight(t, b.Addr(), "in")
+	n.send(0, 60, at.Add(-time.Hour))
+	n.send(60, 120, at)
+	ids, keeps := n.ids, n.keeps
 	conn := []string{"--brokers", b.Addr(), "--definitions", "defs", "--status-topic", "defstatus"}
 	cli := func(want int, args ...string) string {
 		t.Helper()
@@ -179,7 +182,7 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 	if out := cli(1, "filters", "add", "c", "nosuch:x=1"); !strings.Contains(out, `no filter named "nosuch"`) {
 		t.Fatal(out)
 	}
-	if out := cli(1, "filters", "add", "c", "purity", "--cap", "20"); !strings.Contains(out, "not supported") {
+	if out := cli(1, "filters", "add", "c", "purity", "--cap", "-1"); !strings.Contains(out, "--cap: want a positive number") {
 		t.Fatal(out)
 	}
 	if out := cli(0, "filters", "add", "b", "rb:min=0.8", "--owner", "bob"); !strings.Contains(out, "published b version 2 to defs") {
@@ -244,6 +247,43 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 		t.Fatalf("live.c holds %d alerts, want the %d of the last 60 that %s keeps", len(gotIDs), len(want), spec)
 	}
 	t.Logf("backfill kept %d of the 60 alerts since --from", len(want))
+
+	// A capped definition's backfill keeps each visit's 2 alerts of
+	// highest S/N among those its filter keeps.
+	byVisit := map[string][]filter.Scored{}
+	for i := 60; i < 120; i++ {
+		if keeps(spec, i) {
+			a := n.alerts[i]
+			byVisit[a.Visit().Key()] = append(byVisit[a.Visit().Key()], filter.Scored{ID: a.ID(), Score: a.SNR()})
+		}
+	}
+	wantCapped := map[string]bool{}
+	for _, as := range byVisit {
+		keep, _ := filter.Select(as, 2)
+		for _, id := range keep {
+			wantCapped[strconv.FormatInt(id, 10)] = true
+		}
+	}
+	out = cli(0, "filters", "add", "d", spec, "--cap", "2", "--from", at.Add(-30*time.Minute).Format(time.RFC3339Nano),
+		"--topic", "in", "--topic-prefix", "live.", "--wait", "0s", "--partitions", "2")
+	if !strings.Contains(out, "backfilled d version 1") {
+		t.Fatal(out)
+	}
+	msgs, err = kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{b.Addr()}}, Topic: "live.d", Since: time.UnixMilli(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCapped := map[string]bool{}
+	for _, m := range msgs {
+		if string(m.Header(filter.HeaderName)) != "d" || string(m.Header(filter.HeaderVersion)) != "1" || gotCapped[string(m.Key)] {
+			t.Fatalf("live.d: alert %s with headers %v (or twice)", m.Key, m.Headers)
+		}
+		gotCapped[string(m.Key)] = true
+	}
+	if len(wantCapped) != 2*len(byVisit) || fmt.Sprint(gotCapped) != fmt.Sprint(wantCapped) {
+		t.Fatalf("live.d holds %v, want the 2 of highest S/N of each of the %d visits: %v", gotCapped, len(byVisit), wantCapped)
+	}
+	t.Logf("the capped backfill kept %d alerts from %d visits", len(wantCapped), len(byVisit))
 }
 
 // A streaming `alertbeam filter --definitions` run follows `filters add`

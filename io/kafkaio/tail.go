@@ -129,3 +129,33 @@ func readRange(ctx context.Context, consumer sarama.Consumer, topic string, p in
 		}
 	}
 }
+
+// ReadAt reads the one record at src's topic, partition and offset with
+// consumer, outside Read and Fetch (a handful of records a DoFn needs back);
+// the record's Source is src. False if the offset holds no record any more
+// (retention, compaction) or never did.
+func ReadAt(ctx context.Context, consumer sarama.Consumer, src Source, timeout time.Duration) (Record, bool, error) {
+	pc, err := consumer.ConsumePartition(src.Topic, src.Partition, src.Offset)
+	if errors.Is(err, sarama.ErrOffsetOutOfRange) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("kafkaio: %s: %w", src, err)
+	}
+	defer pc.Close()
+	select {
+	case m := <-pc.Messages():
+		if m.Offset != src.Offset {
+			return Record{}, false, nil
+		}
+		r := toRecord(m, src.Prev, src.Base)
+		r.Source = src
+		return r, true, nil
+	case err := <-pc.Errors():
+		return Record{}, false, fmt.Errorf("kafkaio: %s: %w", src, err)
+	case <-time.After(timeout):
+		return Record{}, false, fmt.Errorf("kafkaio: %s: no record within %s", src, timeout)
+	case <-ctx.Done():
+		return Record{}, false, ctx.Err()
+	}
+}

@@ -77,7 +77,9 @@ type Config struct {
 	// worker follows it, and each alert is filtered with the definitions
 	// read before it. A definition named like a filter of Filters
 	// replaces that filter (same output) while it stands; a tombstone
-	// brings the Filters one back. Not with CapPerVisit.
+	// brings the Filters one back. A definition with CapPerVisit is
+	// capped per visit as Cap does (liveCap); a run-wide CapPerVisit does
+	// not combine with Definitions.
 	Definitions *Definitions
 	// Versions gives outputs of Filters the definition version their
 	// alerts are stamped with (HeaderVersion; default 0), for a backfill
@@ -97,6 +99,10 @@ type Outputs struct {
 	Acks beam.PCollection
 	// Dead holds dead-letter kafkaio.Messages for Config.DeadLetterTopic.
 	Dead beam.PCollection
+	// Later holds the capped live filters' messages, published once their
+	// visit is decided (Config.Definitions; else it is not valid). Write it
+	// as All is written.
+	Later beam.PCollection
 	// CapStats holds one CapStat per output and visit when capped (else
 	// it is empty).
 	CapStats beam.PCollection
@@ -117,12 +123,18 @@ type Outputs struct {
 // Kept is an alert a filter kept, on its way to its output: the message to
 // publish, and the small facts the per-visit cap ranks it by.
 type Kept struct {
-	Filter int // index into Outputs.Names
+	Filter int // index into Outputs.Names (len(Names): a live filter)
 	Visit  string
 	ID     int64
 	Score  float64
 	Time   time.Time // observation time
 	Msg    kafkaio.Message
+	// A capped live filter's alert (LiveCap > 0) waits for its visit to
+	// be decided: what the cap needs of its definition.
+	LiveName    string
+	LiveVersion int64
+	LiveSpec    string
+	LiveCap     int
 }
 
 // Apply decodes every record once and runs it through every filter of
@@ -230,7 +242,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		if cfg.CapPerVisit > 0 {
 			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
 				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
-				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW})
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW, Version: cfg.Versions[name]})
 			if err != nil {
 				return Outputs{}, err
 			}
@@ -248,8 +260,16 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 			all = append(all, out.Kept[name])
 		}
 		out.All = beam.Flatten(s, all...)
+	} else if cfg.Definitions != nil {
+		out.All = beam.ParDo(s, keptUncapped, kept)
 	} else {
 		out.All = beam.ParDo(s, keptMessage, kept)
+	}
+	if cfg.Definitions != nil {
+		livePart := parts[len(parts)-1]
+		msgs, acks, dead := liveCap(s, livePart, cfg)
+		out.Later = msgs
+		allAcks, deads = append(allAcks, acks), append(deads, dead)
 	}
 	out.Acks = beam.Flatten(s, allAcks...)
 	out.Dead = beam.Flatten(s, deads...)
@@ -316,7 +336,7 @@ type applyFn struct {
 	filters []*Filter
 	ctr     []filterCounters
 	liveCtr map[string]filterCounters // the live filters', made as they appear
-	refused map[string]bool           // live names whose topic is the run's own (Definitions.Refuses)
+	refused map[string]bool           // by live name and version: Definitions.Refuses
 	broken  beam.Counter
 }
 
@@ -386,14 +406,15 @@ func (fn *applyFn) counters(name string) filterCounters {
 	return c
 }
 
-// refuses reports, once per name, whether a live filter's output topic is
-// one of the run's own: the run's status step rejects such a definition,
-// so skipping it here is the same rejection.
-func (fn *applyFn) refuses(name string) bool {
-	r, ok := fn.refused[name]
+// refuses reports, once per name and version, whether the run cannot
+// publish a live filter (Definitions.Refuses): the run's status step
+// rejects such a definition, so skipping it here is the same rejection.
+func (fn *applyFn) refuses(lf LiveFilter) bool {
+	key := lf.Name + "\x00" + strconv.FormatInt(lf.Definition.Version, 10)
+	r, ok := fn.refused[key]
 	if !ok {
-		r = fn.Defs.Refuses(name) != nil
-		fn.refused[name] = r
+		r = fn.Defs.Refuses(lf.Name, lf.Definition) != nil
+		fn.refused[key] = r
 	}
 	return r
 }
@@ -432,9 +453,12 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	}
 	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
 	key := []byte(strconv.FormatInt(id, 10))
-	one := func(slot int, f *Filter, version int64, topic string, c filterCounters, units int) verdict {
-		return fn.run(ctx, r, a, f, version, c, units, kept, dead, Kept{Filter: slot, Visit: visit, ID: id, Score: score, Time: t,
-			Msg: kafkaio.Message{Topic: topic, Key: key, Source: r.Source}})
+	one := func(slot int, f *Filter, version int64, topic string, c filterCounters, units int, capped *LiveFilter) verdict {
+		k := Kept{Filter: slot, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{Topic: topic, Key: key, Source: r.Source}}
+		if capped != nil {
+			k.LiveName, k.LiveVersion, k.LiveSpec, k.LiveCap = capped.Name, capped.Definition.Version, capped.Definition.Spec, capped.Definition.CapPerVisit
+		}
+		return fn.run(ctx, r, a, f, version, c, units, kept, dead, k)
 	}
 	// One snapshot per alert: every filter sees the same definitions.
 	var live []LiveFilter
@@ -446,10 +470,10 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 		if fn.Versions != nil {
 			version = fn.Versions[i]
 		}
-		if lf, ok := lookupLive(live, f.Name()); ok && !fn.refuses(lf.Name) {
+		if lf, ok := lookupLive(live, f.Name()); ok && !fn.refuses(lf) {
 			f, version = lf.Filter, lf.Definition.Version // redefined at run time
 		}
-		if one(i, f, version, fn.Topics[i], fn.ctr[i], fn.Units) == dropped {
+		if one(i, f, version, fn.Topics[i], fn.ctr[i], fn.Units, nil) == dropped {
 			acks(kafkaio.AckOf(r.Source, fn.Units))
 		}
 	}
@@ -462,12 +486,17 @@ func (fn *applyFn) ProcessElement(ctx context.Context, r kafkaio.Record, kept fu
 	// record is done only once every one of them is written, however the
 	// runner bundles the writes.
 	owed := LiveShare * fn.Units
-	for _, lf := range live {
-		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) || fn.refuses(lf.Name) {
+	for i := range live {
+		lf := &live[i]
+		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) || fn.refuses(*lf) {
 			continue
 		}
+		var capped *LiveFilter
+		if lf.Definition.CapPerVisit > 0 {
+			capped = lf // its alerts wait for their visit (liveCap)
+		}
 		units := min(fn.Units, owed-fn.Units) // the ack keeps at least one share, and never goes negative
-		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units) != dropped {
+		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units, capped) != dropped {
 			owed -= units
 		}
 	}

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -31,9 +30,9 @@ type Definition struct {
 	Spec string `json:"spec"`
 	// Owner says who to ask about the filter.
 	Owner string `json:"owner,omitempty"`
-	// CapPerVisit, when positive, would keep at most that many alerts per
-	// visit; live definitions do not support it yet and are rejected
-	// with it (a run's --cap-per-visit caps only its flag filters).
+	// CapPerVisit, when positive, keeps at most that many alerts per
+	// visit, the highest S/N first, as --cap-per-visit does: the alerts
+	// wait, as ids, until their visit is decided.
 	CapPerVisit int `json:"cap_per_visit,omitempty"`
 	// Version numbers the definitions of one name, from 1; kept alerts
 	// carry it in HeaderVersion.
@@ -88,17 +87,11 @@ type DefinitionEnv struct {
 	GW       bool     // a notice topic is followed (Config.GW)
 }
 
-// ErrCapUnsupported rejects a live definition with a per-visit cap.
-var ErrCapUnsupported = errors.New("cap_per_visit is not supported on live definitions yet: give the filter with --filter and --cap-per-visit")
-
 // Check builds a definition's filter, named name, or says why the running
 // graph cannot run it: a spec that does not build (an unknown built-in, a
 // CEL expression that does not type-check), a catalog or notice topic the
-// run lacks, a cap.
+// run lacks.
 func (env DefinitionEnv) Check(name string, d Definition) (*Filter, error) {
-	if d.CapPerVisit > 0 {
-		return nil, fmt.Errorf("filter: definition of %s: %w", name, ErrCapUnsupported)
-	}
 	spec := strings.TrimSpace(d.Spec)
 	if m := namedRE.FindStringSubmatch(spec); m != nil && m[1] != name {
 		return nil, fmt.Errorf("filter: definition of %s names its output %q in its spec; drop the %s= or use it as the key", name, m[1], m[1])

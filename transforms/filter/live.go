@@ -31,11 +31,18 @@ type Definitions struct {
 	// bookkeeping.
 	Reserved        []string
 	ReservedPattern string
+	// Static are the names of the run's own filters (Config.Filters),
+	// which a capped definition may not replace.
+	Static []string
 }
 
 // Refuses says why the run cannot publish a live filter named name, or
-// nil: its output topic is one of the run's own.
-func (d Definitions) Refuses(name string) error {
+// nil: its output topic is one of the run's own, or it would put a cap on
+// one of the run's own filters (their alerts do not wait for their visits).
+func (d Definitions) Refuses(name string, def Definition) error {
+	if def.CapPerVisit > 0 && slices.Contains(d.Static, name) {
+		return fmt.Errorf("filter: %s is one of the run's --filter outputs; a definition with cap_per_visit cannot replace it (use another name)", name)
+	}
 	topic := d.TopicPrefix + name
 	reserved := slices.Contains(d.Reserved, topic)
 	if !reserved && d.ReservedPattern != "" {

@@ -34,7 +34,7 @@ func TestLiveAppliesDefinitions(t *testing.T) {
 		{"b", `{"spec": "candidate.rb > 0.9", "version": 0}`, "versions start at 1", "a@1,b@1"},
 		{"b", `{"spec": "rb:min=0.9", "version": 2, "colour": "red"}`, "unknown field", "a@1,b@1"},
 		{"b", `{"spec": "other=purity", "version": 2}`, `names its output "other"`, "a@1,b@1"},
-		{"b", `{"spec": "purity", "version": 2, "cap_per_visit": 20}`, "not supported", "a@1,b@1"},
+		{"b", `{"spec": "purity", "version": 2, "cap_per_visit": -1}`, "negative cap_per_visit", "a@1,b@1"},
 		{"b", `{"spec": "gw:cl=90", "version": 2}`, "--gw-topic", "a@1,b@1"},
 		{"Bad", `{"spec": "purity", "version": 1}`, "invalid name", "a@1,b@1"},
 		{"b", `{"spec": "b=rb:min=0.9", "version": 2}`, "", "a@1,b@2"},
@@ -85,14 +85,21 @@ func TestDefinitionStatus(t *testing.T) {
 
 // A live filter may not publish to the run's own topics.
 func TestDefinitionsRefuseTheRunsTopics(t *testing.T) {
-	d := filter.Definitions{Topic: "defs", TopicPrefix: "", Reserved: []string{"defs", "status", "ztf_in"}, ReservedPattern: "ztf_2026.*"}
-	for name, refused := range map[string]bool{"defs": true, "ztf_in": true, "ztf_20261204_programid1": true, "bright": false, "xztf_2026": false} {
-		if err := d.Refuses(name); (err != nil) != refused {
+	d := filter.Definitions{Topic: "defs", TopicPrefix: "", Reserved: []string{"defs", "status", "ztf_in"}, ReservedPattern: "ztf_2026.*",
+		Static: []string{"purity"}}
+	def := filter.Definition{Spec: "purity", Version: 1}
+	for name, refused := range map[string]bool{"defs": true, "ztf_in": true, "ztf_20261204_programid1": true, "bright": false, "xztf_2026": false, "purity": false} {
+		if err := d.Refuses(name, def); (err != nil) != refused {
 			t.Errorf("%s: %v, want refused %v", name, err, refused)
 		}
 	}
+	// A cap may not be put on one of the run's own filters.
+	def.CapPerVisit = 20
+	if err := d.Refuses("purity", def); err == nil || d.Refuses("bright", def) != nil {
+		t.Errorf("a capped definition: purity %v (want refused), bright %v (want accepted)", err, d.Refuses("bright", def))
+	}
 	d.TopicPrefix = "live."
-	if err := d.Refuses("defs"); err != nil {
+	if err := d.Refuses("defs", filter.Definition{Spec: "purity", Version: 1}); err != nil {
 		t.Errorf("with a prefix, defs publishes to live.defs: %v", err)
 	}
 }
