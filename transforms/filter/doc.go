@@ -127,6 +127,8 @@
 // or check (DefinitionEnv.Check: an unknown built-in, CEL that does not
 // type-check, a catalog or notice topic the run lacks) changes nothing; one
 // named like a Config.Filters output replaces that filter while it stands.
+// A definition's CapPerVisit caps it per visit as Cap does (its alerts wait
+// as ids keyed by filter, version and visit, and are read back from Kafka).
 // Every kept alert carries the headers HeaderName and HeaderVersion (0 for
 // Config.Filters). The live filters together owe each record LiveShare
 // outputs' units: each message they write for it carries one output's, and
