@@ -3,8 +3,12 @@ package pipelines
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/igwn"
@@ -55,6 +59,28 @@ type FilterConfig struct {
 	// read. Notices that do not parse go to the dead-letter topic, once
 	// (consumer group Read.Group + ".gw").
 	GWTopic string
+	// Definitions is the compacted topic of filter definitions
+	// (--definitions; see filter.Definition) on Read's brokers: filters
+	// defined, redefined and removed while the run goes on. Each worker
+	// follows it from its beginning; a definition applies to the alerts
+	// processed after it is read, and a live filter publishes to
+	// TopicPrefix + its name. What the run makes of each definition
+	// (accepted, removed, or rejected with its error) is written once to
+	// StatusTopic (default filter.DefaultStatusTopic; consumer group
+	// Read.Group + ".definitions"). A definition's own cap_per_visit
+	// works as CapPerVisit does, so a run with Definitions reads in
+	// observation time, as a capped one does. Not with an archive replay
+	// or CapPerVisit (which caps the flag filters: give each its cap in a
+	// definition instead).
+	Definitions string
+	StatusTopic string
+	// Versions stamps outputs with a definition version (see
+	// filter.Config.Versions): a backfill of a live definition.
+	Versions map[string]int64
+	// Since, with Archive, filters only the alerts observed at or after
+	// it (a backfill from the archive; a Kafka read starts at a time with
+	// Read.Start = kafkaio.StartTimestamp instead).
+	Since time.Time
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -81,8 +107,17 @@ func filterTopics(specs []string, survey, prefix string) (map[string]string, err
 // goes to the dead-letter topic. It returns the output names.
 func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	s = s.Scope("Filter")
-	if len(cfg.Filters) == 0 {
-		return nil, errors.New("pipelines: name at least one filter (--filter or --expr)")
+	if len(cfg.Filters) == 0 && cfg.Definitions == "" {
+		return nil, errors.New("pipelines: name at least one filter (--filter or --expr), or a --definitions topic")
+	}
+	if !cfg.Since.IsZero() && cfg.Archive == nil {
+		return nil, errors.New("pipelines: Since applies to an archive replay; a Kafka read starts at a time with Read.Start")
+	}
+	if cfg.Definitions != "" && cfg.Archive != nil {
+		return nil, errors.New("pipelines: live filter definitions (--definitions) need a Kafka read, not an archive replay")
+	}
+	if cfg.StatusTopic == "" {
+		cfg.StatusTopic = filter.DefaultStatusTopic
 	}
 	if cfg.DeadLetterTopic == "" {
 		cfg.DeadLetterTopic = deadletter.DefaultTopic
@@ -119,9 +154,13 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.QA != nil {
 		qc = *cfg.QA
 		qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
+		if cfg.Definitions != "" {
+			qc.Units += filter.LiveShare // what the live filters owe a record together
+		}
 		qc.Reread = reread
 	}
-	if cfg.QA != nil || cfg.CapPerVisit > 0 {
+	if cfg.QA != nil || cfg.CapPerVisit > 0 || cfg.Definitions != "" {
+		// (Live definitions may carry a per-visit cap.)
 		// Both decide visits in observation time.
 		if cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord {
 			cfg.Read.EventTime = cfg.Survey
@@ -133,6 +172,10 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	var recs beam.PCollection
 	if cfg.Archive != nil {
 		recs = archive.Read(s, *cfg.Archive)
+		if !cfg.Since.IsZero() {
+			// Nothing commits a replay: what is left out owes no ack.
+			recs = beam.ParDo(s, &observedSinceFn{Since: cfg.Since}, recs)
+		}
 	} else {
 		recs = kafkaio.Read(s, cfg.Read)
 	}
@@ -153,15 +196,38 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			checkNotices(s, cfg.Read, cfg.GWTopic, cfg.Write, cfg.DeadLetterTopic)
 		}
 	}
+	var defs *filter.Definitions
+	if cfg.Definitions != "" {
+		defs = &filter.Definitions{Conn: cfg.Read.Config, Topic: cfg.Definitions, TopicPrefix: cfg.TopicPrefix,
+			Reserved:        append([]string{cfg.Definitions, cfg.StatusTopic, cfg.DeadLetterTopic}, cfg.Read.Topics...),
+			ReservedPattern: cfg.Read.TopicPattern, Static: slices.Sorted(maps.Keys(topics))}
+		if cfg.GWTopic != "" {
+			defs.Reserved = append(defs.Reserved, cfg.GWTopic)
+		}
+		if cfg.QA != nil {
+			t := qc.QATopic
+			if t == "" {
+				t = qa.DefaultTopic
+			}
+			defs.Reserved = append(defs.Reserved, t)
+		}
+	}
 	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-		Catalogs: cfg.Catalogs, GW: gw})
+		Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
 	if err != nil {
 		return nil, err
+	}
+	if defs != nil {
+		reportDefinitions(s, cfg.Read, *defs, cfg.StatusTopic, cfg.Write,
+			filter.DefinitionEnv{Survey: cfg.Survey, Catalogs: cfg.Catalogs, GW: gw != nil})
 	}
 	// Kept packets and dead letters are written separately, so the
 	// packets never pass through a Flatten (see filter.Outputs.All).
 	acks := []beam.PCollection{kafkaio.Write(s, cfg.Write, outs.All), kafkaio.Write(s, cfg.Write, outs.Dead), outs.Acks}
+	if outs.Later.IsValid() {
+		acks = append(acks, kafkaio.Write(s, cfg.Write, outs.Later))
+	}
 	if cfg.QA != nil {
 		// QA owes each record it rejects or dead-letters every filter
 		// output's units (qc.Units); its QA records acknowledge nothing.
@@ -175,5 +241,24 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	for i, n := range outs.Names {
 		names[i] = fmt.Sprintf("%s -> %s", n, topics[n])
 	}
+	if defs != nil {
+		names = append(names, fmt.Sprintf("the filters defined on %s -> %sNAME (status on %s)", cfg.Definitions, cfg.TopicPrefix, cfg.StatusTopic))
+	}
 	return names, nil
+}
+
+func init() {
+	register.DoFn2x0[kafkaio.Record, func(kafkaio.Record)](&observedSinceFn{})
+}
+
+// observedSinceFn passes the archived records observed at or after Since
+// (archive.Read's Timestamp is the observation time).
+type observedSinceFn struct {
+	Since time.Time
+}
+
+func (fn *observedSinceFn) ProcessElement(r kafkaio.Record, emit func(kafkaio.Record)) {
+	if !r.Timestamp.Before(fn.Since) {
+		emit(r)
+	}
 }

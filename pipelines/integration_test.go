@@ -148,3 +148,18 @@ func sortedKeys(m map[string]int) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// The live filter definitions flow of TestFilterLiveDefinitions against
+// real Kafka: a run with a flag filter takes definitions from a compacted
+// topic while alerts arrive (add b, redefine a, two bad definitions, remove
+// b), and each output holds exactly what its definitions kept, by header and
+// by offset, with the rejections on the status topic.
+func TestIntegrationFilterLiveDefinitionsRealKafka(t *testing.T) {
+	addr := os.Getenv("ALERTBEAM_KAFKA")
+	if addr == "" {
+		t.Fatal("ALERTBEAM_KAFKA is not set: run with `make integration`, which starts real Kafka")
+	}
+	// Topic and group names of their own: a broker kept between runs
+	// still holds the last run's.
+	liveDefinitionsFlow(t, addr, "it-live-"+strconv.FormatInt(time.Now().UnixNano(), 36)+"-")
+}

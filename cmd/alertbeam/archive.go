@@ -150,7 +150,7 @@ Examples:
 				var specs []string
 				if ff.any() {
 					var err error
-					if specs, err = ff.specs(*survey); err != nil {
+					if specs, err = ff.specs(*survey, false); err != nil {
 						return err
 					}
 					if *topic != "" {

@@ -46,6 +46,16 @@ A filter spec is a built-in or registered name with optional parameters
 output. --list shows the built-ins and their exact cuts. An --expr is always an
 expression, named OUT=expr or after a hash of its text.
 
+--definitions TOPIC adds the filters defined at run time with 'alertbeam
+filters add' (and removed with 'alertbeam filters rm') on that compacted
+topic: each applies to the alerts processed after the run reads it, publishes
+to --topic-prefix + its name, and a definition named like a --filter output
+replaces that filter while it stands. Every kept alert carries the headers
+filter.name and filter.version (0 for a --filter, the definition's version
+otherwise). What the run makes of each definition (accepted, removed, or
+rejected with its error, the running filters unchanged) goes to
+--status-topic. See 'alertbeam filters' and the README.
+
 Expressions are CEL over the alert's fields by their Avro names. Functions:
 size, has, in, matches, startsWith, int, double, string, the macros all,
 exists, filter, map; abs; math.abs, math.least, math.greatest, math.floor,
@@ -63,7 +73,8 @@ Examples:
       --filter 'gw:cl=90,before=1d,after=6d' --filter 'sn=lcfit:min_points=6,score=0.9'
   alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
   alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
-      --filter significance:min=5 --cap-per-visit 20`,
+      --filter significance:min=5 --cap-per-visit 20
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --definitions alertbeam-filters`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			in := addStreamFlags(fs, "alertbeam-filter", "a night's or a filter's output")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
@@ -71,6 +82,9 @@ Examples:
 			ff := addFilterFlags(fs)
 			partitions := fs.Int("partitions", 16, "partitions of output topics created")
 			list := fs.Bool("list", false, "list the built-in and registered filters with their cuts, and exit")
+			defs := fs.String("definitions", "", "compacted `topic` of filter definitions (alertbeam filters add/rm) to run alongside the\n"+
+				"--filter ones, each from the moment the run reads it (e.g. "+filter.DefaultDefinitionsTopic+")")
+			status := fs.String("status-topic", filter.DefaultStatusTopic, "`topic` where the run reports each definition: accepted, removed or rejected with its error")
 			return func(ctx context.Context, e *env) error {
 				if *list {
 					for _, en := range filter.Entries() {
@@ -78,7 +92,7 @@ Examples:
 					}
 					return nil
 				}
-				specs, err := ff.specs(*survey)
+				specs, err := ff.specs(*survey, *defs != "")
 				if err != nil {
 					return err
 				}
@@ -91,7 +105,7 @@ Examples:
 				outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Replication: int16(*in.sec.replication)},
-					Survey: *survey, Registry: *reg,
+					Survey: *survey, Registry: *reg, Definitions: *defs, StatusTopic: *status,
 				}, specs))
 				if err != nil {
 					return err
@@ -148,8 +162,9 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 func (f *filterFlags) any() bool { return len(f.filters)+len(f.exprs) > 0 }
 
 // specs returns every filter spec given, checked, so that a bad one fails
-// before any broker or pipeline starts.
-func (f *filterFlags) specs(survey string) ([]string, error) {
+// before any broker or pipeline starts. None is fine when live definitions
+// supply the filters.
+func (f *filterFlags) specs(survey string, live bool) ([]string, error) {
 	if *f.qaSpec != "" {
 		rate, spatial, err := qa.ParseSpec(*f.qaSpec)
 		if err != nil {
@@ -161,8 +176,8 @@ func (f *filterFlags) specs(survey string) ([]string, error) {
 	for _, e := range f.exprs {
 		specs = append(specs, filter.ExprSpec(e)) // never read as a filter name
 	}
-	if len(specs) == 0 {
-		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list)")
+	if len(specs) == 0 && !live {
+		return nil, errors.New("name at least one --filter or --expr (see alertbeam filter --list), or a --definitions topic")
 	}
 	fs := make([]*filter.Filter, 0, len(specs))
 	for _, spec := range specs {

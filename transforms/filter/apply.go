@@ -73,6 +73,19 @@ type Config struct {
 	// against (--gw-topic). Each worker process follows it once, from its
 	// beginning; a notice applies to the alerts processed after it is read.
 	GW *igwn.Source
+	// Definitions, when set, adds the filters defined at run time on a
+	// definitions topic (see Definitions and FollowDefinitions): each
+	// worker follows it, and each alert is filtered with the definitions
+	// read before it. A definition named like a filter of Filters
+	// replaces that filter (same output) while it stands; a tombstone
+	// brings the Filters one back. A definition with CapPerVisit is
+	// capped per visit as Cap does (liveCap); a run-wide CapPerVisit does
+	// not combine with Definitions.
+	Definitions *Definitions
+	// Versions gives outputs of Filters the definition version their
+	// alerts are stamped with (HeaderVersion; default 0), for a backfill
+	// of a live definition run as a batch.
+	Versions map[string]int64
 }
 
 // Outputs are what Apply produces.
@@ -87,6 +100,10 @@ type Outputs struct {
 	Acks beam.PCollection
 	// Dead holds dead-letter kafkaio.Messages for Config.DeadLetterTopic.
 	Dead beam.PCollection
+	// Later holds the capped live filters' messages, published once their
+	// visit is decided (Config.Definitions; else it is not valid). Write it
+	// as All is written.
+	Later beam.PCollection
 	// CapStats holds one CapStat per output and visit when capped (else
 	// it is empty).
 	CapStats beam.PCollection
@@ -97,20 +114,28 @@ type Outputs struct {
 	// filters' fused stage (uncapped).
 	All beam.PCollection
 	// RecordUnits is how many ack units make one record done:
-	// len(Names) × Config.Units. Pass it as kafkaio.CommitConfig.Units when
-	// these outputs are the pipeline's only sinks.
+	// len(Names) × Config.Units, plus LiveShare × Config.Units for the
+	// live filters together when Config.Definitions is set. Pass it as
+	// kafkaio.CommitConfig.Units when these outputs are the pipeline's
+	// only sinks.
 	RecordUnits int
 }
 
 // Kept is an alert a filter kept, on its way to its output: the message to
 // publish, and the small facts the per-visit cap ranks it by.
 type Kept struct {
-	Filter int // index into Outputs.Names
+	Filter int // index into Outputs.Names (len(Names): a live filter)
 	Visit  string
 	ID     int64
 	Score  float64
 	Time   time.Time // observation time
 	Msg    kafkaio.Message
+	// A capped live filter's alert (LiveCap > 0) waits for its visit to
+	// be decided: what the cap needs of its definition.
+	LiveName    string
+	LiveVersion int64
+	LiveSpec    string
+	LiveCap     int
 }
 
 // Apply decodes every record once and runs it through every filter of
@@ -125,7 +150,7 @@ type Kept struct {
 //   - the filter errored or panicked: a dead-letter message (stage
 //     "filter/NAME") carrying Units, settled by the dead-letter write;
 //   - the record does not decode: one dead-letter message (stage "filter")
-//     carrying Units for every output.
+//     carrying Units for every output (and the live filters' share).
 //
 // So a record is done when RecordUnits units have been acknowledged,
 // whichever way it went. All errors in cfg (unknown filter, bad expression,
@@ -148,8 +173,16 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if cfg.Survey == schemas.LSST && cfg.Registry == "" {
 		return Outputs{}, errors.New("filter: LSST needs a schema registry URL")
 	}
-	if len(cfg.Filters) == 0 {
+	if len(cfg.Filters) == 0 && cfg.Definitions == nil {
 		return Outputs{}, errors.New("filter: no filters to apply")
+	}
+	if cfg.Definitions != nil {
+		if cfg.Definitions.Topic == "" {
+			return Outputs{}, errors.New("filter: Definitions without a topic")
+		}
+		if cfg.CapPerVisit > 0 {
+			return Outputs{}, errors.New("filter: a per-visit cap does not work with live definitions yet (--cap-per-visit with --definitions)")
+		}
 	}
 	fs, err := buildAll(cfg.Filters, cfg.Survey)
 	if err != nil {
@@ -161,7 +194,11 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	if usesGW(fs) && cfg.GW == nil {
 		return Outputs{}, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
 	}
-	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: len(fs) * cfg.Units}
+	units := len(fs)
+	if cfg.Definitions != nil {
+		units += LiveShare
+	}
+	out := Outputs{Kept: map[string]beam.PCollection{}, RecordUnits: units * cfg.Units}
 	topics := make([]string, len(fs))
 	for i, f := range fs {
 		out.Names = append(out.Names, f.Name())
@@ -175,13 +212,29 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 			return Outputs{}, fmt.Errorf("filter: Topics names %q, which is not an output (outputs: %v)", name, out.Names)
 		}
 	}
+	var versions []int64
+	if len(cfg.Versions) > 0 {
+		versions = make([]int64, len(fs))
+		for i, name := range out.Names {
+			versions[i] = cfg.Versions[name]
+		}
+		for name := range cfg.Versions {
+			if !slices.Contains(out.Names, name) {
+				return Outputs{}, fmt.Errorf("filter: Versions names %q, which is not an output (outputs: %v)", name, out.Names)
+			}
+		}
+	}
 
 	fn := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: cfg.Filters, Topics: topics,
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Catalogs: cfg.Catalogs, GW: cfg.GW, Defs: cfg.Definitions, Versions: versions}
 	kept, acks, dead := beam.ParDo3(s, fn, recs)
+	slots := len(fs)
+	if cfg.Definitions != nil {
+		slots++ // the live filters' alerts, one more part: they reach their topics through All
+	}
 	parts := []beam.PCollection{kept}
-	if len(fs) > 1 {
-		parts = beam.Partition(s, len(fs), keptFilter, kept)
+	if slots > 1 {
+		parts = beam.Partition(s, slots, keptFilter, kept)
 	}
 	allAcks := []beam.PCollection{acks}
 	var stats []beam.PCollection
@@ -190,7 +243,7 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		if cfg.CapPerVisit > 0 {
 			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
 				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
-				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW})
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW, Version: cfg.Versions[name]})
 			if err != nil {
 				return Outputs{}, err
 			}
@@ -208,8 +261,16 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 			all = append(all, out.Kept[name])
 		}
 		out.All = beam.Flatten(s, all...)
+	} else if cfg.Definitions != nil {
+		out.All = beam.ParDo(s, keptUncapped, kept)
 	} else {
 		out.All = beam.ParDo(s, keptMessage, kept)
+	}
+	if cfg.Definitions != nil {
+		livePart := parts[len(parts)-1]
+		msgs, acks, dead := liveCap(s, livePart, cfg)
+		out.Later = msgs
+		allAcks, deads = append(allAcks, acks), append(deads, dead)
 	}
 	out.Acks = beam.Flatten(s, allAcks...)
 	out.Dead = beam.Flatten(s, deads...)
@@ -262,12 +323,21 @@ type applyFn struct {
 	// GW is the notice topic the gw filters read (Config.GW), followed
 	// once per process from Setup.
 	GW *igwn.Source
+	// Defs is the definitions topic (Config.Definitions), followed once
+	// per process from Setup.
+	Defs *Definitions
+	// Versions are the Specs' definition versions (Config.Versions); nil
+	// for all 0.
+	Versions []int64
 
 	codec   *framing.Codec
 	cats    *Catalogs
 	gw      *igwn.Events
+	live    *Live
 	filters []*Filter
 	ctr     []filterCounters
+	liveCtr map[string]filterCounters // the live filters', made as they appear
+	refused map[string]bool           // by live name and version: Definitions.Refuses
 	broken  beam.Counter
 	pending []pendingRecord
 }
@@ -303,27 +373,61 @@ func (fn *applyFn) Setup() error {
 			return err
 		}
 	}
+	if fn.Defs != nil {
+		env := DefinitionEnv{Survey: fn.Survey, Catalogs: fn.Catalogs, GW: fn.GW != nil}
+		if fn.live, err = FollowDefinitions(*fn.Defs, env, igwnCatchUp); err != nil {
+			return err
+		}
+		fn.liveCtr, fn.refused = map[string]filterCounters{}, map[string]bool{}
+	}
 	for _, f := range fn.filters {
-		n := "filter_" + f.Name() + "_"
-		if fn.Again {
-			n += "reread_" // counted apart: these alerts were counted once already
-		}
-		c := filterCounters{
-			kept:    beam.NewCounter("alertbeam", n+"kept"),
-			dropped: beam.NewCounter("alertbeam", n+"dropped"),
-			missing: beam.NewCounter("alertbeam", n+"missing"),
-			dead:    beam.NewCounter("alertbeam", n+"deadletter"),
-			pKept:   uncounted{}, pDropped: uncounted{}, pMissing: uncounted{}, pFailed: uncounted{},
-		}
-		if !fn.Again {
-			r := metrics.FilterResults
-			c.pKept, c.pDropped = r.WithLabelValues(f.Name(), "kept"), r.WithLabelValues(f.Name(), "dropped")
-			c.pMissing, c.pFailed = r.WithLabelValues(f.Name(), "missing"), r.WithLabelValues(f.Name(), "failed")
-		}
-		fn.ctr = append(fn.ctr, c)
+		fn.ctr = append(fn.ctr, fn.counters(f.Name()))
 	}
 	fn.broken = beam.NewCounter("alertbeam", "filter_undecodable")
 	return nil
+}
+
+// counters are one output's verdict counters.
+func (fn *applyFn) counters(name string) filterCounters {
+	n := "filter_" + name + "_"
+	if fn.Again {
+		n += "reread_" // counted apart: these alerts were counted once already
+	}
+	c := filterCounters{
+		kept:    beam.NewCounter("alertbeam", n+"kept"),
+		dropped: beam.NewCounter("alertbeam", n+"dropped"),
+		missing: beam.NewCounter("alertbeam", n+"missing"),
+		dead:    beam.NewCounter("alertbeam", n+"deadletter"),
+		pKept:   uncounted{}, pDropped: uncounted{}, pMissing: uncounted{}, pFailed: uncounted{},
+	}
+	if !fn.Again {
+		r := metrics.FilterResults
+		c.pKept, c.pDropped = r.WithLabelValues(name, "kept"), r.WithLabelValues(name, "dropped")
+		c.pMissing, c.pFailed = r.WithLabelValues(name, "missing"), r.WithLabelValues(name, "failed")
+	}
+	return c
+}
+
+// refuses reports, once per name and version, whether the run cannot
+// publish a live filter (Definitions.Refuses): the run's status step
+// rejects such a definition, so skipping it here is the same rejection.
+func (fn *applyFn) refuses(lf LiveFilter) bool {
+	key := lf.Name + "\x00" + strconv.FormatInt(lf.Definition.Version, 10)
+	r, ok := fn.refused[key]
+	if !ok {
+		r = fn.Defs.Refuses(lf.Name, lf.Definition) != nil
+		fn.refused[key] = r
+	}
+	return r
+}
+
+func (fn *applyFn) liveCounters(name string) filterCounters {
+	c, ok := fn.liveCtr[name]
+	if !ok {
+		c = fn.counters(name)
+		fn.liveCtr[name] = c
+	}
+	return c
 }
 
 // pendingRecord is a record whose filtering waits for FinishBundle.
@@ -382,7 +486,11 @@ func (fn *applyFn) filter(ctx context.Context, r kafkaio.Record, kept func(Kept)
 			return fmt.Errorf("filter: %s: %w", r.Source, err)
 		}
 		fn.broken.Inc(ctx, 1)
-		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*len(fn.filters)))
+		units := len(fn.filters)
+		if fn.Defs != nil {
+			units += LiveShare
+		}
+		dead(deadletter.New(r, Stage, err).Message(fn.DeadLetterTopic, fn.Units*units))
 		return nil
 	}
 	if len(fn.Catalogs) > 0 {
@@ -393,42 +501,107 @@ func (fn *applyFn) filter(ctx context.Context, r kafkaio.Record, kept func(Kept)
 	}
 	visit, id, score, t := a.Visit().Key(), a.ID(), a.SNR(), a.Time()
 	key := []byte(strconv.FormatInt(id, 10))
+	one := func(slot int, f *Filter, version int64, topic string, c filterCounters, units int, capped *LiveFilter) verdict {
+		k := Kept{Filter: slot, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{Topic: topic, Key: key, Source: r.Source}}
+		if capped != nil {
+			k.LiveName, k.LiveVersion, k.LiveSpec, k.LiveCap = capped.Name, capped.Definition.Version, capped.Definition.Spec, capped.Definition.CapPerVisit
+		}
+		return fn.run(ctx, r, a, f, version, c, units, kept, dead, k)
+	}
+	// One snapshot per alert: every filter sees the same definitions.
+	var live []LiveFilter
+	if fn.live != nil {
+		live = fn.live.Filters()
+	}
 	for i, f := range fn.filters {
-		c := fn.ctr[i]
-		out, err := f.Apply(a)
-		switch {
-		case errors.Is(err, ErrMissing):
-			c.missing.Inc(ctx, 1)
-			c.pMissing.Inc()
+		version := int64(0)
+		if fn.Versions != nil {
+			version = fn.Versions[i]
+		}
+		if lf, ok := lookupLive(live, f.Name()); ok && !fn.refuses(lf) {
+			f, version = lf.Filter, lf.Definition.Version // redefined at run time
+		}
+		if one(i, f, version, fn.Topics[i], fn.ctr[i], fn.Units, nil) == dropped {
 			acks(kafkaio.AckOf(r.Source, fn.Units))
+		}
+	}
+	if fn.live == nil {
+		return nil
+	}
+	// The live filters together owe the record LiveShare × Units: each
+	// message they write (kept or dead letter) carries Units, settled
+	// when that write is done, and an immediate ack the rest; so the
+	// record is done only once every one of them is written, however the
+	// runner bundles the writes.
+	owed := LiveShare * fn.Units
+	for i := range live {
+		lf := &live[i]
+		if slices.ContainsFunc(fn.filters, func(f *Filter) bool { return f.Name() == lf.Name }) || fn.refuses(*lf) {
 			continue
-		case err != nil:
+		}
+		var capped *LiveFilter
+		if lf.Definition.CapPerVisit > 0 {
+			capped = lf // its alerts wait for their visit (liveCap)
+		}
+		units := min(fn.Units, owed-fn.Units) // the ack keeps at least one share, and never goes negative
+		if one(len(fn.filters), lf.Filter, lf.Definition.Version, fn.Defs.TopicPrefix+lf.Name, fn.liveCounters(lf.Name), units, capped) != dropped {
+			owed -= units
+		}
+	}
+	acks(kafkaio.AckOf(r.Source, owed))
+	return nil
+}
+
+// LiveShare is how many outputs' units the live filters owe a record
+// together (Config.Definitions): one for each message they may write for
+// it, up to LiveShare − 1 of them, and the rest acknowledged at once.
+const LiveShare = 1024
+
+// verdict is what one filter did with an alert.
+type verdict int
+
+const (
+	dropped verdict = iota // dropped, or lacking a value the filter reads
+	written                // kept: a message for the output
+	failed                 // dead-lettered
+)
+
+// run applies one filter to a decoded alert and emits what it kept, with
+// units, or its dead letter, with units; the caller acknowledges a drop.
+// k is the kept alert's template: slot, ranking facts, topic, key, source.
+func (fn *applyFn) run(ctx context.Context, r kafkaio.Record, a *Alert, f *Filter, version int64, c filterCounters, units int,
+	kept func(Kept), dead func(kafkaio.Message), k Kept) verdict {
+	out, err := f.Apply(a)
+	switch {
+	case errors.Is(err, ErrMissing):
+		c.missing.Inc(ctx, 1)
+		c.pMissing.Inc()
+		return dropped
+	case err != nil:
+		c.dead.Inc(ctx, 1)
+		c.pFailed.Inc()
+		dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, units))
+		return failed
+	case out == nil:
+		c.dropped.Inc(ctx, 1)
+		c.pDropped.Inc()
+		return dropped
+	}
+	value := r.Value
+	if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
+		if value, err = fn.encode(out); err != nil {
 			c.dead.Inc(ctx, 1)
 			c.pFailed.Inc()
-			dead(deadletter.New(r, Stage+"/"+f.Name(), err).Message(fn.DeadLetterTopic, fn.Units))
-			continue
-		case out == nil:
-			c.dropped.Inc(ctx, 1)
-			c.pDropped.Inc()
-			acks(kafkaio.AckOf(r.Source, fn.Units))
-			continue
+			dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, units))
+			return failed
 		}
-		value := r.Value
-		if out.ZTF != a.ZTF || out.LSST != a.LSST { // transformed, not only annotated
-			if value, err = fn.encode(out); err != nil {
-				c.dead.Inc(ctx, 1)
-				c.pFailed.Inc()
-				dead(deadletter.New(r, Stage+"/"+f.Name(), fmt.Errorf("filter %s: re-encoding its output: %w", f.Name(), err)).Message(fn.DeadLetterTopic, fn.Units))
-				continue
-			}
-		}
-		c.kept.Inc(ctx, 1)
-		c.pKept.Inc()
-		kept(Kept{Filter: i, Visit: visit, ID: id, Score: score, Time: t, Msg: kafkaio.Message{
-			Topic: fn.Topics[i], Key: key, Value: value, Headers: withNotes(r.Headers, out.notes), Source: r.Source, Units: fn.Units,
-		}})
 	}
-	return nil
+	c.kept.Inc(ctx, 1)
+	c.pKept.Inc()
+	k.Msg.Value, k.Msg.Units = value, units
+	k.Msg.Headers = stamped(r.Headers, out.notes, f.Name(), version)
+	kept(k)
+	return written
 }
 
 // decode retries what is not the message's fault (a registry lookup) a
@@ -478,11 +651,17 @@ func (fn *applyFn) encode(a *Alert) ([]byte, error) {
 // already in the GW topic.
 const igwnCatchUp = 2 * time.Minute
 
-// withNotes is a kept alert's headers: the input's, then what its filter
-// added.
-func withNotes(hs, notes []kafkaio.Header) []kafkaio.Header {
-	if len(notes) == 0 {
-		return hs
+// stamped is a kept alert's headers: the input's (less an upstream
+// filter's name and version, when filters chain), then what its filter
+// added, then the filter's name and definition version.
+func stamped(hs, notes []kafkaio.Header, name string, version int64) []kafkaio.Header {
+	out := make([]kafkaio.Header, 0, len(hs)+len(notes)+2)
+	for _, h := range hs {
+		if h.Key != HeaderName && h.Key != HeaderVersion {
+			out = append(out, h)
+		}
 	}
-	return append(slices.Clone(hs), notes...)
+	out = append(out, notes...)
+	return append(out, kafkaio.Header{Key: HeaderName, Value: []byte(name)},
+		kafkaio.Header{Key: HeaderVersion, Value: []byte(strconv.FormatInt(version, 10))})
 }

@@ -114,6 +114,9 @@ type CapConfig struct {
 	Catalogs []string
 	// GW is the notice topic its gw filters read (Config.GW).
 	GW *igwn.Source
+	// Version is the definition version kept alerts are stamped with
+	// (Config.Versions).
+	Version int64
 }
 
 // CapOutputs are what Cap produces, all in the global window.
@@ -160,7 +163,7 @@ func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error)
 		beam.WindowInto(s, window.NewGlobalWindows(), refs))
 	records, missing := cfg.Reread(s, batches)
 	again := &applyFn{Survey: cfg.Survey, Registry: cfg.Registry, Specs: []string{cfg.Spec}, Topics: []string{cfg.Topic},
-		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true, Catalogs: cfg.Catalogs, GW: cfg.GW}
+		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Again: true, Catalogs: cfg.Catalogs, GW: cfg.GW, Versions: []int64{cfg.Version}}
 	keptAgain, acks, dead := beam.ParDo3(s, again, records)
 	lost := beam.ParDo(s, &lostFn{DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, missing)
 	global := window.NewGlobalWindows()

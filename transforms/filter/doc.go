@@ -115,6 +115,27 @@
 // are then read back (Config.Reread) and filtered again, so the cap is
 // exact however far alerts run ahead of the watermark (see Cap).
 //
+// # Live definitions
+//
+// Config.Definitions adds filters defined while a pipeline runs: records
+// of a compacted Kafka topic, keyed by output name, whose values are
+// Definitions (JSON: spec, owner, version; a tombstone removes the name).
+// Each worker process follows the topic once (FollowDefinitions, on
+// kafkaio.Follow) into a Live set, and every alert is filtered with one
+// snapshot of it, taken as the alert is processed: a definition applies to
+// the alerts processed after it is read. A definition that does not parse
+// or check (DefinitionEnv.Check: an unknown built-in, CEL that does not
+// type-check, a catalog or notice topic the run lacks) changes nothing; one
+// named like a Config.Filters output replaces that filter while it stands.
+// A definition's CapPerVisit caps it per visit as Cap does (its alerts wait
+// as ids keyed by filter, version and visit, and are read back from Kafka).
+// Every kept alert carries the headers HeaderName and HeaderVersion (0 for
+// Config.Filters). The live filters together owe each record LiveShare
+// outputs' units: each message they write for it carries one output's, and
+// an immediate ack the rest, so a record commits only once all of them are
+// written. PublishDefinition, ReadDefinitions, Standing and Try
+// are the pieces of the command line's filters add, rm, list and try.
+//
 // # Testing filters
 //
 // Package filtertest builds alerts with chosen values and runs a spec
