@@ -1021,7 +1021,7 @@ func WriteMarkdown(path string, rep Report) error {
 	}
 	for _, r := range rep.Results {
 		if r.Phase == PhaseLive {
-			fmt.Fprintf(&b, "\nlive: %d visits' alerts at a fixed cadence (alerts/s is the offered rate); latency from the broker's append of the ingest record to the copy in its night topic: p50 %.0f ms, p99 %.0f ms, max %.0f ms; to the %d copies in filter topics: p50 %.0f ms, p98 %.0f ms, p99 %.0f ms, max %.0f ms.\n",
+			fmt.Fprintf(&b, "\nlive: %d alerts in visits at a fixed cadence (alerts/s is the offered rate); latency from the broker's append of the ingest record to the copy in its night topic: p50 %.0f ms, p99 %.0f ms, max %.0f ms; to the %d copies in filter topics: p50 %.0f ms, p98 %.0f ms, p99 %.0f ms, max %.0f ms.\n",
 				r.Alerts, r.P50Ms, r.P99Ms, r.MaxMs, r.FilterCopies, r.FilterP50Ms, r.FilterP98Ms, r.FilterP99Ms, r.FilterMaxMs)
 		}
 	}
