@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/igwn"
@@ -24,7 +23,7 @@ import (
 )
 
 func init() {
-	register.DoFn7x1[context.Context, beam.Window, beam.EventTime, kafkaio.Record, func(beam.EventTime, Kept), func(beam.EventTime, kafkaio.Ack), func(beam.EventTime, kafkaio.Message), error](&applyFn{})
+	register.DoFn6x1[context.Context, beam.EventTime, kafkaio.Record, func(beam.EventTime, Kept), func(beam.EventTime, kafkaio.Ack), func(beam.EventTime, kafkaio.Message), error](&applyFn{})
 	register.Emitter2[beam.EventTime, Kept]()
 	register.Emitter2[beam.EventTime, kafkaio.Ack]()
 	register.Emitter2[beam.EventTime, kafkaio.Message]()
@@ -339,7 +338,6 @@ type applyFn struct {
 	liveCtr map[string]filterCounters // the live filters', made as they appear
 	refused map[string]bool           // by live name and version: Definitions.Refuses
 	broken  beam.Counter
-	pending []pendingRecord
 }
 
 type filterCounters struct {
@@ -430,43 +428,13 @@ func (fn *applyFn) liveCounters(name string) filterCounters {
 	return c
 }
 
-// pendingRecord is a record whose filtering waits for FinishBundle.
-type pendingRecord struct {
-	ts beam.EventTime
-	r  kafkaio.Record
-}
-
-// StartBundle drops what a failed bundle left. Beam requires a DoFn that
-// emits in FinishBundle to take the emitters here too.
-func (fn *applyFn) StartBundle(_ context.Context, _ func(beam.EventTime, Kept), _ func(beam.EventTime, kafkaio.Ack), _ func(beam.EventTime, kafkaio.Message)) {
-	fn.pending = fn.pending[:0]
-}
-
-// ProcessElement keeps a record of the global window for FinishBundle:
-// the filters share their fused stage with the routing to night topics,
-// and an alert's night copy should not wait for every alert before it in
-// the bundle to be decoded and filtered (their outputs leave at the end
-// of the bundle either way: the writers wait for the broker there). A
-// record of another window (after QA) is filtered at once, since what
-// FinishBundle emits lands in the global window.
-func (fn *applyFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.EventTime, r kafkaio.Record,
+// ProcessElement filters a record at once. (Deferring the filters to
+// FinishBundle, so the night copies in the same fused stage go first, was
+// measured: ~40 ms off the night topics' p99 and ~750 ms onto the filter
+// topics', since every copy then waits for the end of the bundle.)
+func (fn *applyFn) ProcessElement(ctx context.Context, ts beam.EventTime, r kafkaio.Record,
 	kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
-	if _, global := w.(window.GlobalWindow); global {
-		fn.pending = append(fn.pending, pendingRecord{ts, r})
-		return nil
-	}
 	return fn.filterAt(ctx, ts, r, kept, acks, dead)
-}
-
-// FinishBundle filters the records ProcessElement kept, in order.
-func (fn *applyFn) FinishBundle(ctx context.Context, kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
-	defer func() { fn.pending = fn.pending[:0] }()
-	for _, p := range fn.pending {
-		if err := fn.filterAt(ctx, p.ts, p.r, kept, acks, dead); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // filterAt filters one record, its outputs at its own timestamp.
