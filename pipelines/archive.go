@@ -7,6 +7,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/transforms/discard"
 )
 
 // ArchiveConfig configures Archive.
@@ -58,7 +59,9 @@ func Replay(s beam.Scope, cfg ReplayConfig) error {
 		return err
 	}
 	recs := archive.Read(s, cfg.Archive)
-	kafkaio.Write(s, cfg.Write, beam.ParDo(s, &toTopicFn{Topic: cfg.Topic}, recs))
+	// Nothing commits a replay's acks, but the write's stage needs an
+	// output (see package discard).
+	discard.All(s, kafkaio.Write(s, cfg.Write, beam.ParDo(s, &toTopicFn{Topic: cfg.Topic}, recs)))
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/discard"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 	"github.com/alertbeam/alertbeam/transforms/qa"
@@ -105,7 +106,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			kept = qaOut.Kept
 			// QA owes each record it rejects or dead-letters every filter
 			// output's units; its QA records acknowledge nothing.
-			kafkaio.Write(s, cfg.Write, qaOut.QA)
+			discard.All(s, kafkaio.Write(s, cfg.Write, qaOut.QA))
 			acks = append(acks, qaOut.Acks, beam.ParDo(s, ackDeadLetter, qaOut.Dead))
 		}
 		outs, err := filter.Apply(s, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,

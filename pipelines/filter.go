@@ -14,6 +14,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
+	"github.com/alertbeam/alertbeam/transforms/discard"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
@@ -231,11 +232,17 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.QA != nil {
 		// QA owes each record it rejects or dead-letters every filter
 		// output's units (qc.Units); its QA records acknowledge nothing.
-		kafkaio.Write(s, cfg.Write, qaOut.QA)
+		discard.All(s, kafkaio.Write(s, cfg.Write, qaOut.QA))
 		acks = append(acks, qaOut.Acks, kafkaio.Write(s, cfg.Write, qaOut.Dead))
 	}
 	if cfg.Archive == nil {
 		kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: outs.RecordUnits}, acks...)
+	} else {
+		// A replay commits nothing, but the writes' stages need an
+		// output (see package discard).
+		for _, a := range acks {
+			discard.All(s, a)
+		}
 	}
 	names := make([]string, len(outs.Names))
 	for i, n := range outs.Names {

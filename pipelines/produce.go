@@ -18,6 +18,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/transforms/discard"
 )
 
 func init() {
@@ -106,7 +107,9 @@ func Produce(s beam.Scope, cfg ProduceConfig) (beam.PCollection, error) {
 	}
 	start := beam.ParDo(s, stampStart, beam.Impulse(s))
 	msgs := beam.ParDo(s, &visitsFn{Night: cfg.Night, Topic: cfg.Topic, Speed: cfg.Speed}, start)
-	return kafkaio.Write(s, cfg.Write, msgs), nil
+	acks := kafkaio.Write(s, cfg.Write, msgs)
+	discard.All(s, acks) // so the write's stage has an output (see package discard)
+	return acks, nil
 }
 
 // stampStart fixes when the night starts, once, so checkpoints keep the
@@ -203,7 +206,9 @@ func ProduceFiles(s beam.Scope, paths []string, survey, topic string, w kafkaio.
 		}
 	}
 	msgs := beam.ParDo(s, &fileFn{Survey: survey, Topic: topic}, beam.CreateList(s, paths))
-	return kafkaio.Write(s, w, msgs), nil
+	acks := kafkaio.Write(s, w, msgs)
+	discard.All(s, acks) // so the write's stage has an output (see package discard)
+	return acks, nil
 }
 
 type fileFn struct {

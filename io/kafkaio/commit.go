@@ -25,6 +25,7 @@ func init() {
 	register.Emitter3[beam.EventTime, string, []Ack]()
 	register.DoFn5x1[context.Context, state.Provider, string, []Ack, func(Committed), error](&commitFn{})
 	register.Emitter1[Committed]()
+	register.DoFn1x0[Committed](&gaugeCommittedFn{})
 	beam.RegisterType(reflect.TypeOf((*Committed)(nil)).Elem())
 }
 
@@ -81,7 +82,23 @@ func Commit(s beam.Scope, cfg CommitConfig, acks ...beam.PCollection) beam.PColl
 	// partition first makes it one state read and write per partition per
 	// bundle, not per ack.
 	batches := beam.ParDo(s, &batchAcksFn{}, beam.Flatten(s, global...))
-	return beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[[]byte]("frontier")}, batches)
+	committed := beam.ParDo(s, &commitFn{Cfg: cfg, State: state.MakeValueState[[]byte]("frontier")}, batches)
+	// The reports are read in a stage of their own so that the commit's
+	// stage has an output: prism (Beam v2.77) busy-waits through every
+	// bundle of a stage without one, here each commit's round trip to the
+	// broker (package transforms/discard says more). The Reshuffle is that
+	// stage boundary; on prism it moves nothing.
+	beam.ParDo0(s, &gaugeCommittedFn{Group: cfg.Group}, beam.Reshuffle(s, committed))
+	return committed
+}
+
+// gaugeCommittedFn sets the committed-offset gauge from commit reports.
+type gaugeCommittedFn struct {
+	Group string
+}
+
+func (fn *gaugeCommittedFn) ProcessElement(c Committed) {
+	metrics.Committed.WithLabelValues(fn.Group, c.Topic, strconv.Itoa(int(c.Partition))).Set(float64(c.Offset))
 }
 
 // batchAcksFn sums a bundle's acks per partition and record, and emits
@@ -346,7 +363,6 @@ func (fn *commitFn) FinishBundle(ctx context.Context, emit func(Committed)) erro
 	}
 	for _, c := range out {
 		log.Debugf(ctx, "kafkaio: committed %s/%d at %d", c.Topic, c.Partition, c.Offset)
-		metrics.Committed.WithLabelValues(fn.Cfg.Group, c.Topic, strconv.Itoa(int(c.Partition))).Set(float64(c.Offset))
 		emit(c)
 	}
 	return nil

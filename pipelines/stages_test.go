@@ -1,0 +1,131 @@
+package pipelines_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
+
+	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/pipelines"
+	"github.com/alertbeam/alertbeam/transforms/qa"
+)
+
+// TestEveryStageHasAnOutput builds each pipeline and checks that the
+// outputs of its Kafka writes and its commit are read, and that its sinks
+// (transforms with no outputs) read after a Reshuffle (discard.All, the
+// commit gauge). prism busy-waits through every bundle of a stage without
+// outputs (see package discard), so a write whose acks were dropped would
+// cost a core for as long as it runs. (Other outputs nobody reads, such as
+// each filter's kept messages next to the written union of them, are
+// produced in stages that have outputs; reading them after a Reshuffle
+// would move every kept alert between stages.)
+func TestEveryStageHasAnOutput(t *testing.T) {
+	conn := kafkaio.Config{Brokers: []string{"127.0.0.1:9"}} // never dialled: the pipelines are only built
+	read := kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "g"}
+	w := kafkaio.WriteConfig{Config: conn}
+	dir := t.TempDir()
+	packet := filepath.Join(dir, "packet.avro")
+	if err := os.WriteFile(packet, []byte("not read"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	qaConfig := func() *qa.Config {
+		rate, spatial, err := qa.ParseSpec("rate=3x,spatial")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &qa.Config{Rate: rate, Spatial: spatial}
+	}
+	arch := archive.Config{Root: dir, Survey: "ztf"}
+	replay := archive.ReadConfig{Root: dir, Survey: "ztf", Night: "20261120"}
+	filters := []string{"rb", "bright"}
+	build := map[string]func(beam.Scope) error{
+		"produce": func(s beam.Scope) error {
+			_, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: night(20), Topic: "t", Write: w})
+			return err
+		},
+		"produce-files": func(s beam.Scope) error {
+			_, err := pipelines.ProduceFiles(s, []string{packet}, "ztf", "t", w)
+			return err
+		},
+		"distribute": func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf"})
+			return err
+		},
+		"distribute-full-qa": func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+				Archive: &arch, Filters: filters, QA: qaConfig()})
+			return err
+		},
+		"filter-qa-gw-definitions": func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf", Filters: filters,
+				QA: qaConfig(), GWTopic: "igwn.gwalert", Definitions: "defs"})
+			return err
+		},
+		"filter-from-archive": func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Archive: &replay, Write: w,
+				Survey: "ztf", Filters: filters})
+			return err
+		},
+		"archive": func(s beam.Scope) error {
+			return pipelines.Archive(s, pipelines.ArchiveConfig{Read: read, Archive: arch, Write: w})
+		},
+		"replay": func(s beam.Scope) error {
+			return pipelines.Replay(s, pipelines.ReplayConfig{Archive: replay, Topic: "t", Write: w})
+		},
+	}
+	for name, f := range build {
+		t.Run(name, func(t *testing.T) {
+			p, s := beam.NewPipelineWithRoot()
+			if err := f(s); err != nil {
+				t.Fatal(err)
+			}
+			edges, _, err := p.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBy := map[*graph.Node][]*graph.MultiEdge{}
+			for _, e := range edges {
+				for _, in := range e.Input {
+					readBy[in.From] = append(readBy[in.From], e)
+				}
+			}
+			producer := map[*graph.Node]*graph.MultiEdge{}
+			sinks := 0
+			for _, e := range edges {
+				for _, out := range e.Output {
+					producer[out.To] = e
+					if len(readBy[out.To]) == 0 && doesIO(e) {
+						t.Errorf("%s: output %v of %s is read by nothing: end it with discard.All", name, out.To, e.Name())
+					}
+				}
+			}
+			for _, e := range edges {
+				if len(e.Output) > 0 || e.Op == graph.Impulse {
+					continue
+				}
+				sinks++
+				if len(e.Input) != 1 || producer[e.Input[0].From] == nil || producer[e.Input[0].From].Op != graph.Reshuffle {
+					t.Errorf("%s: sink %s does not read after a Reshuffle, so its stage may be one with no outputs", name, e.Name())
+				}
+			}
+			if sinks == 0 {
+				t.Errorf("%s: no sinks found: the check saw %d transforms and none that ends the graph", name, len(edges))
+			}
+			if testing.Verbose() {
+				t.Logf("%s: %d transforms, %d sinks", name, len(edges), sinks)
+			}
+		})
+	}
+}
+
+// doesIO says whether e is a Kafka write or commit, whose stage's bundles
+// take network round trips.
+func doesIO(e *graph.MultiEdge) bool {
+	n := e.Name()
+	return strings.Contains(n, "kafkaio.writeFn") || strings.Contains(n, "kafkaio.commitFn")
+}
