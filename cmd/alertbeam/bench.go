@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -47,7 +49,8 @@ process (so peak RSS is the phase's own), on the direct runner:
 Prints alerts/s, MB/s, the ratio to the raw loop and to the phase's own floor
 (distribute to distribute-floor, full and qa to full-floor), peak RSS and
 latency; --json writes the report, --profile DIR each phase's CPU and
-allocation profiles (go tool pprof DIR/full.cpu.pprof).
+allocation profiles and a heap profile at the peak of its live heap
+(go tool pprof DIR/full.cpu.pprof, DIR/qa.heap.pprof).
 
 By default it starts an embedded broker in a child process; benchmarks that
 count are run against real Kafka (--brokers host:port). Use a broker of its
@@ -79,7 +82,7 @@ Examples:
 			burst := fs.Int("burst", 1000, "live phase: alerts per visit, published as one burst")
 			cadence := fs.Duration("cadence", 5*time.Second, "live phase: time between visits")
 			phases := fs.String("phases", "", "comma-separated phases to run (default all: "+strings.Join(bench.Phases, ",")+")")
-			profile := fs.String("profile", "", "write each phase's CPU and allocation profiles to this directory")
+			profile := fs.String("profile", "", "write each phase's CPU, allocation and peak-heap profiles to this directory")
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence}
@@ -187,14 +190,47 @@ func profiled(dir, phase string, run func() error) error {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		return err
 	}
+	stop := make(chan struct{})
+	peak := make(chan []byte)
+	go func() { peak <- peakHeap(stop) }()
 	runErr := run()
+	close(stop)
 	pprof.StopCPUProfile()
+	heap := <-peak
 	allocs, err := os.Create(filepath.Join(dir, phase+".allocs.pprof"))
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
 	defer allocs.Close()
-	return errors.Join(runErr, pprof.Lookup("allocs").WriteTo(allocs, 0))
+	runErr = errors.Join(runErr, pprof.Lookup("allocs").WriteTo(allocs, 0))
+	return errors.Join(runErr, os.WriteFile(filepath.Join(dir, phase+".heap.pprof"), heap, 0o644))
+}
+
+// peakHeap returns a heap profile taken when the live heap was at its
+// largest, checked every 250 ms until stop closes: the allocation profile
+// written at the end says what was allocated, not what was held at the
+// peak, and peak RSS is what the memory criteria are about.
+func peakHeap(stop <-chan struct{}) []byte {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var best uint64
+	var prof bytes.Buffer
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return prof.Bytes()
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		if v := sample[0].Value.Uint64(); v > best+best/20 {
+			best = v
+			prof.Reset()
+			// The profile reflects the heap as of the last GC; good
+			// enough to name what holds the memory.
+			_ = pprof.Lookup("heap").WriteTo(&prof, 0)
+		}
+	}
 }
 
 // multiFlag collects a repeatable string flag (also comma-separated).

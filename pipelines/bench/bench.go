@@ -112,7 +112,8 @@ type Options struct {
 	// Phases to run, in Phases' order (default all).
 	Phases []string
 	// ProfileDir, when set, gets each phase's CPU and allocation profiles
-	// (<phase>.cpu.pprof, <phase>.allocs.pprof).
+	// (<phase>.cpu.pprof, <phase>.allocs.pprof, and <phase>.heap.pprof taken at
+	// the peak of the live heap).
 	ProfileDir string
 }
 
