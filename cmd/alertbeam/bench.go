@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/pipelines/bench"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/registry"
@@ -82,10 +83,18 @@ Examples:
 			burst := fs.Int("burst", 1000, "live phase: alerts per visit, published as one burst")
 			cadence := fs.Duration("cadence", 5*time.Second, "live phase: time between visits")
 			phases := fs.String("phases", "", "comma-separated phases to run (default all: "+strings.Join(bench.Phases, ",")+")")
+			compression := fs.String("compression", "none", "producer compression of the phases' output topics: none, gzip, snappy, lz4 or zstd\n"+
+				"(the report gives what the outputs hold on the brokers' disks)")
 			profile := fs.String("profile", "", "write each phase's CPU, allocation and peak-heap profiles to this directory")
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
-					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence}
+					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,
+					Compression: *compression}
+				// Only the compression is checked here (the broker is a placeholder).
+				check := kafkaio.WriteConfig{Config: kafkaio.Config{Brokers: []string{"127.0.0.1:9092"}}, Compression: *compression}
+				if err := check.Validate(); err != nil {
+					return err
+				}
 				if *filters != "" {
 					opts.Filters = strings.Split(*filters, ";")
 				}

@@ -94,6 +94,9 @@ type Options struct {
 	Seed       int64
 	// Filters run in the full phases (DefaultFilters when empty).
 	Filters []string
+	// Compression is the producer compression of the pipelines' and the
+	// floors' outputs (kafkaio.WriteConfig.Compression; default none).
+	Compression string
 	// ArchiveRoot is where the full phases archive (a temporary directory
 	// when empty).
 	ArchiveRoot string
@@ -168,6 +171,10 @@ type Result struct {
 	// grows with the backlog.
 	RSSToBaseline float64 `json:"rss_to_baseline,omitempty"`
 	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	// OutputMB is what the phase's output topics (night and filter
+	// topics, dead letters) hold on the brokers' disks, after producer
+	// compression; 0 when the brokers do not report it.
+	OutputMB float64 `json:"output_mb,omitempty"`
 }
 
 // Report is a whole run.
@@ -177,7 +184,16 @@ type Report struct {
 	Alerts  int      `json:"alerts"`
 	Bytes   int64    `json:"bytes"`
 	Brokers []string `json:"brokers"`
-	Results []Result `json:"results"`
+	// Compression is the producer compression of the phases' outputs.
+	Compression string   `json:"compression,omitempty"`
+	Results     []Result `json:"results"`
+}
+
+func (r Report) compression() string {
+	if r.Compression == "" {
+		return "none"
+	}
+	return r.Compression
 }
 
 func (o Options) survey() string {
@@ -366,7 +382,7 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 		p, s := beam.NewPipelineWithRoot()
 		cfg := pipelines.DistributeConfig{
 			Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{opts.Topic}, Group: fmt.Sprintf("bench-%s-%d", phase, time.Now().UnixNano()), StopAtEnd: phase != PhaseLive},
-			Write: kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions}, Survey: opts.survey(), Registry: opts.Registry,
+			Write: kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions, Compression: opts.Compression}, Survey: opts.survey(), Registry: opts.Registry,
 			DeadLetterTopic: "bench-deadletter",
 		}
 		if phase != PhaseDistribute {
@@ -487,7 +503,8 @@ func rawLoop(ctx context.Context, opts Options) error {
 
 // Run measures every phase, each in a child process when opts.Exe is set.
 func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
-	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers}
+	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers,
+		Compression: opts.Compression}
 	var raw float64
 	rates := map[string]float64{}
 	sweep, err := newSweeper(opts)
@@ -543,7 +560,8 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 		}
 		secs := time.Since(start).Seconds()
 		r := Result{Phase: phase, Alerts: opts.Alerts, Bytes: bytes, Seconds: secs,
-			AlertsPS: float64(opts.Alerts) / secs, MBPS: float64(bytes) / 1e6 / secs, PeakRSSMB: rss}
+			AlertsPS: float64(opts.Alerts) / secs, MBPS: float64(bytes) / 1e6 / secs, PeakRSSMB: rss,
+			OutputMB: float64(sweep.outputBytes()) / 1e6}
 		if phase == PhaseRaw {
 			raw = r.AlertsPS
 		}
@@ -616,7 +634,7 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 	} else {
 		go func() {
 			err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
-				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot})
+				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot, Compression: opts.Compression})
 			childEnd <- ended{err: err}
 		}()
 	}
@@ -914,6 +932,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	if len(opts.Filters) > 0 {
 		args = append(args, "--filters", strings.Join(opts.Filters, ";"))
 	}
+	if opts.Compression != "" {
+		args = append(args, "--compression", opts.Compression)
+	}
 	if opts.ProfileDir != "" {
 		args = append(args, "--profile", opts.ProfileDir)
 	}
@@ -943,12 +964,15 @@ func waitChild(cmd *exec.Cmd) (float64, error) {
 func Print(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "\nalertbeam bench: %d %s alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, rep.Survey, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3, rep.Brokers)
-	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s\n", len(rep.Filters), strings.Join(rep.Filters, " "))
-	fmt.Fprintf(w, "  %-16s %8s %9s %10s %8s %7s %9s %12s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "x floor", "peak RSS MB", "p50 ms", "p99 ms")
+	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s; output compression %s\n", len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression())
+	fmt.Fprintf(w, "  %-16s %8s %9s %10s %8s %7s %9s %12s %10s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "x floor", "peak RSS MB", "output MB", "p50 ms", "p99 ms")
 	for _, r := range rep.Results {
-		rss, p50, p99, floor := "-", "-", "-", "-"
+		rss, out, p50, p99, floor := "-", "-", "-", "-", "-"
 		if r.PeakRSSMB > 0 {
 			rss = fmt.Sprintf("%.0f", r.PeakRSSMB)
+		}
+		if r.OutputMB > 0 {
+			out = fmt.Sprintf("%.0f", r.OutputMB)
 		}
 		if r.RatioFloor > 0 {
 			floor = fmt.Sprintf("%.2f", r.RatioFloor)
@@ -956,7 +980,7 @@ func Print(w io.Writer, rep Report) {
 		if r.Phase == PhaseLive {
 			p50, p99 = fmt.Sprintf("%.0f", r.P50Ms), fmt.Sprintf("%.0f", r.P99Ms)
 		}
-		fmt.Fprintf(w, "  %-16s %8d %9.1f %10.0f %8.1f %7.2f %9s %12s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, floor, rss, p50, p99)
+		fmt.Fprintf(w, "  %-16s %8d %9.1f %10.0f %8.1f %7.2f %9s %12s %10s %9s %9s\n", r.Phase, r.Alerts, r.Seconds, r.AlertsPS, r.MBPS, r.RatioRaw, floor, rss, out, p50, p99)
 	}
 	for _, r := range rep.Results {
 		if r.RSSToBaseline > 0 {
@@ -1007,9 +1031,9 @@ func WriteMarkdown(path string, rep Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %d alerts (%.1f MB, mean %.1f KB)\n\n", strings.ToUpper(rep.Survey), rep.Alerts, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3)
-	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s).\n\n", machine(), strings.Join(rep.Brokers, ","),
-		len(rep.Filters), strings.Join(rep.Filters, " "))
-	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | RSS x baseline | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s). Output compression: %s.\n\n", machine(),
+		strings.Join(rep.Brokers, ","), len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression())
+	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | RSS x baseline | output MB | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	cell := func(v float64, format string) string {
 		if v == 0 {
 			return "-"
@@ -1017,8 +1041,8 @@ func WriteMarkdown(path string, rep Report) error {
 		return fmt.Sprintf(format, v)
 	}
 	for _, r := range rep.Results {
-		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %s | %s |\n", r.Phase, r.AlertsPS, r.MBPS, cell(r.RatioRaw, "%.2f"), cell(r.RatioFloor, "%.2f"),
-			cell(r.PeakRSSMB, "%.0f"), cell(r.RSSToBaseline, "%.2f"), cell(r.P50Ms, "%.0f"), cell(r.P99Ms, "%.0f"))
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %s |\n", r.Phase, r.AlertsPS, r.MBPS, cell(r.RatioRaw, "%.2f"), cell(r.RatioFloor, "%.2f"),
+			cell(r.PeakRSSMB, "%.0f"), cell(r.RSSToBaseline, "%.2f"), cell(r.OutputMB, "%.0f"), cell(r.P50Ms, "%.0f"), cell(r.P99Ms, "%.0f"))
 	}
 	for _, r := range rep.Results {
 		if r.Phase == PhaseLive {

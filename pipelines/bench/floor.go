@@ -62,7 +62,7 @@ func floorLoop(ctx context.Context, opts Options, phase string, full bool) error
 	}
 	defer om.Close()
 
-	wcfg := kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions}
+	wcfg := kafkaio.WriteConfig{Config: conn, Partitions: opts.Partitions, Compression: opts.Compression}
 	out, err := newFloorProducer(opts.Brokers, wcfg)
 	if err != nil {
 		return err

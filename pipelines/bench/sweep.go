@@ -52,20 +52,67 @@ func newSweeper(opts Options) (*sweeper, error) {
 	return sw, nil
 }
 
+// created lists the phases' output topics created since the run began.
+func (sw *sweeper) created() ([]string, error) {
+	topics, err := sw.admin.ListTopics()
+	if err != nil {
+		return nil, err
+	}
+	var ours []string
+	for t := range topics {
+		if !sw.before[t] && sw.ours.MatchString(t) {
+			ours = append(ours, t)
+		}
+	}
+	slices.Sort(ours)
+	return ours, nil
+}
+
 // outputs deletes the phases' output topics created since the run began.
 func (sw *sweeper) outputs() error {
-	topics, err := sw.admin.ListTopics()
+	gone, err := sw.created()
 	if err != nil {
 		return err
 	}
-	var gone []string
-	for t := range topics {
-		if !sw.before[t] && sw.ours.MatchString(t) {
-			gone = append(gone, t)
+	return sw.delete(gone)
+}
+
+// outputBytes is what the phases' output topics created since the run
+// began hold on the brokers' disks (after producer compression), or 0
+// when the brokers do not say (the embedded broker).
+func (sw *sweeper) outputBytes() int64 {
+	ours, err := sw.created()
+	if err != nil || len(ours) == 0 {
+		return 0
+	}
+	brokers, _, err := sw.admin.DescribeCluster()
+	if err != nil {
+		return 0
+	}
+	ids := make([]int32, len(brokers))
+	for i, b := range brokers {
+		ids[i] = b.ID()
+	}
+	dirs, err := sw.admin.DescribeLogDirs(ids)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, ds := range dirs {
+		for _, d := range ds {
+			for _, t := range d.Topics {
+				if _, found := slices.BinarySearch(ours, t.Topic); !found {
+					continue
+				}
+				for _, p := range t.Partitions {
+					if !p.IsTemporary {
+						n += p.Size
+					}
+				}
+			}
 		}
 	}
-	slices.Sort(gone)
-	return sw.delete(gone)
+	return n
 }
 
 // delete deletes topics and waits until they are gone, so the next phase
