@@ -3,20 +3,14 @@ package archive
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"sort"
-	"sync"
 
-	"github.com/golang/snappy"
-	"github.com/klauspost/compress/zstd"
-
-	"github.com/alertbeam/alertbeam/schemas/framing"
+	"github.com/alertbeam/alertbeam/schemas/blockcodec"
 )
 
 // Archive files are plain Avro object container files with exactly one
@@ -42,7 +36,7 @@ const (
 // corrupt length cannot make a reader allocate gigabytes. Real alerts stay
 // below 1 MB; a ZTF header (schema plus ids) is ~20–80 KB.
 const (
-	maxBlock  = 64 << 20
+	maxBlock  = blockcodec.MaxBlock
 	maxHeader = 64 << 20
 )
 
@@ -187,7 +181,7 @@ func newOCFReader(r io.Reader) (*ocfReader, error) {
 		return nil, fmt.Errorf("%w: header has no avro.schema", errCorrupt)
 	}
 	if or.h.Codec == "" {
-		or.h.Codec = framing.CodecNull
+		or.h.Codec = blockcodec.Null
 	}
 	if _, err := io.ReadFull(or.r, or.h.Sync[:]); err != nil {
 		return nil, fmt.Errorf("%w: sync marker: %v", errCorrupt, err)
@@ -245,11 +239,11 @@ func (or *ocfReader) next() ([]byte, error) {
 
 // Codec names accepted in Config.Codec, mapped to Avro's names.
 var codecNames = map[string]string{
-	"null":      framing.CodecNull,
-	"deflate":   framing.CodecDeflate,
-	"snappy":    framing.CodecSnappy,
-	"zstd":      framing.CodecZstd,
-	"zstandard": framing.CodecZstd,
+	"null":      blockcodec.Null,
+	"deflate":   blockcodec.Deflate,
+	"snappy":    blockcodec.Snappy,
+	"zstd":      blockcodec.Zstd,
+	"zstandard": blockcodec.Zstd,
 }
 
 // DefaultCodec is the block codec of archive files unless Config.Codec says
@@ -272,86 +266,21 @@ func newCompressor(name string) (compressor, error) {
 	return compressor{name: avroName}, nil
 }
 
-var (
-	zstdOnce sync.Once
-	zstdEnc  *zstd.Encoder
-	zstdDec  *zstd.Decoder
-	flateW   = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
-)
-
-// zstdCodec builds the shared zstd coders once: EncodeAll and DecodeAll are
-// safe for concurrent use, and building an encoder costs megabytes.
-func zstdCodec() (*zstd.Encoder, *zstd.Decoder) {
-	zstdOnce.Do(func() {
-		zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-		zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxBlock))
-	})
-	return zstdEnc, zstdDec
-}
-
 // compress appends the compressed form of b to dst.
 func (c compressor) compress(dst, b []byte) ([]byte, error) {
-	switch c.name {
-	case framing.CodecNull:
-		return append(dst, b...), nil
-	case framing.CodecDeflate:
-		buf := bytes.NewBuffer(dst)
-		w := flateW.Get().(*flate.Writer)
-		defer flateW.Put(w)
-		w.Reset(buf)
-		if _, err := w.Write(b); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	case framing.CodecSnappy:
-		// Avro's snappy blocks end with the CRC32 of the uncompressed data.
-		dst = append(dst, snappy.Encode(nil, b)...)
-		return binary.BigEndian.AppendUint32(dst, crc32.ChecksumIEEE(b)), nil
-	case framing.CodecZstd:
-		enc, _ := zstdCodec()
-		return enc.EncodeAll(b, dst), nil
-	}
-	return nil, fmt.Errorf("archive: unknown codec %q", c.name)
+	return blockcodec.Append(dst, c.name, b)
 }
 
 // decompress returns the uncompressed form of block b written with codec.
 func decompress(codec string, b []byte) ([]byte, error) {
-	switch codec {
-	case framing.CodecNull:
-		return b, nil
-	case framing.CodecDeflate:
-		out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), maxBlock))
-		if err != nil {
-			return nil, fmt.Errorf("%w: deflate: %v", errCorrupt, err)
-		}
-		return out, nil
-	case framing.CodecSnappy:
-		if len(b) < 4 {
-			return nil, fmt.Errorf("%w: snappy block shorter than its checksum", errCorrupt)
-		}
-		if n, err := snappy.DecodedLen(b[:len(b)-4]); err != nil || n > maxBlock {
-			return nil, fmt.Errorf("%w: snappy length", errCorrupt)
-		}
-		out, err := snappy.Decode(nil, b[:len(b)-4])
-		if err != nil {
-			return nil, fmt.Errorf("%w: snappy: %v", errCorrupt, err)
-		}
-		if crc32.ChecksumIEEE(out) != binary.BigEndian.Uint32(b[len(b)-4:]) {
-			return nil, fmt.Errorf("%w: snappy checksum mismatch", errCorrupt)
-		}
-		return out, nil
-	case framing.CodecZstd:
-		_, dec := zstdCodec()
-		out, err := dec.DecodeAll(b, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: zstandard: %v", errCorrupt, err)
-		}
-		return out, nil
+	out, err := blockcodec.Decode(codec, b)
+	if errors.Is(err, blockcodec.ErrUnknown) {
+		return nil, fmt.Errorf("archive: %w", err)
 	}
-	return nil, fmt.Errorf("archive: unsupported codec %q", codec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	return out, nil
 }
 
 // appendIDs encodes sorted ids compactly (see appendIDVarints) as base64

@@ -2,26 +2,22 @@ package framing
 
 import (
 	"bytes"
-	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
-	"hash/crc32"
-	"io"
 	"sort"
 
-	"github.com/golang/snappy"
-	"github.com/klauspost/compress/zstd"
+	"github.com/alertbeam/alertbeam/schemas/blockcodec"
 )
 
 // ocfMagic opens every Avro object container file.
 var ocfMagic = []byte{'O', 'b', 'j', 1}
 
-// Container codecs alertbeam reads and writes.
+// Container codecs alertbeam reads and writes (package blockcodec).
 const (
-	CodecNull    = "null"
-	CodecDeflate = "deflate"
-	CodecSnappy  = "snappy"
-	CodecZstd    = "zstandard"
+	CodecNull    = blockcodec.Null
+	CodecDeflate = blockcodec.Deflate
+	CodecSnappy  = blockcodec.Snappy
+	CodecZstd    = blockcodec.Zstd
 )
 
 // Container is a one-record Avro object container file taken apart: the writer
@@ -136,9 +132,9 @@ func AppendContainer(dst []byte, c Container) ([]byte, error) {
 	if codec == "" {
 		codec = CodecNull
 	}
-	data, err := compress(codec, c.Datum)
+	data, err := blockcodec.Append(nil, codec, c.Datum)
 	if err != nil {
-		return dst, err
+		return dst, newErr("ocf", ErrBadCodec, err, "")
 	}
 	sum := sha256.Sum256(c.Datum)
 	dst = append(dst, ocfMagic...)
@@ -204,73 +200,14 @@ func (r *reader) take(n int64) ([]byte, error) {
 	return b, nil
 }
 
-// maxDecompressed bounds a decompressed block so a hostile message cannot
-// exhaust memory; real alerts are below 1 MB.
-const maxDecompressed = 64 << 20
-
-var (
-	zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecompressed))
-	zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-)
-
+// decompress returns a container's block uncompressed.
 func decompress(codec string, b []byte) ([]byte, error) {
-	switch codec {
-	case CodecNull:
-		return b, nil
-	case CodecDeflate:
-		out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), maxDecompressed))
-		if err != nil {
-			return nil, newErr("ocf", ErrBadCodec, err, "deflate")
-		}
-		return out, nil
-	case CodecSnappy:
-		// Avro's snappy blocks end with a 4-byte CRC32 of the uncompressed data.
-		if len(b) < 4 {
-			return nil, newErr("ocf", ErrBadCodec, nil, "snappy block shorter than its checksum")
-		}
-		if n, err := snappy.DecodedLen(b[:len(b)-4]); err != nil || n > maxDecompressed {
-			return nil, newErr("ocf", ErrBadCodec, err, "snappy length")
-		}
-		out, err := snappy.Decode(nil, b[:len(b)-4])
-		if err != nil {
-			return nil, newErr("ocf", ErrBadCodec, err, "snappy")
-		}
-		if crc32IEEE(out) != binary.BigEndian.Uint32(b[len(b)-4:]) {
-			return nil, newErr("ocf", ErrBadCodec, nil, "snappy checksum mismatch")
-		}
-		return out, nil
-	case CodecZstd:
-		out, err := zstdDec.DecodeAll(b, nil)
-		if err != nil {
-			return nil, newErr("ocf", ErrBadCodec, err, "zstandard")
-		}
-		return out, nil
-	default:
-		return nil, newErr("ocf", ErrBadCodec, nil, "codec %q", codec)
+	out, err := blockcodec.Decode(codec, b)
+	if err != nil {
+		return nil, newErr("ocf", ErrBadCodec, err, "")
 	}
+	return out, nil
 }
-
-func compress(codec string, b []byte) ([]byte, error) {
-	switch codec {
-	case CodecNull:
-		return b, nil
-	case CodecDeflate:
-		var buf bytes.Buffer
-		w, _ := flate.NewWriter(&buf, flate.BestSpeed)
-		_, _ = w.Write(b)
-		_ = w.Close()
-		return buf.Bytes(), nil
-	case CodecSnappy:
-		out := snappy.Encode(nil, b)
-		return binary.BigEndian.AppendUint32(out, crc32IEEE(b)), nil
-	case CodecZstd:
-		return zstdEnc.EncodeAll(b, nil), nil
-	default:
-		return nil, newErr("ocf", ErrBadCodec, nil, "codec %q", codec)
-	}
-}
-
-func crc32IEEE(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
 
 func sortedKeys(m map[string][]byte) []string {
 	keys := make([]string, 0, len(m))
