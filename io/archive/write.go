@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -105,8 +104,7 @@ func (fn *writeFn) StartBundle(_ context.Context, _ func(beam.EventTime, tempFil
 func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.EventTime, r kafkaio.Record, _ func(beam.EventTime, tempFile), emitDead func(kafkaio.Message)) error {
 	d, id, info, err := fn.unframe(ctx, r.Value)
 	if err != nil {
-		var fe *framing.Error
-		if !errors.As(err, &fe) && !errors.Is(err, errImplausible) {
+		if !framing.BadInput(err) && !errors.Is(err, errImplausible) {
 			// The registry is unreachable or refusing: not the record's
 			// fault, so fail the bundle rather than dead-letter good data.
 			return fmt.Errorf("archive: %s: %w", r.Source, err)
@@ -163,22 +161,9 @@ func (fn *writeFn) writePending() error {
 
 // unframe takes a message apart and finds where it belongs.
 func (fn *writeFn) unframe(ctx context.Context, msg []byte) (framing.Datum, identity, *writerInfo, error) {
-	var d framing.Datum
-	var err error
-	// Registry lookups (LSST) are retried here, since prism fails the
-	// whole job on a bundle error.
-	for attempt := 0; ; attempt++ {
-		d, err = fn.codec.Unframe(ctx, msg)
-		var fe *framing.Error
-		if err == nil || errors.As(err, &fe) || attempt == 4 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return d, identity{}, nil, ctx.Err()
-		case <-time.After(time.Duration(1<<attempt) * 200 * time.Millisecond):
-		}
-	}
+	// Registry lookups (LSST) are retried, since prism fails the whole job
+	// on a bundle error.
+	d, err := framing.Retry(ctx, func() (framing.Datum, error) { return fn.codec.Unframe(ctx, msg) })
 	if err != nil {
 		return d, identity{}, nil, err
 	}

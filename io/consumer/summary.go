@@ -195,8 +195,7 @@ func (d *decoders) codecFor(value []byte) (*framing.Codec, error) {
 
 // isDataError reports whether err is the message's fault.
 func isDataError(err error) bool {
-	var fe *framing.Error
-	return errors.As(err, &fe) || errors.Is(err, errNotAlert)
+	return framing.BadInput(err) || errors.Is(err, errNotAlert)
 }
 
 func ztfSummary(src source, p *ztfPacket) ZTFSummary {

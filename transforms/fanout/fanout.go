@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -79,8 +78,7 @@ func (fn *routeFn) Setup() error {
 func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) error {
 	id, err := fn.identify(ctx, r.Value)
 	if err != nil {
-		var fe *framing.Error
-		if !errors.As(err, &fe) && !errors.Is(err, ErrImplausible) {
+		if !framing.BadInput(err) && !errors.Is(err, ErrImplausible) {
 			// Not the record's fault (the registry is unreachable): fail the
 			// bundle rather than dead-letter good data.
 			return fmt.Errorf("fanout: %s: %w", r.Source, err)
@@ -99,20 +97,7 @@ func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit fu
 // not the message's fault (registry lookups) a few times, since prism fails
 // the whole job on a bundle error.
 func (fn *routeFn) identify(ctx context.Context, msg []byte) (Identity, error) {
-	var d framing.Datum
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		d, err = fn.codec.Unframe(ctx, msg)
-		var fe *framing.Error
-		if err == nil || errors.As(err, &fe) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return Identity{}, ctx.Err()
-		case <-time.After(time.Duration(1<<attempt) * 200 * time.Millisecond):
-		}
-	}
+	d, err := framing.Retry(ctx, func() (framing.Datum, error) { return fn.codec.Unframe(ctx, msg) })
 	if err != nil {
 		return Identity{}, err
 	}

@@ -447,8 +447,7 @@ func (fn *applyFn) filterAt(ctx context.Context, ts beam.EventTime, r kafkaio.Re
 func (fn *applyFn) filter(ctx context.Context, r kafkaio.Record, kept func(Kept), acks func(kafkaio.Ack), dead func(kafkaio.Message)) error {
 	a, err := fn.decode(ctx, r.Value)
 	if err != nil {
-		var fe *framing.Error
-		if !errors.As(err, &fe) {
+		if !framing.BadInput(err) {
 			// Not the record's fault (the registry is unreachable): fail
 			// the bundle rather than dead-letter good data.
 			return fmt.Errorf("filter: %s: %w", r.Source, err)
@@ -576,9 +575,9 @@ func (fn *applyFn) run(ctx context.Context, r kafkaio.Record, a *Alert, f *Filte
 // few times with backoff, since prism fails the whole job on a bundle
 // error.
 func (fn *applyFn) decode(ctx context.Context, msg []byte) (*Alert, error) {
-	var err error
-	for attempt := range 5 {
+	return framing.Retry(ctx, func() (*Alert, error) {
 		a := &Alert{}
+		var err error
 		if fn.Survey == schemas.ZTF {
 			a.ZTF = &ztf.Alert{}
 			err = fn.codec.Decode(ctx, msg, a.ZTF)
@@ -586,20 +585,11 @@ func (fn *applyFn) decode(ctx context.Context, msg []byte) (*Alert, error) {
 			a.LSST = &lsst.Alert{}
 			err = fn.codec.Decode(ctx, msg, a.LSST)
 		}
-		var fe *framing.Error
-		if err == nil {
-			return a, nil
-		}
-		if errors.As(err, &fe) {
+		if err != nil {
 			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
-		}
-	}
-	return nil, err
+		return a, nil
+	})
 }
 
 func (fn *applyFn) encode(a *Alert) ([]byte, error) {

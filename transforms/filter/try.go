@@ -83,8 +83,7 @@ func Try(ctx context.Context, recs []kafkaio.Record, cfg TryConfig) (TryResult, 
 		t1 := time.Now()
 		decoding += t1.Sub(t0)
 		if err != nil {
-			var fe *framing.Error
-			if !errors.As(err, &fe) {
+			if !framing.BadInput(err) {
 				return res, fmt.Errorf("filter: %s: %w", r.Source, err)
 			}
 			res.Undecodable++

@@ -2,7 +2,6 @@ package qa
 
 import (
 	"context"
-	"errors"
 	"math"
 	"time"
 
@@ -38,23 +37,7 @@ type facts struct {
 // with backoff, since prism fails the whole job on a bundle error; a
 // *framing.Error is the message's fault.
 func decodeFacts(ctx context.Context, c *framing.Codec, msg []byte) (facts, error) {
-	var err error
-	for attempt := range 5 {
-		var f facts
-		if f, err = decodeOnce(ctx, c, msg); err == nil {
-			return f, nil
-		}
-		var fe *framing.Error
-		if errors.As(err, &fe) {
-			return facts{}, err
-		}
-		select {
-		case <-ctx.Done():
-			return facts{}, ctx.Err()
-		case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
-		}
-	}
-	return facts{}, err
+	return framing.Retry(ctx, func() (facts, error) { return decodeOnce(ctx, c, msg) })
 }
 
 func decodeOnce(ctx context.Context, c *framing.Codec, msg []byte) (facts, error) {

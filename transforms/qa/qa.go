@@ -381,8 +381,7 @@ func (fn *decodeFn) Setup() error {
 func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, wait func(beam.EventTime, string, waiting), point func(beam.EventTime, string, Point), dead func(kafkaio.Message)) error {
 	f, err := decodeFacts(ctx, fn.codec, r.Value)
 	if err != nil {
-		var fe *framing.Error
-		if !errors.As(err, &fe) {
+		if !framing.BadInput(err) {
 			return fmt.Errorf("qa: %s: %w", r.Source, err)
 		}
 		fn.broken.Inc(ctx, 1)
