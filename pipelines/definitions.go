@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
@@ -61,5 +62,5 @@ func (fn *definitionStatusFn) ProcessElement(ctx context.Context, r kafkaio.Reco
 		fn.rejected.Inc(ctx, 1)
 	}
 	v, _ := json.Marshal(st) // strings, numbers and a time always marshal
-	emit(kafkaio.Message{Topic: fn.StatusTopic, Key: r.Key, Value: v, Source: r.Source, Units: 1})
+	emit(kafkaio.Message{Topic: fn.StatusTopic, Key: r.Key, Value: v, Source: r.Source, Units: 1, SourceTime: r.Timestamp, Output: metrics.OutputStatus})
 }

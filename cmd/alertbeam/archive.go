@@ -13,6 +13,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
@@ -73,7 +74,9 @@ Examples:
 		usage: ` ROOT
 
 Reads every file of the night and reports records, duplicates (with their
-ids) and unreadable files; exits 1 when anything is wrong.
+ids) and unreadable files; exits 1 when anything is wrong. When stderr is a
+terminal, a progress line there shows records and files read, the rate and
+the time taken.
 
 Example:
   alertbeam archive verify /data/archive --night 20261124`,
@@ -84,7 +87,11 @@ Example:
 				if len(e.args) != 1 || *night == "" {
 					return errors.New("usage: alertbeam archive verify ROOT --night YYYYMMDD")
 				}
-				rep, err := archive.Verify(ctx, e.args[0], *survey, *night)
+				prog := startProgress(e.stderr, "archive verify", "records", nil)
+				rep, err := archive.Verify(ctx, e.args[0], *survey, *night, archive.WithProgress(func(files, of int, records int64) {
+					prog.set(records, 0, fmt.Sprintf("%d/%d files", files, of))
+				}))
+				prog.finish()
 				if err != nil {
 					return err
 				}
@@ -120,7 +127,9 @@ is the source).
 --speed 1 replays at the original cadence (10: ten times faster): alerts come
 out in observation-time order, each when its offset from the night's first
 alert, divided by the speed, has passed. --speed 0 (the default) reads the
-files as fast as possible, in parallel, in no particular order.
+files as fast as possible, in parallel, in no particular order. On the direct
+runner, when stderr is a terminal, a progress line there shows the messages
+written, the rate and the time taken.
 
 Examples:
   alertbeam replay /data/archive --night 20261124 --brokers localhost:9092 --topic ztf_replay
@@ -186,7 +195,15 @@ Examples:
 				fmt.Fprintf(e.stderr, "replaying %s %s to %s on the %s runner\n", cfg.Survey, archiveSource(cfg), where, runners.RunnerName())
 				fmt.Fprintf(e.stderr, "  %s\n", pace)
 				start := time.Now()
-				if _, err = runners.Run(ctx, p); err != nil {
+				prog := &progress{}
+				if inProcess() {
+					prog = startProgress(e.stderr, "replay", "messages written", func() (int64, int64) {
+						return int64(metrics.Sum(metrics.MessagesWritten)), 0
+					})
+				}
+				_, err = runners.Run(ctx, p)
+				prog.finish()
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))

@@ -109,8 +109,10 @@ func addStreamFlags(fs *flag.FlagSet, defaultGroup, what string) *streamFlags {
 		stopAtEnd: fs.Bool("stop-at-end", false, "stop at the end of the stream as it is at start (a batch run)"),
 		metricsAddr: fs.String("metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics while the pipeline runs\n"+
 			"(records read and lag per partition, messages written per topic, dead letters by stage, each filter's\n"+
-			"verdicts, committed offsets, archive files and records; see the README). Direct runner only: on\n"+
-			"Dataflow and Flink the same counts are Beam counters in the runner's monitoring"),
+			"verdicts, QA drops by reason, committed offsets, archive files, records and bytes, histograms of the\n"+
+			"latency from the Kafka timestamp to the output and of the time per alert per stage; see the README),\n"+
+			"and a status page at http://host:port/. Direct runner only: on Dataflow and Flink the same numbers\n"+
+			"are Beam metrics (namespace alertbeam) in the runner's monitoring"),
 		sec: addSecurityFlags(fs),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	imagepng "image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/picture"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -107,6 +109,49 @@ func TestShowRealSample(t *testing.T) {
 		if code != 0 || !strings.Contains(out, `"diaSourceId":1231321321`) {
 			t.Fatalf("show of the LSST sample exited %d", code)
 		}
+	}
+}
+
+// show --png draws every shared sample (ZTF and LSST) and a simulated
+// packet, each into DIR/<name>.png, a PNG of the picture's layout size,
+// and reports the detections it plotted (the picture package's tests
+// check them against the packets).
+func TestShowPNG(t *testing.T) {
+	simDir := t.TempDir()
+	if code, _, errOut := runCLI(t, "simulate", "--survey", "lsst", "--out", simDir, "--visits", "1", "--alerts-per-visit", "1",
+		"--night", "2026-11-20"); code != 0 {
+		t.Fatalf("simulate exited %d: %s", code, errOut)
+	}
+	files, _ := filepath.Glob(filepath.Join(simDir, "*.avro"))
+	for _, survey := range []string{"ztf", "lsst"} {
+		found, _ := filepath.Glob(samples.Path(t, "data", survey, "*.avro"))
+		files = append(files, found...)
+	}
+	if len(files) < 5 {
+		t.Fatalf("%d packets to draw; want the simulated one and the four shared samples", len(files))
+	}
+	dir := filepath.Join(t.TempDir(), "pictures")
+	code, out, errOut := runCLI(t, append([]string{"show", "--png", dir}, files...)...)
+	if code != 0 {
+		t.Fatalf("show --png exited %d: %s", code, errOut)
+	}
+	for _, f := range files {
+		png := filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), ".avro")+".png")
+		if !strings.Contains(out, f+": "+png+" (") {
+			t.Errorf("show --png does not report %s:\n%s", png, out)
+		}
+		r, err := os.Open(png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := imagepng.DecodeConfig(r)
+		r.Close()
+		if err != nil || cfg.Width != picture.Width || cfg.Height != picture.Height {
+			t.Fatalf("%s: %dx%d (%v), want a %dx%d PNG", png, cfg.Width, cfg.Height, err, picture.Width, picture.Height)
+		}
+	}
+	if !strings.Contains(out, "472263571115115000.png (1 detections, 11 other light-curve points)") {
+		t.Fatalf("the ZTF sample 472263571115115000 has 1 detection and 11 upper limits:\n%s", out)
 	}
 }
 

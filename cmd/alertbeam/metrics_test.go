@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/sim"
 )
 
 // scrape reads /metrics into series ("name{labels}") and values.
@@ -77,7 +78,12 @@ func freeAddr(t *testing.T) string {
 // A streaming distribute, then a streaming filter, each with
 // --metrics-addr: /metrics counts exactly the records read, the alerts
 // routed per night, the dead letters, each filter's verdicts, and shows
-// lag falling to 0 and offsets committed to the end.
+// lag falling to 0 and offsets committed to the end. The latency
+// histograms count exactly the messages written per kind of output (with
+// a positive sum), and the stage histograms every record each stage
+// handled. Then a streaming filter with QA over a night with a bleed
+// trail, a streak and a rate spike: QA drops counted by reason equal the
+// artefacts' and the spiked visit's alerts exactly.
 func TestMetricsCountTheRun(t *testing.T) {
 	b, err := broker.Start(broker.Options{})
 	if err != nil {
@@ -146,6 +152,9 @@ func TestMetricsCountTheRun(t *testing.T) {
 		t.Fatalf("distribute: routed %v (want %d), dead letters %v (want %d), lag %v over %d partitions (want 0 over 4)",
 			routed, len(f.good), dead, len(f.corrupt), lag, lags)
 	}
+	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="night"`, len(f.good))
+	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="deadletter"`, len(f.corrupt))
+	checkHistogram(t, m, "alertbeam_stage_seconds", `stage="fanout"`, int(total))
 
 	m = run("filter", []string{"filter", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name + "_f",
 		"--dead-letter-topic", f.dlq, "--topic-prefix", f.name + "_", "--expr", "all=candidate.jd > 0.0", "--filter", "rb"},
@@ -159,6 +168,76 @@ func TestMetricsCountTheRun(t *testing.T) {
 	}
 	if got := len(readTopic(t, f.addr, f.name+"_rb")); float64(got) != keptRB {
 		t.Fatalf("the rb topic holds %d alerts, /metrics says %v kept", got, keptRB)
+	}
+	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="filter"`, int(keptAll+keptRB))
+	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="deadletter"`, len(f.corrupt))
+	checkHistogram(t, m, "alertbeam_stage_seconds", `stage="filter"`, int(total))
+
+	// QA: TestFilterWithQA's night (pipelines), produced by the CLI, then
+	// one later visit whose alerts move the observation-time watermark
+	// past the whole night: every exposure of it is decided, streaming.
+	qaTopic := f.name + "_qa_ingest"
+	night := []string{"--night", "2026-11-25", "--seed", "5", "--visits", "6", "--alerts-per-visit", "300",
+		"--spike", "5:4", "--bleed", "2:20", "--streak", "4:100"}
+	later := []string{"--night", "2026-11-26", "--seed", "6", "--visits", "1", "--alerts-per-visit", "100"}
+	for _, args := range [][]string{night, later} {
+		cmd := exec.Command(f.bin, append([]string{"produce", "--brokers", f.addr, "--topic", qaTopic, "--partitions", "4",
+			"--speed", "0", "--no-cutouts"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("alertbeam produce: %v\n%s", err, out)
+		}
+	}
+	c := sim.Defaults(sim.SurveyZTF)
+	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300, true
+	c.Artefacts = []sim.Artefact{sim.RateSpike{Visit: 5, Factor: 4}, sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
+	g, err := sim.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, spatial, spiked := 0, 0, 0
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		switch {
+		case a.Visit == 5: // the spiked exposure is rejected whole
+			spiked++
+		case a.Artefact != "":
+			spatial++
+		default:
+			clean++
+		}
+	}
+	qaRead := float64(clean + spatial + spiked + 100)
+	qaSeen := `topic="` + qaTopic + `"`
+	m = run("filter --qa", []string{"filter", "--brokers", f.addr, "--topic", qaTopic, "--group", f.name + "_qa",
+		"--dead-letter-topic", f.dlq, "--topic-prefix", f.name + "_qa_", "--qa", "rate=3x,spatial=width=0.6",
+		"--qa-topic", f.name + "_qa_flags", "--expr", "all=candidate.jd > 0.0"},
+		func(m map[string]float64) bool {
+			read, _ := sum(m, "alertbeam_records_read_total", qaSeen)
+			kept, _ := sum(m, "alertbeam_filter_alerts_total", `filter="all"`, `result="kept"`)
+			return read == qaRead && kept == float64(clean)
+		})
+	bySpatial, _ := sum(m, "alertbeam_qa_dropped_total", `reason="spatial"`)
+	byRate, _ := sum(m, "alertbeam_qa_dropped_total", `reason="rate_reject"`)
+	byThrottle, _ := sum(m, "alertbeam_qa_dropped_total", `reason="rate_throttle"`)
+	if bySpatial != float64(spatial) || byRate != float64(spiked) || byThrottle != 0 {
+		t.Fatalf("QA dropped %v for spatial (want %d), %v for rate_reject (want %d), %v for rate_throttle (want 0)",
+			bySpatial, spatial, byRate, spiked, byThrottle)
+	}
+	checkHistogram(t, m, "alertbeam_stage_seconds", `stage="qa"`, int(qaRead))
+	checkHistogram(t, m, "alertbeam_stage_seconds", `stage="filter"`, clean)
+	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="filter"`, clean)
+}
+
+// checkHistogram checks that the histogram series with label holds
+// exactly n observations, in its count and its +Inf bucket, with a
+// positive sum.
+func checkHistogram(t *testing.T, m map[string]float64, name, label string, n int) {
+	t.Helper()
+	count, series := sum(m, name+"_count", label)
+	inf, _ := sum(m, name+"_bucket", label, `le="+Inf"`)
+	total, _ := sum(m, name+"_sum", label)
+	if series != 1 || count != float64(n) || inf != float64(n) || (n > 0 && total <= 0) {
+		t.Errorf("%s{%s}: count %v over %d series, +Inf bucket %v, sum %v; want count %d and a positive sum",
+			name, label, count, series, inf, total, n)
 	}
 }
 
@@ -200,6 +279,7 @@ func checkStatusPage(t *testing.T, addr string, m map[string]float64) {
 		fmt.Sprintf(`id="dead">dead letters %.0f<`, dead),
 		fmt.Sprintf(`id="lag">lag %.0f<`, lag),
 		"<td>fanout</td><td>" + fmt.Sprintf("%.0f", dead) + "</td>",
+		fmt.Sprintf("<td>night</td><td>%.0f</td>", m[`alertbeam_output_latency_seconds_count{output="night"}`]),
 	} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("the status page lacks %q:\n%s", want, dom)

@@ -14,6 +14,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
@@ -30,7 +31,9 @@ Publishes a seeded, realistic night visit by visit, at the survey's cadence
 times --speed (0: as fast as possible), framed as the survey frames it: one
 Avro container file per message for ZTF, the Confluent wire format with
 Rubin's schema id for LSST. With --from-files, publishes existing packet files
-instead (the shared samples work).
+instead (the shared samples work). On the direct runner, when stderr is a
+terminal, a progress line there shows the messages written (of the files
+given), the rate and the time taken.
 
 Examples:
   alertbeam produce --brokers localhost:9092 --topic ztf_ingest --visits 20 --speed 10
@@ -85,7 +88,16 @@ Examples:
 				}
 				_ = acks
 				start := time.Now()
-				if _, err := runners.Run(ctx, p); err != nil {
+				prog := &progress{}
+				if inProcess() {
+					total := int64(len(e.args)) // the files, else unknown (0)
+					prog = startProgress(e.stderr, "produce", "messages written", func() (int64, int64) {
+						return int64(metrics.Sum(metrics.MessagesWritten)), total
+					})
+				}
+				_, err = runners.Run(ctx, p)
+				prog.finish()
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))

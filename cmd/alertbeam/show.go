@@ -10,10 +10,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/alertbeam/alertbeam/io/picture"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/registry"
@@ -22,7 +25,7 @@ import (
 func init() {
 	register(&command{
 		name:    "show",
-		summary: "print alert packets (Avro container files or wire-format messages) as JSON",
+		summary: "print alert packets (Avro container files or wire-format messages) as JSON, or draw them as PNGs",
 		usage: ` FILE...
 
 Each FILE is one packet: a ZTF-style Avro object container file, or a Confluent
@@ -30,11 +33,23 @@ wire-format message (0x00, schema id, Avro datum) whose schema id is looked up i
 --registry, or in the schemas shipped with alertbeam (Rubin ids 1000, 1101, ...).
 Byte fields (cutouts) are summarised by size and SHA-256, never dumped.
 
-Example:
-  alertbeam show ../shared/data/ztf/472263571115115000.avro`,
+With --png DIR, each packet is drawn instead, as DIR/<file name>.png: the
+three cutouts side by side (science, template, difference; asinh stretch
+between the 0.5th and 99.5th percentiles, NaN pixels magenta, pixel (0,0) at
+the bottom left; "north up, east left" only when the stamp's WCS says so)
+and the light curve from the alert's history in AB magnitudes, brighter up:
+per band colour, detections with 1σ error bars, upper limits of
+non-detections as open triangles (ZTF diffmaglim; LSST forced photometry
+below S/N 5), LSST forced photometry of S/N 5 and more as open squares.
+
+Examples:
+  alertbeam show ../shared/data/ztf/472263571115115000.avro
+  alertbeam show --png /tmp/pictures ../shared/data/ztf/*.avro ../shared/data/lsst/*.avro`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			reg := fs.String("registry", "", "schema registry URL for wire-format messages (default: the shipped schemas)")
 			compact := fs.Bool("compact", false, "one JSON object per line instead of indented JSON")
+			pngDir := fs.String("png", "", "draw each packet as `DIR`/<file name>.png (cutouts and light curve) instead of printing it;\n"+
+				"DIR is created if missing")
 			return func(ctx context.Context, e *env) error {
 				if len(e.args) == 0 {
 					return errors.New("name at least one packet file (see --help)")
@@ -42,6 +57,9 @@ Example:
 				lookup, err := schemaLookup(ctx, *reg)
 				if err != nil {
 					return err
+				}
+				if *pngDir != "" {
+					return drawPackets(e, *pngDir, e.args, lookup)
 				}
 				for _, p := range e.args {
 					msg, err := os.ReadFile(p)
@@ -67,6 +85,44 @@ Example:
 			}
 		},
 	})
+}
+
+// drawPackets writes each packet's picture into dir, named after the
+// packet's file, and says where.
+func drawPackets(e *env, dir string, paths []string, lookup func(int) (avro.Schema, error)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		msg, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		a, err := picture.Of(msg, lookup)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))+".png")
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		markers, err := picture.Encode(f, a)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+		detections := 0
+		for _, m := range markers {
+			if m.Kind.Detected() {
+				detections++
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s: %s (%d detections, %d other light-curve points)\n", p, out, detections, len(markers)-detections)
+	}
+	return nil
 }
 
 // schemaLookup resolves wire-format schema ids: through a registry when one is

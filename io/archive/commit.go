@@ -60,6 +60,7 @@ type commitFn struct {
 	written    beam.Counter
 	duplicates beam.Counter
 	files      beam.Counter
+	bytes      beam.Counter
 }
 
 func (fn *commitFn) Setup(ctx context.Context) error {
@@ -71,6 +72,7 @@ func (fn *commitFn) Setup(ctx context.Context) error {
 	fn.written = beam.NewCounter("alertbeam", "archive_records_written")
 	fn.duplicates = beam.NewCounter("alertbeam", "archive_records_already_archived")
 	fn.files = beam.NewCounter("alertbeam", "archive_files_committed")
+	fn.bytes = beam.NewCounter("alertbeam", "archive_bytes_written")
 	return nil
 }
 
@@ -89,6 +91,7 @@ func (fn *commitFn) ProcessElement(ctx context.Context, ts beam.EventTime, sp st
 	fn.written.Inc(ctx, int64(res.Written))
 	fn.duplicates.Inc(ctx, int64(res.Skipped))
 	fn.files.Inc(ctx, int64(len(res.Files)))
+	fn.bytes.Inc(ctx, res.Bytes)
 	// Every record is now in a final file, written now or found there.
 	for _, f := range b.Files {
 		for _, src := range f.Sources {
@@ -148,6 +151,7 @@ func newCommitter(ctx context.Context, cfg Config) (*committer, error) {
 type commitResult struct {
 	Files   []string // final files created
 	Written int      // records written into them
+	Bytes   int64    // bytes of the files written
 	Skipped int      // records already archived (or repeated in the batch)
 	Races   int      // times another writer took a name first
 }
@@ -311,7 +315,9 @@ func (c *committer) writeChunks(ctx context.Context, files []tempFile, want map[
 			}
 			res.Files = append(res.Files, w.name)
 			res.Written += w.n
+			res.Bytes += w.ocf.n
 			metrics.ArchiveFiles.WithLabelValues(files[0].Night).Inc()
+			metrics.ArchiveBytes.WithLabelValues(files[0].Night).Add(float64(w.ocf.n))
 			metrics.ArchiveRecords.WithLabelValues(files[0].Night).Add(float64(w.n))
 		}
 		seq += len(group)

@@ -40,10 +40,28 @@ func (r Report) String() string {
 		r.Files, r.Records, len(r.Duplicates), len(r.Unreadable), len(r.Misplaced), len(r.Pending))
 }
 
+// VerifyOption changes how Verify works.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	progress func(files, of int, records int64)
+}
+
+// WithProgress has Verify call f before each file and once at the end
+// with the files read so far, the files of the night, and the records
+// read so far, for a progress line.
+func WithProgress(f func(files, of int, records int64)) VerifyOption {
+	return func(o *verifyOptions) { o.progress = f }
+}
+
 // Verify reads every record of every file of a night (YYYYMMDD) under root
 // and reports counts, duplicate ids and unreadable files. An error means
 // the archive could not be listed, not that it is bad: that is the Report.
-func Verify(ctx context.Context, root, survey, night string) (Report, error) {
+func Verify(ctx context.Context, root, survey, night string, opts ...VerifyOption) (Report, error) {
+	var vo verifyOptions
+	for _, opt := range opts {
+		opt(&vo)
+	}
 	rep := Report{Problems: map[string]string{}}
 	if survey != schemas.ZTF && survey != schemas.LSST {
 		return rep, fmt.Errorf("archive: unknown survey %q (want ztf or lsst)", survey)
@@ -64,10 +82,19 @@ func Verify(ctx context.Context, root, survey, night string) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	finals := 0
+	for _, obj := range objs {
+		if isFinal(obj.Name) {
+			finals++
+		}
+	}
 	var all []int64
 	for _, o := range objs {
 		if !isFinal(o.Name) {
 			continue
+		}
+		if vo.progress != nil {
+			vo.progress(rep.Files, finals, rep.Records)
 		}
 		rep.Files++
 		ids, misplaced, err := verifyFile(ctx, st, codec, survey, night, o.Name)
@@ -81,6 +108,9 @@ func Verify(ctx context.Context, root, survey, night string) (Report, error) {
 		}
 		rep.Records += int64(len(ids))
 		all = append(all, ids...)
+	}
+	if vo.progress != nil {
+		vo.progress(rep.Files, finals, rep.Records)
 	}
 	rep.Duplicates = repeats(all)
 	temps, err := st.list(ctx, tempDir+"/"+survey+"/"+night+"/")

@@ -91,9 +91,21 @@ func TestVerifyFindsPlantedDamage(t *testing.T) {
 			if len(files) < 3 {
 				t.Fatalf("want at least 3 files, have %v", files)
 			}
-			clean, err := Verify(ctx, root, schemas.ZTF, night)
+			// WithProgress reports before each file and once at the end,
+			// the end with the report's counts.
+			type step struct {
+				files, of int
+				records   int64
+			}
+			var steps []step
+			clean, err := Verify(ctx, root, schemas.ZTF, night, WithProgress(func(files, of int, records int64) {
+				steps = append(steps, step{files, of, records})
+			}))
 			if err != nil || !clean.OK() || clean.Records != int64(len(archived)) {
 				t.Fatalf("before damage: %v %v", clean, err)
+			}
+			if len(steps) != len(files)+1 || steps[0] != (step{0, len(files), 0}) || steps[len(files)] != (step{len(files), len(files), clean.Records}) {
+				t.Fatalf("progress %v for %d files and %d records", steps, len(files), clean.Records)
 			}
 
 			// A whole copy of a file, under a name a careless tool might use.

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/registry"
@@ -62,6 +63,7 @@ type writeFn struct {
 
 	records beam.Counter
 	dead    beam.Counter
+	timer   metrics.Timer
 }
 
 type tempWriter struct {
@@ -91,6 +93,7 @@ func (fn *writeFn) Setup(ctx context.Context) error {
 	fn.schemas = map[string]*writerInfo{}
 	fn.records = beam.NewCounter("alertbeam", "archive_records_staged")
 	fn.dead = beam.NewCounter("alertbeam", "archive_deadletter")
+	fn.timer = metrics.NewTimer(metrics.StageArchive)
 	return nil
 }
 
@@ -102,6 +105,7 @@ func (fn *writeFn) StartBundle(_ context.Context, _ func(beam.EventTime, tempFil
 }
 
 func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.EventTime, r kafkaio.Record, _ func(beam.EventTime, tempFile), emitDead func(kafkaio.Message)) error {
+	start := time.Now()
 	d, id, info, err := fn.unframe(ctx, r.Value)
 	if err != nil {
 		if !framing.BadInput(err) && !errors.Is(err, errImplausible) {
@@ -122,7 +126,7 @@ func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.Ev
 	// night copy should not wait for every alert before it in the bundle
 	// to be compressed and written. Nothing is acknowledged before the
 	// temporary file is committed, so the order of the work is free.
-	fn.pending = append(fn.pending, pendingRecord{tw: tw, data: d.Bytes, id: id.ID, source: r.Source, ts: ts})
+	fn.pending = append(fn.pending, pendingRecord{tw: tw, data: d.Bytes, id: id.ID, source: r.Source, ts: ts, took: time.Since(start)})
 	fn.records.Inc(ctx, 1)
 	return nil
 }
@@ -135,12 +139,14 @@ type pendingRecord struct {
 	id     int64
 	source kafkaio.Source
 	ts     beam.EventTime
+	took   time.Duration // in ProcessElement, for the stage timer
 }
 
 // writePending compresses and writes the bundle's records, in order.
-func (fn *writeFn) writePending() error {
+func (fn *writeFn) writePending(ctx context.Context) error {
 	defer func() { fn.pending = fn.pending[:0] }()
 	for _, p := range fn.pending {
+		start := time.Now()
 		var err error
 		if fn.buf, err = fn.comp.compress(fn.buf[:0], p.data); err != nil {
 			return err
@@ -155,6 +161,7 @@ func (fn *writeFn) writePending() error {
 		if p.ts < tw.ts {
 			tw.ts = p.ts
 		}
+		fn.timer.Observe(ctx, p.took+time.Since(start))
 	}
 	return nil
 }
@@ -234,8 +241,8 @@ func (fn *writeFn) writerFor(ctx context.Context, w beam.Window, ts beam.EventTi
 
 // FinishBundle makes every temporary file durable, then describes it. Its
 // timestamp, that of its earliest record, puts it back in its window.
-func (fn *writeFn) FinishBundle(_ context.Context, emit func(beam.EventTime, tempFile), _ func(kafkaio.Message)) error {
-	if err := fn.writePending(); err != nil {
+func (fn *writeFn) FinishBundle(ctx context.Context, emit func(beam.EventTime, tempFile), _ func(kafkaio.Message)) error {
+	if err := fn.writePending(ctx); err != nil {
 		fn.abortAll()
 		return err
 	}

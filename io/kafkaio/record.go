@@ -70,6 +70,13 @@ type Message struct {
 	// completes (see Commit). A message without a source (Source.Topic
 	// empty) is not acknowledged.
 	Units int
+	// SourceTime is the source record's Kafka timestamp, and Output the
+	// kind of output this is (metrics.Output...): Write observes the
+	// time from SourceTime to the brokers' acknowledgement in
+	// alertbeam_output_latency_seconds{output}. A zero SourceTime
+	// observes nothing.
+	SourceTime time.Time
+	Output     string
 }
 
 // Ack says that a sink has finished Units of the processing of one source

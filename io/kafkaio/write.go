@@ -50,6 +50,10 @@ type writeFn struct {
 	acks    []timedAck
 	errs    []error
 	settled *sync.Cond
+	// Latencies of the bundle's messages, for the Beam distributions
+	// (which need the bundle's context, so FinishBundle updates them).
+	latencies []latency
+	latDist   map[string]beam.Distribution
 
 	// Messages the broker refused with a transient error are sent again
 	// after a backoff; closing stops that before the producer closes.
@@ -69,6 +73,23 @@ type sendMeta struct {
 	source  Source
 	units   int
 	attempt int // sends of this message so far, less one
+	srcTime time.Time
+	output  string
+}
+
+// latency is one message's time from its source record's timestamp to
+// its acknowledgement.
+type latency struct {
+	output string
+	d      time.Duration
+}
+
+// outputLabel is a message's output kind, "other" when it names none.
+func outputLabel(kind string) string {
+	if kind == "" {
+		return metrics.OutputOther
+	}
+	return kind
 }
 
 // ProducerConfig is the sarama configuration Write's producers use (acks
@@ -133,6 +154,7 @@ func (fn *writeFn) Setup() error {
 	}
 	fn.client, fn.admin, fn.producer = cl, admin, prod
 	fn.known = map[string]bool{}
+	fn.latDist = map[string]beam.Distribution{}
 	fn.settled = sync.NewCond(&fn.mu)
 	go fn.collect()
 	return nil
@@ -157,7 +179,15 @@ func (fn *writeFn) collect() {
 			}
 			meta := m.Metadata.(sendMeta)
 			metrics.MessagesWritten.WithLabelValues(m.Topic).Inc()
+			var lat time.Duration
+			if !meta.srcTime.IsZero() {
+				lat = time.Since(meta.srcTime)
+				metrics.OutputLatency.WithLabelValues(outputLabel(meta.output)).Observe(lat.Seconds())
+			}
 			fn.mu.Lock()
+			if !meta.srcTime.IsZero() {
+				fn.latencies = append(fn.latencies, latency{meta.output, lat})
+			}
 			if meta.source.Topic != "" {
 				fn.acks = append(fn.acks, timedAck{meta.ts, Ack{Source: meta.source, Units: meta.units}})
 			}
@@ -236,7 +266,7 @@ func (fn *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Mess
 		Topic:    m.Topic,
 		Key:      bytesOrNil(m.Key),
 		Value:    sarama.ByteEncoder(m.Value),
-		Metadata: sendMeta{ts: ts, source: m.Source, units: m.Units},
+		Metadata: sendMeta{ts: ts, source: m.Source, units: m.Units, srcTime: m.SourceTime, output: m.Output},
 	}
 	for _, h := range m.Headers {
 		pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
@@ -261,14 +291,25 @@ func bytesOrNil(b []byte) sarama.Encoder {
 
 // FinishBundle waits until the broker answered every message of the bundle,
 // then acknowledges them, or fails the bundle if any was not written.
-func (fn *writeFn) FinishBundle(emit func(beam.EventTime, Ack)) error {
+func (fn *writeFn) FinishBundle(ctx context.Context, emit func(beam.EventTime, Ack)) error {
 	fn.mu.Lock()
 	for fn.done < fn.sent {
 		fn.settled.Wait()
 	}
-	acks, errs := fn.acks, fn.errs
-	fn.acks, fn.errs, fn.sent, fn.done = nil, nil, 0, 0
+	acks, errs, lats := fn.acks, fn.errs, fn.latencies
+	fn.acks, fn.errs, fn.latencies, fn.sent, fn.done = nil, nil, nil, 0, 0
 	fn.mu.Unlock()
+	// On Dataflow and Flink, where no /metrics is served, the same
+	// latencies are the distributions alertbeam/output_latency_ms_<kind>.
+	for _, l := range lats {
+		k := outputLabel(l.output)
+		d, ok := fn.latDist[k]
+		if !ok {
+			d = beam.NewDistribution("alertbeam", "output_latency_ms_"+k)
+			fn.latDist[k] = d
+		}
+		d.Update(ctx, l.d.Milliseconds())
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w (and %d more errors)", errs[0], len(errs)-1)
 	}

@@ -6,8 +6,10 @@
 // nothing: there the same counts are Beam counters (the alertbeam
 // namespace), which the runner's own monitoring shows.
 //
-// Names follow Prometheus conventions: counters end in _total, and every
-// metric is alertbeam_*.
+// Names follow Prometheus conventions: counters end in _total, durations
+// are histograms in _seconds, and every metric is alertbeam_*. Labels name
+// only things the code or the command line fixes (topics, stages, filters,
+// output kinds, nights of the archive), never an alert.
 package metrics
 
 import (
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Registry holds alertbeam's metrics (and the Go runtime's).
@@ -44,7 +47,66 @@ var (
 	// ArchiveRecords and ArchiveFiles count what the archive committed.
 	ArchiveRecords = counter("alertbeam_archive_records_total", "Records written to final archive files.", "night")
 	ArchiveFiles   = counter("alertbeam_archive_files_total", "Final archive files written.", "night")
+	// ArchiveBytes counts the bytes of those files.
+	ArchiveBytes = counter("alertbeam_archive_bytes_total", "Bytes of final archive files written.", "night")
+	// QADropped counts the alerts aggregate QA held back, once each, by the
+	// reason that dropped it (QAReason...).
+	QADropped = counter("alertbeam_qa_dropped_total", "Alerts aggregate QA dropped, by reason (rate_reject, rate_throttle, spatial).", "reason")
+	// OutputLatency is, per kind of output (Output...), the time from the
+	// Kafka timestamp of the record read to the brokers' acknowledgement
+	// of a message written for it: end-to-end latency when the ingest
+	// topic's timestamps are produce times.
+	OutputLatency = histogram("alertbeam_output_latency_seconds",
+		"From the Kafka timestamp of the record read to the brokers' acknowledgement of the message written for it, by kind of output.",
+		prometheus.ExponentialBuckets(0.005, 2, 17), "output") // 5 ms to 5.5 min
+	// StageSeconds is the time one element took in a stage (Stage...).
+	StageSeconds = histogram("alertbeam_stage_seconds", "Time one alert took in a stage, by stage.",
+		prometheus.ExponentialBuckets(5e-6, 3, 14), "stage") // 5 µs to 8 s
 )
+
+// Values of the output label of OutputLatency: a fixed set, so that the
+// per-night topics do not each make a histogram.
+const (
+	OutputNight      = "night"      // per-night topics (distribute)
+	OutputFilter     = "filter"     // filter output topics
+	OutputDeadLetter = "deadletter" // the dead-letter topic
+	OutputStatus     = "status"     // the filter-definitions status topic
+	OutputReplay     = "replay"     // a replay's topic
+	OutputOther      = "other"      // anything else
+)
+
+// Values of the stage label of StageSeconds.
+const (
+	StageFanout  = "fanout"  // identify and route to the night's topic
+	StageFilter  = "filter"  // decode and run every filter
+	StageQA      = "qa"      // decode what QA groups
+	StageArchive = "archive" // decode and stage for the archive
+)
+
+// Values of the reason label of QADropped.
+const (
+	QARateReject   = "rate_reject"
+	QARateThrottle = "rate_throttle"
+	QASpatial      = "spatial"
+)
+
+// Sum adds up every series of a counter: what the pipelines in this
+// process have done so far, for a command's progress line.
+func Sum(c *prometheus.CounterVec) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	total := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil {
+			total += d.GetCounter().GetValue()
+		}
+	}
+	return total
+}
 
 func counter(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
@@ -56,6 +118,12 @@ func gauge(name, help string, labels ...string) *prometheus.GaugeVec {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	Registry.MustRegister(g)
 	return g
+}
+
+func histogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	Registry.MustRegister(h)
+	return h
 }
 
 func init() {

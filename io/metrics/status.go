@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -78,7 +79,11 @@ type Status struct {
 	TotalLag                  float64
 	Partitions, Filters, Outs []Row
 	DeadByStage, Archive      []Row
-	Errors                    []deadError
+	QADropped                 []Row
+	// Latency and Stages are per output kind and per stage: count, p50
+	// and p99 of the histograms since the process started.
+	Latency, Stages []Row
+	Errors          []deadError
 }
 
 // Current gathers the status from the registry.
@@ -91,20 +96,27 @@ func Current() (Status, error) {
 	for _, f := range fams {
 		by[f.GetName()] = f
 	}
+	quantiles := func(name, label string) []Row {
+		var rows []Row
+		if f := by[name]; f != nil {
+			for _, m := range f.Metric {
+				h := m.GetHistogram()
+				if h.GetSampleCount() == 0 {
+					continue
+				}
+				rows = append(rows, Row{[]string{labelOf(m, label)}, []string{fmt.Sprint(h.GetSampleCount()),
+					seconds(Quantile(0.5, h)), seconds(Quantile(0.99, h))}})
+			}
+		}
+		return rows
+	}
 	val := func(m *dto.Metric) float64 {
 		if m.Counter != nil {
 			return m.Counter.GetValue()
 		}
 		return m.Gauge.GetValue()
 	}
-	label := func(m *dto.Metric, name string) string {
-		for _, l := range m.Label {
-			if l.GetName() == name {
-				return l.GetValue()
-			}
-		}
-		return ""
-	}
+	label := labelOf
 	num := func(x float64) string { return fmt.Sprintf("%.0f", x) }
 	var s Status
 	s.Now = time.Now().UTC().Format(time.RFC3339)
@@ -123,6 +135,8 @@ func Current() (Status, error) {
 		}
 	}
 	s.Rate = sampleRead(s.Read)
+	s.Latency = quantiles("alertbeam_output_latency_seconds", "output")
+	s.Stages = quantiles("alertbeam_stage_seconds", "stage")
 	if f := by["alertbeam_messages_written_total"]; f != nil {
 		for _, m := range f.Metric {
 			s.Written += val(m)
@@ -153,25 +167,79 @@ func Current() (Status, error) {
 		}
 		s.Filters = append(s.Filters, Row{[]string{name}, []string{num(v["kept"]), num(v["dropped"]), num(v["missing"]), num(v["failed"]), yield}})
 	}
-	files := map[string]float64{}
+	files, bytes := map[string]float64{}, map[string]float64{}
 	if f := by["alertbeam_archive_files_total"]; f != nil {
 		for _, m := range f.Metric {
 			files[label(m, "night")] = val(m)
 		}
 	}
+	if f := by["alertbeam_archive_bytes_total"]; f != nil {
+		for _, m := range f.Metric {
+			bytes[label(m, "night")] = val(m)
+		}
+	}
 	if f := by["alertbeam_archive_records_total"]; f != nil {
 		for _, m := range f.Metric {
 			n := label(m, "night")
-			s.Archive = append(s.Archive, Row{[]string{n}, []string{num(files[n]), num(val(m))}})
+			s.Archive = append(s.Archive, Row{[]string{n}, []string{num(files[n]), num(val(m)), num(bytes[n])}})
 		}
 	}
-	for _, rows := range [][]Row{s.Partitions, s.Filters, s.Outs, s.DeadByStage, s.Archive} {
+	if f := by["alertbeam_qa_dropped_total"]; f != nil {
+		for _, m := range f.Metric {
+			s.QADropped = append(s.QADropped, Row{[]string{label(m, "reason")}, []string{num(val(m))}})
+		}
+	}
+	for _, rows := range [][]Row{s.Partitions, s.Filters, s.Outs, s.DeadByStage, s.Archive, s.QADropped, s.Latency, s.Stages} {
 		sort.Slice(rows, func(i, j int) bool { return strings.Join(rows[i].Labels, " ") < strings.Join(rows[j].Labels, " ") })
 	}
 	lastErrors.Lock()
 	s.Errors = append([]deadError(nil), lastErrors.list...)
 	lastErrors.Unlock()
 	return s, nil
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// seconds formats a duration in seconds for the page, in ms below 10 s.
+func seconds(x float64) string {
+	if x < 10 {
+		return fmt.Sprintf("%.1f ms", x*1000)
+	}
+	return fmt.Sprintf("%.1f s", x)
+}
+
+// Quantile estimates the q-quantile of a histogram as Prometheus's
+// histogram_quantile does: linearly within the bucket the rank falls in
+// (from 0 for the first bucket), and the highest finite bound when it
+// falls in the +Inf bucket. It is NaN for an empty histogram.
+func Quantile(q float64, h *dto.Histogram) float64 {
+	n := float64(h.GetSampleCount())
+	if n == 0 {
+		return math.NaN()
+	}
+	rank := q * n
+	lower, below := 0.0, 0.0
+	for _, b := range h.GetBucket() {
+		upper, cum := b.GetUpperBound(), float64(b.GetCumulativeCount())
+		if math.IsInf(upper, 1) {
+			break
+		}
+		if cum >= rank {
+			if cum == below {
+				return upper
+			}
+			return lower + (upper-lower)*(rank-below)/(cum-below)
+		}
+		lower, below = upper, cum
+	}
+	return lower // in the +Inf bucket: the highest finite bound
 }
 
 var page = template.Must(template.New("status").Funcs(template.FuncMap{
@@ -212,10 +280,23 @@ td:first-child,th:first-child{text-align:left}
 {{range .Errors}}<tr><td>{{.Error}}</td><td>{{.Stage}}</td><td>{{.At.UTC.Format "15:04:05"}}</td></tr>
 {{end}}</table>
 <h2>Archive</h2>
-<table id="archive"><tr><th>night</th><th>files</th><th>records</th></tr>
+<table id="archive"><tr><th>night</th><th>files</th><th>records</th><th>bytes</th></tr>
 {{range .Archive}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
-<p>Latency histograms are not measured yet.</p>
+<h2>QA</h2>
+<table id="qa"><tr><th>dropped because</th><th>alerts</th></tr>
+{{range .QADropped}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+<h2>Latency</h2>
+<p>From the Kafka timestamp of the record read to the brokers' acknowledgement of the output, since the process started
+(estimated from the histogram's buckets, as Prometheus's histogram_quantile does).</p>
+<table id="latency"><tr><th>output</th><th>messages</th><th>p50</th><th>p99</th></tr>
+{{range .Latency}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+<h2>Processing time per alert</h2>
+<table id="stages"><tr><th>stage</th><th>alerts</th><th>p50</th><th>p99</th></tr>
+{{range .Stages}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
 </body></html>
 `))
 

@@ -10,6 +10,7 @@ package deadletter
 import (
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -40,11 +41,12 @@ type Letter struct {
 	Value  []byte
 	Stage  string
 	Error  string
+	Time   time.Time // the record's Kafka timestamp, for the latency metric
 }
 
 // New makes a letter for a record that failed in stage.
 func New(r kafkaio.Record, stage string, err error) Letter {
-	return Letter{Source: r.Source, Key: r.Key, Value: r.Value, Stage: stage, Error: err.Error()}
+	return Letter{Source: r.Source, Key: r.Key, Value: r.Value, Stage: stage, Error: err.Error(), Time: r.Timestamp}
 }
 
 // Message turns a letter into a Kafka message for topic that acknowledges
@@ -64,7 +66,9 @@ func (l Letter) Message(topic string, units int) kafkaio.Message {
 			{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(l.Source.Partition)))},
 			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(l.Source.Offset, 10))},
 		},
-		Source: l.Source,
-		Units:  units,
+		Source:     l.Source,
+		Units:      units,
+		SourceTime: l.Time,
+		Output:     metrics.OutputDeadLetter,
 	}
 }

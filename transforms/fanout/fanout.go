@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
@@ -62,6 +63,7 @@ type routeFn struct {
 	codec  *framing.Codec
 	routed beam.Counter
 	dead   beam.Counter
+	timer  metrics.Timer
 }
 
 func (fn *routeFn) Setup() error {
@@ -72,10 +74,12 @@ func (fn *routeFn) Setup() error {
 	fn.codec = c
 	fn.routed = beam.NewCounter("alertbeam", "fanout_routed")
 	fn.dead = beam.NewCounter("alertbeam", "fanout_deadletter")
+	fn.timer = metrics.NewTimer(metrics.StageFanout)
 	return nil
 }
 
 func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit func(kafkaio.Message)) error {
+	defer fn.timer.Done(ctx, time.Now())
 	id, err := fn.identify(ctx, r.Value)
 	if err != nil {
 		if !framing.BadInput(err) && !errors.Is(err, ErrImplausible) {
@@ -89,7 +93,7 @@ func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit fu
 	}
 	fn.routed.Inc(ctx, 1)
 	emit(kafkaio.Message{Topic: id.Topic(), Key: []byte(strconv.FormatInt(id.ID, 10)), Value: r.Value,
-		Headers: r.Headers, Source: r.Source, Units: fn.Cfg.Units})
+		Headers: r.Headers, Source: r.Source, Units: fn.Cfg.Units, SourceTime: r.Timestamp, Output: metrics.OutputNight})
 	return nil
 }
 

@@ -338,6 +338,7 @@ type applyFn struct {
 	liveCtr map[string]filterCounters // the live filters', made as they appear
 	refused map[string]bool           // by live name and version: Definitions.Refuses
 	broken  beam.Counter
+	timer   metrics.Timer
 }
 
 type filterCounters struct {
@@ -382,6 +383,7 @@ func (fn *applyFn) Setup() error {
 		fn.ctr = append(fn.ctr, fn.counters(f.Name()))
 	}
 	fn.broken = beam.NewCounter("alertbeam", "filter_undecodable")
+	fn.timer = metrics.NewTimer(metrics.StageFilter)
 	return nil
 }
 
@@ -434,6 +436,9 @@ func (fn *applyFn) liveCounters(name string) filterCounters {
 // topics', since every copy then waits for the end of the bundle.)
 func (fn *applyFn) ProcessElement(ctx context.Context, ts beam.EventTime, r kafkaio.Record,
 	kept func(beam.EventTime, Kept), acks func(beam.EventTime, kafkaio.Ack), dead func(beam.EventTime, kafkaio.Message)) error {
+	if !fn.Again { // each alert is timed once, as it is counted once
+		defer fn.timer.Done(ctx, time.Now())
+	}
 	return fn.filterAt(ctx, ts, r, kept, acks, dead)
 }
 
@@ -566,6 +571,7 @@ func (fn *applyFn) run(ctx context.Context, r kafkaio.Record, a *Alert, f *Filte
 	c.kept.Inc(ctx, 1)
 	c.pKept.Inc()
 	k.Msg.Value, k.Msg.Units = value, units
+	k.Msg.SourceTime, k.Msg.Output = r.Timestamp, metrics.OutputFilter
 	k.Msg.Headers = stamped(r.Headers, out.notes, f.Name(), version)
 	kept(k)
 	return written

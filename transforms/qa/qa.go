@@ -21,6 +21,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/deadletter"
@@ -329,6 +330,9 @@ type waiting struct {
 	ID   int64
 	Src  kafkaio.Source
 	Drop []int64 // set for a decision; then ID and Src are not
+	// Why is the decision's reason (metrics.QA...), for
+	// alertbeam_qa_dropped_total.
+	Why string
 }
 
 // groupCount is one rate group's count, on its way to the running median.
@@ -366,6 +370,7 @@ type decodeFn struct {
 
 	codec  *framing.Codec
 	broken beam.Counter
+	timer  metrics.Timer
 }
 
 func (fn *decodeFn) Setup() error {
@@ -375,10 +380,12 @@ func (fn *decodeFn) Setup() error {
 	}
 	fn.codec = c
 	fn.broken = beam.NewCounter("alertbeam", "qa_undecodable")
+	fn.timer = metrics.NewTimer(metrics.StageQA)
 	return nil
 }
 
 func (fn *decodeFn) ProcessElement(ctx context.Context, r kafkaio.Record, wait func(beam.EventTime, string, waiting), point func(beam.EventTime, string, Point), dead func(kafkaio.Message)) error {
+	defer fn.timer.Done(ctx, time.Now())
 	f, err := decodeFacts(ctx, fn.codec, r.Value)
 	if err != nil {
 		if !framing.BadInput(err) {
@@ -446,7 +453,7 @@ func (fn *exposureFn) ProcessElement(ctx context.Context, pane typex.PaneInfo, w
 			if fn.Spatial.Action == ActionReject {
 				f.Kept = 0
 				fn.rejected.Inc(ctx, int64(len(g.Members)))
-				drops(exposure, waiting{Drop: g.Members})
+				drops(exposure, waiting{Drop: g.Members, Why: metrics.QASpatial})
 			}
 			flags(f)
 		}
@@ -572,6 +579,7 @@ func (fn *verdictFn) act(ctx context.Context, m members, v rateVerdict, drops fu
 	f := Flag{Check: CheckRate, Kind: fn.Rate.By, Key: m.Group, Exposure: m.Exposure, Time: time.Unix(0, m.Time).UTC(),
 		Count: v.Count, Threshold: v.Threshold, Median: v.Median, Action: fn.Rate.Action, Kept: v.Count}
 	var drop []int64
+	why := metrics.QARateReject
 	switch fn.Rate.Action {
 	case ActionReject:
 		drop = make([]int64, len(m.Alerts))
@@ -580,11 +588,12 @@ func (fn *verdictFn) act(ctx context.Context, m members, v rateVerdict, drops fu
 		}
 	case ActionThrottle:
 		_, drop = filter.Select(m.Alerts, fn.Rate.Throttle)
+		why = metrics.QARateThrottle
 	}
 	f.Kept -= len(drop)
 	if len(drop) > 0 {
 		fn.dropped.Inc(ctx, int64(len(drop)))
-		drops(m.Exposure, waiting{Drop: drop})
+		drops(m.Exposure, waiting{Drop: drop, Why: why})
 	}
 	flags(f)
 }
@@ -603,12 +612,21 @@ type gateFn struct {
 	Waiting state.Bag[waiting]
 	Decide  timers.EventTime
 
-	opened beam.Counter
+	opened  beam.Counter
+	dropped map[string]beam.Counter // by reason
 }
 
 func (fn *gateFn) Setup() {
 	fn.opened = beam.NewCounter("alertbeam", "qa_gates_opened")
+	fn.dropped = map[string]beam.Counter{}
+	for _, why := range dropReasons {
+		fn.dropped[why] = beam.NewCounter("alertbeam", "qa_dropped_"+why)
+	}
 }
+
+// dropReasons are the reasons an alert is dropped for, in the order that
+// says which one counts when several decisions drop the same alert.
+var dropReasons = []string{metrics.QASpatial, metrics.QARateReject, metrics.QARateThrottle}
 
 func (fn *gateFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp timers.Provider, _ string, w waiting, _ func([]kafkaio.Source), _ func(kafkaio.Ack)) error {
 	// Decide at the end of the fixed window ts falls in; output at the
@@ -624,18 +642,27 @@ func (fn *gateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Prov
 	if err != nil {
 		return fmt.Errorf("qa: reading the gate of %s: %w", exposure, err)
 	}
-	drop := map[int64]bool{}
+	// Each dropped alert is counted once, under the first of
+	// dropReasons that any decision gave for it.
+	drop := map[int64]string{}
 	for _, w := range all {
 		for _, id := range w.Drop {
-			drop[id] = true
+			if why, ok := drop[id]; !ok || slices.Index(dropReasons, w.Why) < slices.Index(dropReasons, why) {
+				drop[id] = w.Why
+			}
 		}
 	}
 	var back []kafkaio.Source
 	for _, w := range all {
+		why, dropped := drop[w.ID]
 		switch {
 		case w.Drop != nil:
-		case drop[w.ID]:
+		case dropped:
 			acks(kafkaio.AckOf(w.Src, fn.Units))
+			metrics.QADropped.WithLabelValues(why).Inc()
+			if c, ok := fn.dropped[why]; ok {
+				c.Inc(ctx, 1)
+			}
 		default:
 			back = append(back, w.Src)
 		}
