@@ -885,6 +885,9 @@ func (w *outputWatch) readRound(topic string) error {
 	}
 	for _, p := range parts {
 		end, err := w.cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if leaderMoving(err) {
+			continue // a topic the pipeline just created: next round
+		}
 		if err != nil {
 			return err
 		}
@@ -893,6 +896,9 @@ func (w *outputWatch) readRound(topic string) error {
 			continue
 		}
 		pc, err := w.cons.ConsumePartition(topic, p, from)
+		if leaderMoving(err) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -913,6 +919,14 @@ func (w *outputWatch) readRound(topic string) error {
 		w.pos[topic][p] = end
 	}
 	return nil
+}
+
+// leaderMoving says whether err is a broker's answer while a partition's
+// leader is being elected (a topic just created, a broker busy): the
+// watch reads the partition again in its next round.
+func leaderMoving(err error) bool {
+	return errors.Is(err, sarama.ErrNotLeaderForPartition) || errors.Is(err, sarama.ErrLeaderNotAvailable) ||
+		errors.Is(err, sarama.ErrUnknownTopicOrPartition) || errors.Is(err, sarama.ErrOffsetNotAvailable)
 }
 
 func (w *outputWatch) last() time.Time { return w.lastTS }
