@@ -65,6 +65,58 @@ func sampleRead(read float64) float64 {
 	return 0
 }
 
+// QuantileWindow is what the page's latency and processing-time quantiles
+// cover: the observations of about the last five minutes (since the
+// process started, for its first five), read from the difference of the
+// histograms between now and a snapshot taken when the page was shown
+// that long ago, as a Prometheus rate() over 5m would.
+const QuantileWindow = 5 * time.Minute
+
+// histSnapshots are the histograms as the page saw them, oldest first;
+// the first is the empty set of the process's start.
+var histSnapshots = struct {
+	sync.Mutex
+	list []histSnapshot
+}{list: []histSnapshot{{at: time.Now()}}}
+
+type histSnapshot struct {
+	at    time.Time
+	hists map[string]*dto.Histogram
+}
+
+// recentHistograms records now's histograms (by key) and returns, per key,
+// what was observed since the oldest snapshot within QuantileWindow.
+func recentHistograms(now time.Time, hists map[string]*dto.Histogram) map[string]*dto.Histogram {
+	histSnapshots.Lock()
+	defer histSnapshots.Unlock()
+	l := append(histSnapshots.list, histSnapshot{now, hists})
+	for len(l) > 2 && now.Sub(l[1].at) >= QuantileWindow {
+		l = l[1:]
+	}
+	histSnapshots.list = l
+	base := l[0].hists
+	out := make(map[string]*dto.Histogram, len(hists))
+	for k, h := range hists {
+		out[k] = histogramSince(h, base[k])
+	}
+	return out
+}
+
+// histogramSince is h less the observations already in before (an
+// earlier state of the same histogram, nil for none).
+func histogramSince(h, before *dto.Histogram) *dto.Histogram {
+	if before == nil || len(before.GetBucket()) != len(h.GetBucket()) {
+		return h
+	}
+	n := h.GetSampleCount() - before.GetSampleCount()
+	d := &dto.Histogram{SampleCount: &n}
+	for i, b := range h.GetBucket() {
+		c := b.GetCumulativeCount() - before.GetBucket()[i].GetCumulativeCount()
+		d.Bucket = append(d.Bucket, &dto.Bucket{UpperBound: b.UpperBound, CumulativeCount: &c})
+	}
+	return d
+}
+
 // Row is one line of a table on the page.
 type Row struct {
 	Labels []string
@@ -80,8 +132,9 @@ type Status struct {
 	Partitions, Filters, Outs []Row
 	DeadByStage, Archive      []Row
 	QADropped                 []Row
-	// Latency and Stages are per output kind and per stage: count, p50
-	// and p99 of the histograms since the process started.
+	// Latency and Stages are per output kind and per stage: the count
+	// since the process started, the count in the last QuantileWindow,
+	// and p50 and p99 over that window.
 	Latency, Stages []Row
 	Errors          []deadError
 }
@@ -96,6 +149,15 @@ func Current() (Status, error) {
 	for _, f := range fams {
 		by[f.GetName()] = f
 	}
+	hists := map[string]*dto.Histogram{}
+	for _, name := range []string{"alertbeam_output_latency_seconds", "alertbeam_stage_seconds"} {
+		if f := by[name]; f != nil {
+			for _, m := range f.Metric {
+				hists[name+"\x00"+m.String()] = m.GetHistogram()
+			}
+		}
+	}
+	recent := recentHistograms(time.Now(), hists)
 	quantiles := func(name, label string) []Row {
 		var rows []Row
 		if f := by[name]; f != nil {
@@ -104,8 +166,13 @@ func Current() (Status, error) {
 				if h.GetSampleCount() == 0 {
 					continue
 				}
+				r := recent[name+"\x00"+m.String()]
+				p50, p99 := "-", "-"
+				if r.GetSampleCount() > 0 {
+					p50, p99 = seconds(Quantile(0.5, r)), seconds(Quantile(0.99, r))
+				}
 				rows = append(rows, Row{[]string{labelOf(m, label)}, []string{fmt.Sprint(h.GetSampleCount()),
-					seconds(Quantile(0.5, h)), seconds(Quantile(0.99, h))}})
+					fmt.Sprint(r.GetSampleCount()), p50, p99}})
 			}
 		}
 		return rows
@@ -288,13 +355,13 @@ td:first-child,th:first-child{text-align:left}
 {{range .QADropped}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
 <h2>Latency</h2>
-<p>From the Kafka timestamp of the record read to the brokers' acknowledgement of the output, since the process started
-(estimated from the histogram's buckets, as Prometheus's histogram_quantile does).</p>
-<table id="latency"><tr><th>output</th><th>messages</th><th>p50</th><th>p99</th></tr>
+<p>From the Kafka timestamp of the record read to the brokers' acknowledgement of the output; p50 and p99 over the last
+5 minutes (estimated from the histogram's buckets, as Prometheus's histogram_quantile does).</p>
+<table id="latency"><tr><th>output</th><th>messages</th><th>last 5 min</th><th>p50</th><th>p99</th></tr>
 {{range .Latency}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
 <h2>Processing time per alert</h2>
-<table id="stages"><tr><th>stage</th><th>alerts</th><th>p50</th><th>p99</th></tr>
+<table id="stages"><tr><th>stage</th><th>alerts</th><th>last 5 min</th><th>p50</th><th>p99</th></tr>
 {{range .Stages}}<tr><td>{{index .Labels 0}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
 </body></html>

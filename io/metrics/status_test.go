@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -32,5 +33,40 @@ func TestQuantile(t *testing.T) {
 	}
 	if got := Quantile(0.5, &dto.Histogram{}); !math.IsNaN(got) {
 		t.Errorf("Quantile of an empty histogram = %v, want NaN", got)
+	}
+}
+
+// The page's quantiles cover the last QuantileWindow: observations older
+// than the snapshot taken that long ago no longer count.
+func TestRecentHistograms(t *testing.T) {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "w", Buckets: []float64{1, 2, 4}})
+	snap := func() map[string]*dto.Histogram {
+		var m dto.Metric
+		if err := h.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]*dto.Histogram{"w": m.GetHistogram()}
+	}
+	histSnapshots.Lock()
+	start := histSnapshots.list[0].at
+	histSnapshots.list = histSnapshots.list[:1] // as at the process's start
+	histSnapshots.Unlock()
+	for range 3 {
+		h.Observe(3) // slow, early
+	}
+	r := recentHistograms(start.Add(time.Minute), snap())["w"]
+	if r.GetSampleCount() != 3 || Quantile(0.5, r) != 3 {
+		t.Fatalf("first minutes: %d observations, p50 %v; want 3 since the start, p50 3", r.GetSampleCount(), Quantile(0.5, r))
+	}
+	for range 4 {
+		h.Observe(0.5) // fast, later
+	}
+	r = recentHistograms(start.Add(7*time.Minute), snap())["w"]
+	if r.GetSampleCount() != 4 || Quantile(0.99, r) > 1 {
+		t.Fatalf("7 min in: %d observations, p99 %v; want the 4 since the snapshot at 1 min, p99 at most 1", r.GetSampleCount(), Quantile(0.99, r))
+	}
+	r = recentHistograms(start.Add(13*time.Minute), snap())["w"]
+	if r.GetSampleCount() != 0 {
+		t.Fatalf("13 min in, nothing new: %d observations, want 0", r.GetSampleCount())
 	}
 }
