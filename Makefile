@@ -31,7 +31,9 @@ test:
 	-.ci/deps python
 	# Debian's chromium, for the status page's test in headless Chromium.
 	-.ci/deps chromium
-	$(GOTEST) -count=1 -skip '^TestIntegration' $(PKGS)
+	# cmd/alertbeam runs its CLI end to end for ~8 minutes: more than go
+	# test's default 10-minute limit allows on a busy machine.
+	$(GOTEST) -count=1 -skip '^TestIntegration' -timeout 25m $(PKGS)
 
 # The cluster tests print their figures (recovery times, duplicates).
 CLUSTERTEST := $(GO) tool gotestsum --format standard-verbose --

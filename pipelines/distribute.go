@@ -11,8 +11,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/discard"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -84,7 +84,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		units++
 		out := archive.Write(s, recs, ac)
 		// The router and the archive reject the same records (both
-		// identify alerts with fanout.Identify), and the router has
+		// identify alerts with alert.Identify), and the router has
 		// dead-lettered them: acknowledge the archive's share instead of
 		// writing each a second letter.
 		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))

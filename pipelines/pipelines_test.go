@@ -14,15 +14,16 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/samples"
-	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
@@ -52,7 +53,7 @@ func expected(t *testing.T, spec pipelines.NightSpec, msgs map[int64][]byte, top
 			t.Fatal(err)
 		}
 		msgs[a.ZTF.Candid] = b
-		topics[fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)]++
+		topics[alert.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)]++
 	}
 }
 

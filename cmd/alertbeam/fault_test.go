@@ -16,8 +16,8 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
 
 // The fault tests run `alertbeam distribute --archive` as its own process

@@ -213,7 +213,11 @@ func TestMetricsCountTheRun(t *testing.T) {
 		func(m map[string]float64) bool {
 			read, _ := sum(m, "alertbeam_records_read_total", qaSeen)
 			kept, _ := sum(m, "alertbeam_filter_alerts_total", `filter="all"`, `result="kept"`)
-			return read == qaRead && kept == float64(clean)
+			// Latencies are observed when the brokers acknowledge the
+			// writes, after the filter counted the alerts kept.
+			written, _ := sum(m, "alertbeam_output_latency_seconds_count", `output="filter"`)
+			filtered, _ := sum(m, "alertbeam_stage_seconds_count", `stage="filter"`)
+			return read == qaRead && kept == float64(clean) && written == float64(clean) && filtered == float64(clean)
 		})
 	bySpatial, _ := sum(m, "alertbeam_qa_dropped_total", `reason="spatial"`)
 	byRate, _ := sum(m, "alertbeam_qa_dropped_total", `reason="rate_reject"`)

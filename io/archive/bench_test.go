@@ -20,9 +20,9 @@ import (
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
+	alertmodel "github.com/alertbeam/alertbeam/schemas/alert" // the tests have a type named alert
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/samples"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // realDatums are the Avro datums of the shared real ZTF packets (66 and
@@ -176,7 +176,7 @@ func (fn *nightSourceFn) ProcessElement(_ context.Context, visit int, emit func(
 	return nil
 }
 
-func fanoutJD(jd float64) time.Time { return fanout.JDTime(jd) }
+func fanoutJD(jd float64) time.Time { return alertmodel.JDTime(jd) }
 
 // BenchmarkNight20k archives a 20,000-alert ZTF night (~1 GB of packets)
 // to a local directory on the direct runner and reports the rate and the

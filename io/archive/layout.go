@@ -12,8 +12,8 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/alertbeam/alertbeam/schemas"
+	alertmodel "github.com/alertbeam/alertbeam/schemas/alert" // the tests have a type named alert
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // tempDir holds temporary files, outside every survey directory so that no
@@ -24,7 +24,7 @@ const tempDir = "_temp"
 const nightLayout = "20060102"
 
 // noProgram is the program of LSST alerts, whose directories have none.
-const noProgram = fanout.NoProgram
+const noProgram = alertmodel.NoProgram
 
 // nightDir is the directory of a night (and program, for ZTF) under the root.
 func nightDir(survey, night string, program int) string {
@@ -77,12 +77,12 @@ type identity struct {
 
 // errImplausible marks alerts that decode but cannot belong to a real night
 // or program.
-var errImplausible = fanout.ErrImplausible
+var errImplausible = alertmodel.ErrImplausible
 
 // decodeIdentity decodes the identity of a datum written with writer, as
 // routing does.
 func decodeIdentity(c *framing.Codec, writer avro.Schema, datum []byte) (identity, error) {
-	id, err := fanout.Identify(c, writer, datum)
+	id, err := alertmodel.Identify(c, writer, datum)
 	return identity{ID: id.ID, Time: id.Time, Night: id.Night.Format(nightLayout), Program: id.Program}, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/io/fits"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 )
 
@@ -147,7 +148,7 @@ func (g *Generator) lsstConstsOf(o *object) *lsstConsts {
 	if o.known {
 		nEpochs = 3 + r.IntN(g.cfg.HistoryMax+5)
 		k.oldSources = r.IntN(20)
-		k.objectID = lsstVisitID(jdTime(nightJD-30-300*r.Float64()), 90000+o.serial>>22)<<22 | int64(o.serial&(1<<22-1))
+		k.objectID = lsstVisitID(alert.JDTime(nightJD-30-300*r.Float64()), 90000+o.serial>>22)<<22 | int64(o.serial&(1<<22-1))
 	}
 	for range nEpochs {
 		b := r.IntN(len(lsstBands))
@@ -158,7 +159,7 @@ func (g *Generator) lsstConstsOf(o *object) *lsstConsts {
 			depth:    lsstBands[b].depth + 0.3*r.NormFloat64(),
 			seeing:   0.8 * math.Exp(0.2*r.NormFloat64()),
 		}
-		e.visit = lsstVisitID(jdTime(e.jd-0.5).Truncate(24*time.Hour), 1+r.IntN(900))
+		e.visit = lsstVisitID(alert.JDTime(e.jd-0.5).Truncate(24*time.Hour), 1+r.IntN(900))
 		if o.known && r.Float64() < 0.6 {
 			e.detected = true
 			e.snr = 5 / (1 - 0.9*r.Float64())
@@ -548,7 +549,7 @@ func (g *Generator) mpcOrbit(r *rand.Rand, k *lsstConsts) *lsst.MpcOrbits {
 func (g *Generator) lsstCutouts(a *lsst.Alert, d *detection, k *lsstConsts) {
 	im := d.img
 	sci, tmpl, diff := g.stampTriple(d, k.scene, 0, d.flux, d.flux)
-	t := jdTime(im.jd)
+	t := alert.JDTime(im.jd)
 	header := func(extname string) []fits.Card {
 		h := []fits.Card{
 			{Key: "EXTNAME", Value: extname},

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/alertbeam/alertbeam/schemas/alert"
+
 	"bytes"
 	"errors"
 	"math"
@@ -270,7 +272,7 @@ func TestTimesZTF(t *testing.T) {
 			t.Fatalf("jd went back from %v to %v", lastJD, cd.Jd)
 		}
 		lastJD = cd.Jd
-		if d := jdTime(cd.Jd).Truncate(24 * time.Hour); !d.Equal(night) {
+		if d := alert.JDTime(cd.Jd).Truncate(24 * time.Hour); !d.Equal(night) {
 			t.Fatalf("jd %v is on %s", cd.Jd, d)
 		}
 		key := [2]int64{int64(a.Visit), int64(*cd.Rcid)}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/alertbeam/alertbeam/io/fits"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 )
 
@@ -197,7 +198,7 @@ func (g *Generator) ztfCutouts(a *ztf.Alert, d *detection, k *ztfConsts) {
 	if d.flux < 0 {
 		sub = "refmsci"
 	}
-	t := jdTime(im.jd)
+	t := alert.JDTime(im.jd)
 	header := func(extname string) []fits.Card {
 		h := []fits.Card{
 			{Key: "BUNIT", Value: "DN"},

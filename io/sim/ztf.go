@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
-	"time"
 
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 )
 
@@ -98,13 +98,9 @@ func (g *Generator) ztfImage(jd float64, fid, fieldID, rcid, programid int, seei
 	im.clrmed = 0.5 + 0.4*r.Float64()
 	im.clrrms = 0.2 + 0.15*r.Float64()
 	im.adpct1, im.adpct2 = 0.05+0.05*r.Float64(), 0.05+0.05*r.Float64()
-	t := jdTime(jd)
+	t := alert.JDTime(jd)
 	im.stamp = t.Format("20060102") + fmt.Sprintf("%06d", frac)
 	return im
-}
-
-func jdTime(jd float64) time.Time {
-	return time.Unix(0, int64((jd-2440587.5)*86400e9)).UTC()
 }
 
 // ps1Match is one Pan-STARRS1 counterpart; sentinel values when absent.
@@ -283,7 +279,7 @@ func (g *Generator) ztfConstsOf(o *object) *ztfConsts {
 		k.oldDets = 5 + r.IntN(300)
 		k.firstJD = math.Max(ztfStartJD, nightJD-40-2500*r.Float64())
 		k.extraCov = 10 + r.IntN(400)
-		if y := jdTime(k.firstJD).Year(); y >= 2017 && y < year {
+		if y := alert.JDTime(k.firstJD).Year(); y >= 2017 && y < year {
 			year = y
 		}
 		if k.firstJD < ztfStartJD+1 {

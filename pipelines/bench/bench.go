@@ -33,10 +33,10 @@ import (
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
@@ -244,9 +244,9 @@ func (src *source) visit(i int) (msgs []*sarama.ProducerMessage, topics []string
 		v, id := a.Packet()
 		var topic string
 		if a.ZTF != nil {
-			topic = fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
+			topic = alert.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
 		} else {
-			topic = fanout.LSSTTopic(a.LSST.DiaSource.MidpointMjdTai)
+			topic = alert.LSSTTopic(a.LSST.DiaSource.MidpointMjdTai)
 		}
 		b, err := src.codec.Encode(v)
 		if err != nil {

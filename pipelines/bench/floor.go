@@ -12,12 +12,13 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/io/archive"
+	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
-	"github.com/alertbeam/alertbeam/transforms/deadletter"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
@@ -39,7 +40,7 @@ const floorArchiveEvery = 2000
 //
 // Each partition of the ingest topic has its goroutine, which never waits:
 // it takes up to floorBatch records, routes every alert to its per-night
-// topic (fanout.Identify, the pipelines' routing decode) and, in full,
+// topic (alert.Identify, the pipelines' routing decode) and, in full,
 // decodes it once, runs every filter and produces each kept copy, and
 // stages the batch in the archive's temporary files, then goes on with the
 // next batch. This goroutine waits, batch by batch, for the broker's
@@ -304,9 +305,9 @@ func (w *floorWorker) batch(ctx context.Context) floorDone {
 
 func (w *floorWorker) route(ctx context.Context, rec kafkaio.Record, acks *floorAcks) error {
 	d, err := w.codec.Unframe(ctx, rec.Value)
-	var id fanout.Identity
+	var id alert.Identity
 	if err == nil {
-		id, err = fanout.Identify(w.codec, d.Writer, d.Bytes)
+		id, err = alert.Identify(w.codec, d.Writer, d.Bytes)
 	}
 	if err != nil {
 		return w.out.deadLetter(acks, rec, fanout.Stage, err)

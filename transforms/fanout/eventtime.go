@@ -8,6 +8,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
@@ -40,7 +41,7 @@ func observationTime(survey string) kafkaio.EventTimeFunc {
 		if err != nil {
 			return time.Time{}, err
 		}
-		id, err := Identify(codec, d.Writer, d.Bytes)
+		id, err := alert.Identify(codec, d.Writer, d.Bytes)
 		return id.Time, err
 	}
 }
@@ -61,6 +62,6 @@ func lsstTime(codec *framing.Codec, msg []byte) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	ident, err := Identify(codec, writer, datum)
+	ident, err := alert.Identify(codec, writer, datum)
 	return ident.Time, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
@@ -37,7 +38,7 @@ func TestObservationEventTime(t *testing.T) {
 	if err := zc.Decode(context.Background(), msg, &full); err != nil {
 		t.Fatal(err)
 	}
-	if want := JDTime(full.Candidate.Jd); !got.Equal(want) || got.Year() != 2019 {
+	if want := alert.JDTime(full.Candidate.Jd); !got.Equal(want) || got.Year() != 2019 {
 		t.Fatalf("ztf event time %v, want %v (jd %v)", got, want, full.Candidate.Jd)
 	}
 	if _, err := observationTime(schemas.ZTF)(kafkaio.Record{Value: []byte("junk")}); err == nil {
@@ -60,7 +61,7 @@ func TestObservationEventTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = observationTime(schemas.LSST)(kafkaio.Record{Value: wire})
-	if want := MJDTAITime(a.LSST.DiaSource.MidpointMjdTai); err != nil || !got.Equal(want) {
+	if want := alert.MJDTAITime(a.LSST.DiaSource.MidpointMjdTai); err != nil || !got.Equal(want) {
 		t.Fatalf("lsst event time %v (%v), want %v", got, err, want)
 	}
 }

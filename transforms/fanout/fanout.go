@@ -1,3 +1,5 @@
+// Package fanout routes alerts to per-night topics, named as package
+// schemas/alert names them (ztf_YYYYMMDD_programidN, lsst_YYYYMMDD).
 package fanout
 
 import (
@@ -10,11 +12,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/transforms/deadletter"
 )
 
 func init() {
@@ -83,7 +86,7 @@ func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit fu
 	defer fn.timer.Done(ctx, time.Now())
 	id, err := fn.identify(ctx, r.Value)
 	if err != nil {
-		if !framing.BadInput(err) && !errors.Is(err, ErrImplausible) {
+		if !framing.BadInput(err) && !errors.Is(err, alert.ErrImplausible) {
 			// Not the record's fault (the registry is unreachable): fail the
 			// bundle rather than dead-letter good data.
 			return fmt.Errorf("fanout: %s: %w", r.Source, err)
@@ -101,10 +104,10 @@ func (fn *routeFn) ProcessElement(ctx context.Context, r kafkaio.Record, emit fu
 // identify unframes a message and decodes its identity, retrying what is
 // not the message's fault (registry lookups) a few times, since prism fails
 // the whole job on a bundle error.
-func (fn *routeFn) identify(ctx context.Context, msg []byte) (Identity, error) {
+func (fn *routeFn) identify(ctx context.Context, msg []byte) (alert.Identity, error) {
 	d, err := framing.Retry(ctx, func() (framing.Datum, error) { return fn.codec.Unframe(ctx, msg) })
 	if err != nil {
-		return Identity{}, err
+		return alert.Identity{}, err
 	}
-	return Identify(fn.codec, d.Writer, d.Bytes)
+	return alert.Identify(fn.codec, d.Writer, d.Bytes)
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // Alert is the decoded alert a filter sees. Exactly one of ZTF and LSST is
@@ -76,10 +76,10 @@ func (a *Alert) ID() int64 {
 // to UTC.
 func (a *Alert) Time() time.Time {
 	if a.ZTF != nil {
-		return fanout.JDTime(a.ZTF.Candidate.Jd)
+		return alert.JDTime(a.ZTF.Candidate.Jd)
 	}
 	if a.LSST != nil {
-		return fanout.MJDTAITime(a.LSST.DiaSource.MidpointMjdTai)
+		return alert.MJDTAITime(a.LSST.DiaSource.MidpointMjdTai)
 	}
 	return time.Time{}
 }

@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // The built-in filters. Each doc states its exact cut. Float fields of the
@@ -292,11 +292,11 @@ func ztfHistory(z *ztf.Alert, gapMin float64) bool {
 
 func lsstHistory(l *lsst.Alert, gapMin float64) bool {
 	t := l.DiaSource.MidpointMjdTai
-	night := fanout.LSSTDayObs(t)
+	night := alert.LSSTDayObs(t)
 	lo, hi := t, t
 	if l.PrvDiaSources != nil {
 		for _, p := range *l.PrvDiaSources {
-			d := fanout.LSSTDayObs(p.MidpointMjdTai)
+			d := alert.LSSTDayObs(p.MidpointMjdTai)
 			if d.Before(night) {
 				return false
 			}

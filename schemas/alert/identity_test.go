@@ -1,4 +1,4 @@
-package fanout_test
+package alert_test
 
 import (
 	"errors"
@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
 
 // Identify places a generated alert in its night and program, and flags a
@@ -24,7 +24,7 @@ func TestIdentify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	identify := func() (fanout.Identity, error) {
+	identify := func() (alert.Identity, error) {
 		msg, err := c.Encode(a.ZTF)
 		if err != nil {
 			t.Fatal(err)
@@ -33,22 +33,22 @@ func TestIdentify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fanout.Identify(c, d.Writer, d.Bytes)
+		return alert.Identify(c, d.Writer, d.Bytes)
 	}
 	id, err := identify()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fanout.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
+	want := alert.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
 	if id.ID != a.ZTF.Candid || id.Topic() != want || id.Night.Format("20060102") != "20261120" {
 		t.Fatalf("identity %+v topic %s, want candid %d topic %s", id, id.Topic(), a.ZTF.Candid, want)
 	}
 	a.ZTF.Candidate.Programid = 9
-	if _, err := identify(); !errors.Is(err, fanout.ErrImplausible) {
+	if _, err := identify(); !errors.Is(err, alert.ErrImplausible) {
 		t.Fatalf("programid 9: want ErrImplausible, got %v", err)
 	}
 	a.ZTF.Candidate.Programid, a.ZTF.Candidate.Jd = 1, 2400000.5 // 1858
-	if _, err := identify(); !errors.Is(err, fanout.ErrImplausible) {
+	if _, err := identify(); !errors.Is(err, alert.ErrImplausible) {
 		t.Fatalf("a jd in 1858: want ErrImplausible, got %v", err)
 	}
 }

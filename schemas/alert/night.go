@@ -1,4 +1,8 @@
-// Package fanout routes alerts to per-night topics.
+// Package alert is the alert model every stage shares, low in the import
+// graph so that IO (the archive) and the transforms agree on it without
+// importing one another: which night and program an alert belongs to
+// (Identity, Identify), the surveys' time scales, and the per-night topic
+// names.
 //
 // Topic names follow ZTF's public streams: ztf_YYYYMMDD_programidN, where the
 // date is the UTC date of the exposure (candidate.jd; Palomar's nights fall
@@ -7,7 +11,7 @@
 // lsst_YYYYMMDD, where the date is Rubin's dayObs: the date of the
 // observation time, converted from TAI to UTC, minus 12 hours, so one Chilean
 // night is one topic.
-package fanout
+package alert
 
 import (
 	"fmt"
