@@ -264,15 +264,23 @@ func (c *WriteConfig) defaults() {
 	}
 }
 
+// CheckCompression checks a WriteConfig.Compression name, for flags that
+// take one before any broker is known.
+func CheckCompression(name string) error {
+	switch name {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+		return nil
+	}
+	return fmt.Errorf("kafkaio: unknown compression %q (want none, gzip, snappy, lz4 or zstd)", name)
+}
+
 // Validate checks a write config.
 func (c WriteConfig) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
-	switch c.Compression {
-	case "", "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		return fmt.Errorf("kafkaio: unknown compression %q (want none, gzip, snappy, lz4 or zstd)", c.Compression)
+	if err := CheckCompression(c.Compression); err != nil {
+		return err
 	}
 	if c.Partitions < 0 || c.Replication < -1 || c.Retention < 0 {
 		return errors.New("kafkaio: negative topic settings")
