@@ -27,7 +27,7 @@ import (
 )
 
 // RunnerUsage describes the --runner flag.
-const RunnerUsage = "where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow (--dry_run writes the job's JSON to stdout instead of submitting it)"
+const RunnerUsage = "where to run: direct|prism (in-process prism, lossless settings), flink|portable|universal (Beam job server at --endpoint), dataflow (Google Cloud Dataflow: --project, --region, --staging_location; --dry_run writes the job and its pipeline to stdout as JSON instead of submitting it)"
 
 // DefineRunnerFlag defines --runner in Go's global flag set, where Beam keeps
 // its options, unless something (ptest, beamx) already did.

@@ -1,9 +1,12 @@
 package runners_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -49,8 +52,10 @@ func (c *captured) Log(_ context.Context, _ log.Severity, _ int, msg string) {
 	c.buf.WriteString("\n")
 }
 
-// Every streaming pipeline builds a valid Dataflow job offline: each
-// becomes a streaming job with its expected steps, and nothing is submitted.
+// Every streaming pipeline builds a valid Dataflow job offline: the dry run
+// writes one JSON document, the job (a streaming job with the name asked for)
+// and the pipeline model holding the pipeline's transforms, logs that it
+// submitted nothing, and needs neither credentials nor the network.
 func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 	setFlags(t, "runner", "dataflow", "dry_run", "true", "project", "alertbeam-test", "region", "us-central1",
 		"staging_location", "gs://alertbeam-test/staging", "temp_location", "gs://alertbeam-test/tmp",
@@ -60,26 +65,27 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		build func(s beam.Scope) error
-		steps []string
+		// transforms are unique names the model must hold: the Kafka
+		// read, what the pipeline does, its writes and the offset commit.
+		transforms []string
 	}{
 		{"distribute", func(s beam.Scope) error {
 			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf"})
 			return err
-		}, []string{"kafkaio.Read", "fanout.Route", "kafkaio.Write", "kafkaio.Commit"}},
+		}, []string{"Distribute/kafkaio.Read/kafkaio.readFn", "Distribute/fanout.Route", "Distribute/kafkaio.Write/kafkaio.writeFn", "Distribute/kafkaio.Commit"}},
 		{"filter", func(s beam.Scope) error {
 			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
 				Filters: []string{"purity", "candidate.rb > 0.8"}, CapPerVisit: 20})
 			return err
-		}, []string{"kafkaio.Read", "filter", "kafkaio.Write", "kafkaio.Commit"}},
+		}, []string{"Filter/kafkaio.Read/kafkaio.readFn", "Filter/filter.Apply/purity", "Filter/kafkaio.Write/kafkaio.writeFn", "Filter/kafkaio.Commit"}},
 		{"archive", func(s beam.Scope) error {
 			return pipelines.Archive(s, pipelines.ArchiveConfig{Read: read, Archive: archive.Config{Root: "gs://alertbeam-test/archive", Survey: "ztf"},
 				Write: kafkaio.WriteConfig{Config: conn}})
-		}, []string{"kafkaio.Read", "archive", "kafkaio.Commit"}},
+		}, []string{"Archive/kafkaio.Read/kafkaio.readFn", "Archive/archive.Write/archive.writeFn", "Archive/kafkaio.Commit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs, job := &captured{}, &strings.Builder{}
-			log.SetLogger(logs)
-			runners.DryRunLog, runners.DryRunOutput = logs, job
+			logs, out := &captured{}, &bytes.Buffer{}
+			runners.DryRunLog, runners.DryRunOutput = logs, out
 			defer func() { runners.DryRunLog, runners.DryRunOutput = &log.Structural{}, os.Stdout }()
 			p, s := beam.NewPipelineWithRoot()
 			if err := tc.build(s); err != nil {
@@ -88,20 +94,49 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 			if _, err := runners.Run(context.Background(), p); err != nil {
 				t.Fatalf("dry run: %v", err)
 			}
-			out := logs.buf.String()
-			if !strings.Contains(out, "Dry-run: not submitting job") {
-				t.Fatal("the dry run did not say it submitted nothing")
+			var got struct {
+				Job struct {
+					Name      string `json:"name"`
+					ProjectID string `json:"projectId"`
+					Type      string `json:"type"`
+				} `json:"job"`
+				Pipeline struct {
+					Components struct {
+						Transforms map[string]struct {
+							UniqueName string `json:"uniqueName"`
+						} `json:"transforms"`
+					} `json:"components"`
+				} `json:"pipeline"`
 			}
-			if !strings.Contains(job.String(), `"type": "JOB_TYPE_STREAMING"`) {
-				t.Fatalf("the job is not streaming:\n%s", out[:min(len(out), 2000)])
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("the dry run's output is not JSON: %v\n%.2000s", err, out.String())
 			}
-			for _, step := range tc.steps {
-				if !strings.Contains(out, step) {
-					t.Errorf("the job has no step %s", step)
+			if got.Job.Name != "alertbeam-dry-run-test" || got.Job.ProjectID != "alertbeam-test" || got.Job.Type != "JOB_TYPE_STREAMING" {
+				t.Errorf("job = %+v, want the streaming job alertbeam-dry-run-test of alertbeam-test", got.Job)
+			}
+			names := map[string]bool{}
+			for _, tr := range got.Pipeline.Components.Transforms {
+				names[tr.UniqueName] = true
+			}
+			for _, want := range tc.transforms {
+				if !names[want] {
+					t.Errorf("the pipeline has no transform %s; it has %v", want, sorted(names))
 				}
+			}
+			if !strings.Contains(logs.buf.String(), "Dry-run: not submitting job") {
+				t.Error("the dry run did not say it submitted nothing")
 			}
 		})
 	}
+}
+
+func sorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func TestCheckNamesMissingFlags(t *testing.T) {

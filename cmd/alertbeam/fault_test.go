@@ -32,7 +32,8 @@ var (
 	faultBin     string
 )
 
-// alertbeamBinary builds the CLI once for the fault tests.
+// alertbeamBinary builds the CLI once, as make build does, for the tests
+// that run it as users do.
 func alertbeamBinary(t *testing.T) string {
 	faultBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "alertbeam-fault-")

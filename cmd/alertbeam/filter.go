@@ -23,58 +23,7 @@ func init() {
 		name:    "filter",
 		summary: "run filters over a stream and publish each filter's output to its own topic",
 		beam:    true,
-		usage: `
-
-Reads a stream (a per-night topic, or another filter's output topic: filters
-chain), decodes each alert once, runs every --filter and --expr on it, and
-publishes each filter's output to the topic named after the filter (prefixed
-with --topic-prefix). Kept alerts keep their exact bytes unless the filter
-transforms them (nocutouts, drop). An alert a filter fails or panics on goes to
-the dead-letter topic with its error; the stream continues. Offsets are
-committed to --group once every output has published or dropped the alert.
-
---qa runs aggregate QA first, per exposure in observation-time windows: a rate
-check (reject, flag or throttle exposures with too many alerts) and a spatial
-check (clusters and lines of candidates: bleed trails, satellite streaks). The
-filters see only what QA keeps, read back from Kafka by offset once their
-exposure is decided (the watermark passed its window); each flagged group is a
-JSON record on --qa-topic.
-
-A filter spec is a built-in or registered name with optional parameters
-(rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
-(candidate.rb > 0.8 && candidate.ndethist >= 2), or OUT=spec to name the
-output. --list shows the built-ins and their exact cuts. An --expr is always an
-expression, named OUT=expr or after a hash of its text.
-
---definitions TOPIC adds the filters defined at run time with 'alertbeam
-filters add' (and removed with 'alertbeam filters rm') on that compacted
-topic: each applies to the alerts processed after the run reads it, publishes
-to --topic-prefix + its name, and a definition named like a --filter output
-replaces that filter while it stands. Every kept alert carries the headers
-filter.name and filter.version (0 for a --filter, the definition's version
-otherwise). What the run makes of each definition (accepted, removed, or
-rejected with its error, the running filters unchanged) goes to
---status-topic. See 'alertbeam filters' and the README.
-
-Expressions are CEL over the alert's fields by their Avro names. Functions:
-size, has, in, matches, startsWith, int, double, string, the macros all,
-exists, filter, map; abs; math.abs, math.least, math.greatest, math.floor,
-math.ceil, math.round, math.trunc, math.sqrt, math.sign, math.isNaN; the
-string extensions (lowerAscii, split, replace, ...); and the variables
-xmatch.NAME (with --catalog) and lcfit.BAND (light-curve fits).
-
-Examples:
-  alertbeam filter --list
-  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --filter 'bright=bright:max=17'
-  alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
-  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --catalog hip=hip2.csv \
-      --filter 'near=xmatch:cat=hip,r=5' --filter 'nobrightstar:cat=hip' --expr 'has(xmatch.hip) && xmatch.hip.Hpmag < 6.0'
-  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --gw-topic igwn.gwalert \
-      --filter 'gw:cl=90,before=1d,after=6d' --filter 'sn=lcfit:min_points=6,score=0.9'
-  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
-  alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
-      --filter significance:min=5 --cap-per-visit 20
-  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --definitions alertbeam-filters`,
+		usageFn: filterUsage,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			in := addStreamFlags(fs, "alertbeam-filter", "a night's or a filter's output")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
@@ -136,7 +85,7 @@ type filterFlags struct {
 func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.Var(&f.filters, "filter", "a filter spec (repeatable): NAME, NAME:k=v,..., or OUT=spec")
-	fs.Var(&f.exprs, "expr", "a CEL expression filter (repeatable), e.g. 'candidate.rb > 0.8'")
+	fs.Var(&f.exprs, "expr", "a CEL expression filter, [OUT=]EXPR (repeatable), e.g. 'bright=candidate.magpsf < 17.0'; always an expression, never a filter name (see alertbeam filter --help)")
 	fs.Var(&f.catalogs, "catalog", "a catalog for crossmatch filters (repeatable): NAME=PATH[,ra=COL,dec=COL,id=COL,unit=rad,cols=A+B,near=ARCSEC],\n"+
 		"a CSV file with a header row or a FITS binary table; filters xmatch:cat=NAME,r=ARCSEC, brightstar:cat=NAME and\n"+
 		"expressions reading xmatch.NAME.sep, .id and the catalog's numeric columns use it")
@@ -198,4 +147,96 @@ func (f *filterFlags) config(cfg pipelines.FilterConfig, specs []string) pipelin
 	cfg.Filters, cfg.TopicPrefix, cfg.DeadLetterTopic, cfg.CapPerVisit, cfg.QA = specs, *f.prefix, *f.dlq, *f.capN, f.qa
 	cfg.Catalogs, cfg.GWTopic = f.catalogs, *f.gwTopic
 	return cfg
+}
+
+// filterUsage is filter's help text, with what expressions can call read
+// from the expression library itself.
+func filterUsage() string {
+	calls := "(the expression library failed to load: see the error of any --expr)"
+	if c, err := filter.ExprCallables(); err == nil {
+		calls = "Functions: " + strings.Join(c.Functions, ", ") + ".\n\nMethods, x.f(...): " + strings.Join(c.Methods, ", ") +
+			".\n\nMacros: " + strings.Join(c.Macros, ", ") + "; on lists and maps, x.f(v, p): " + strings.Join(c.MethodMacros, ", ") + "."
+	}
+	return filterUsageText + "\n" + wrapText(calls, 78) + "\n" + filterUsageExamples
+}
+
+const filterUsageText = `
+
+Reads a stream (a per-night topic, or another filter's output topic: filters
+chain), decodes each alert once, runs every --filter and --expr on it, and
+publishes each filter's output to the topic named after the filter (prefixed
+with --topic-prefix). Kept alerts keep their exact bytes unless the filter
+transforms them (nocutouts, drop). An alert a filter fails or panics on goes to
+the dead-letter topic with its error; the stream continues. Offsets are
+committed to --group once every output has published or dropped the alert.
+
+--qa runs aggregate QA first, per exposure in observation-time windows: a rate
+check (reject, flag or throttle exposures with too many alerts) and a spatial
+check (clusters and lines of candidates: bleed trails, satellite streaks). The
+filters see only what QA keeps, read back from Kafka by offset once their
+exposure is decided (the watermark passed its window); each flagged group is a
+JSON record on --qa-topic.
+
+A filter spec is a built-in or registered name with optional parameters
+(rb:min=0.8, purity, history:gap=30), a CEL expression over the alert's fields
+(candidate.rb > 0.8 && candidate.ndethist >= 2), or OUT=spec to name the
+output. --list shows the built-ins and their exact cuts. An --expr is always an
+expression, never a filter name. OUT=EXPR names its output: OUT is what stands
+before the first '=' when that is a name ([a-z][a-z0-9_-]*) and the '=' does
+not begin '==' (--expr 'clean=true', --expr 'n = candidate.rb >= 0.5'); the
+expression may hold '=' itself. Unnamed, it is named after a hash of its text.
+
+--definitions TOPIC adds the filters defined at run time with 'alertbeam
+filters add' (and removed with 'alertbeam filters rm') on that compacted
+topic: each applies to the alerts processed after the run reads it, publishes
+to --topic-prefix + its name, and a definition named like a --filter output
+replaces that filter while it stands. Every kept alert carries the headers
+filter.name and filter.version (0 for a --filter, the definition's version
+otherwise). What the run makes of each definition (accepted, removed, or
+rejected with its error, the running filters unchanged) goes to
+--status-topic. See 'alertbeam filters' and the README.
+
+Expressions are CEL (https://cel.dev) over the alert's fields by their Avro
+names (candidate.rb, prv_candidates, diaSource.psfFlux, ...), plus the
+variables xmatch.NAME (with --catalog) and lcfit.BAND (light-curve fits).
+Operators: == != < <= > >= && || ! ?: + - * / % in [list] and x[i]; ints
+and doubles compare with each other. abs(x) and math.abs(x) are the same.
+`
+
+const filterUsageExamples = `
+Examples:
+  alertbeam filter --list
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --filter 'bright=bright:max=17'
+  alertbeam filter --brokers localhost:9092 --topic purity --expr 'candidate.rb > 0.8 && candidate.ndethist >= 2'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --catalog hip=hip2.csv \
+      --filter 'near=xmatch:cat=hip,r=5' --filter 'nobrightstar:cat=hip' --expr 'has(xmatch.hip) && xmatch.hip.Hpmag < 6.0'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --gw-topic igwn.gwalert \
+      --filter 'gw:cl=90,before=1d,after=6d' --filter 'sn=lcfit:min_points=6,score=0.9'
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --qa 'rate=3x,spatial=k=5:r=20' --filter purity
+  alertbeam filter --brokers localhost:9092 --topic lsst_20261124 --survey lsst --registry http://localhost:8081 \
+      --filter significance:min=5 --cap-per-visit 20
+  alertbeam filter --brokers localhost:9092 --topic ztf_20261124_programid1 --filter purity --definitions alertbeam-filters`
+
+// wrapText breaks text into lines of at most width columns at spaces,
+// keeping its line breaks.
+func wrapText(text string, width int) string {
+	var b strings.Builder
+	for i, para := range strings.Split(text, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		col := 0
+		for _, word := range strings.Fields(para) {
+			if col > 0 && col+1+len(word) > width {
+				b.WriteByte('\n')
+				col = 0
+			} else if col > 0 {
+				b.WriteByte(' ')
+				col++
+			}
+			b.WriteString(word)
+			col += len(word)
+		}
+	}
+	return b.String()
 }

@@ -25,9 +25,19 @@ done
 exec BOOT $args
 `
 
+// shippedLDFlags are the Makefile's LDFLAGS: the binaries the tests start
+// are built as make build and make crosscompile build them (stripped; the
+// Makefile's build tags reach go build through GOFLAGS).
+const shippedLDFlags = "-ldflags=-s -w"
+
+// goBuild builds pkg into out, as shipped when it is alertbeam.
 func goBuild(t *testing.T, out, pkg string, env ...string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	args := []string{"build", "-o", out}
+	if pkg == "github.com/alertbeam/alertbeam/cmd/alertbeam" {
+		args = append(args, shippedLDFlags)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)

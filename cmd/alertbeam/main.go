@@ -130,6 +130,10 @@ type command struct {
 	// setup declares the subcommand's flags and returns what runs it.
 	setup func(fs *flag.FlagSet) func(ctx context.Context, env *env) error
 	usage string // extra usage text: arguments and examples
+	// usageFn, when set, makes the extra usage text instead, when help is
+	// shown: for text read from a library (what CEL expressions can call)
+	// that would otherwise be built at every start.
+	usageFn func() string
 }
 
 // env is what a running subcommand sees.
@@ -239,7 +243,11 @@ func newFlagSet(c *command, stderr io.Writer) (*flag.FlagSet, func(context.Conte
 	}
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "alertbeam %s: %s\n\nUsage:\n  alertbeam %s [flags]%s\n\nFlags:\n", c.name, c.summary, c.name, c.usage)
+		usage := c.usage
+		if c.usageFn != nil {
+			usage = c.usageFn()
+		}
+		fmt.Fprintf(w, "alertbeam %s: %s\n\nUsage:\n  alertbeam %s [flags]%s\n\nFlags:\n", c.name, c.summary, c.name, usage)
 		printFlags(w, fs, func(n string) bool { return own[n] })
 		if c.beam {
 			fmt.Fprint(w, "\nStopping: the first Ctrl-C (SIGINT or SIGTERM) drains: reads stop, what is in flight reaches its\n"+

@@ -222,25 +222,81 @@ func TestDistributeArchiveThenReplayIntoFilter(t *testing.T) {
 	}
 }
 
-// distribute --runner=dataflow --dry_run writes the job it would submit to
-// stdout, as Dataflow's JSON, and submits nothing.
+// A pipeline command with --runner=dataflow --dry_run writes the job it
+// would submit to stdout, with no credentials and no network: one JSON
+// document holding Dataflow's job request (streaming, with the name asked
+// for) and the pipeline model with the command's transforms: the Kafka
+// read, what the command does and the writes. The filters of --expr
+// 'clean=true' and 'n = ...' are named clean and n.
 func TestDataflowDryRunPrintsJob(t *testing.T) {
-	cmd := exec.Command(alertbeamBinary(t), "distribute", "--brokers", "localhost:1", "--topic", "ingest",
-		"--runner=dataflow", "--dry_run", "--project", "alertbeam-test", "--region", "us-central1", "--staging_location", "gs://bucket/staging")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("dry run: %v\n%s", err, stderr.String())
+	dataflow := []string{"--brokers", "localhost:1", "--topic", "ingest", "--runner=dataflow", "--dry_run",
+		"--project", "alertbeam-test", "--region", "us-central1", "--staging_location", "gs://bucket/staging"}
+	for _, c := range []struct {
+		args       []string
+		job        string
+		transforms []string
+		stderr     string // a line the command prints
+	}{
+		{append([]string{"distribute", "--job_name", "ztf-distribute"}, dataflow...), "ztf-distribute",
+			[]string{"Distribute/kafkaio.Read/kafkaio.readFn", "Distribute/fanout.Route/fanout.routeFn", "Distribute/kafkaio.Write/kafkaio.writeFn"},
+			"distributing ingest on localhost:1 (group alertbeam-distribute) on the dataflow runner\n"},
+		{append([]string{"filter", "--job_name", "ztf-filter", "--expr", "clean=true", "--expr", "n = candidate.rb >= 0.5"}, dataflow...), "ztf-filter",
+			[]string{"Filter/kafkaio.Read/kafkaio.readFn", "Filter/filter.Apply/filter.applyFn", "Filter/kafkaio.Write/kafkaio.writeFn"},
+			"filtering ingest with 2 filters on the dataflow runner:\n  clean -> clean\n  n -> n\n"},
+	} {
+		cmd := exec.Command(alertbeamBinary(t), c.args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.args[0], err, stderr.String())
+		}
+		var got struct {
+			Job struct {
+				ProjectID string `json:"projectId"`
+				Type      string `json:"type"`
+				Name      string `json:"name"`
+			} `json:"job"`
+			Pipeline struct {
+				Components struct {
+					Transforms map[string]struct {
+						UniqueName string `json:"uniqueName"`
+					} `json:"transforms"`
+				} `json:"components"`
+			} `json:"pipeline"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatalf("%s: stdout is not the dry run's JSON: %v\n%.2000s", c.args[0], err, stdout.String())
+		}
+		if !strings.Contains(stderr.String(), c.stderr) {
+			t.Errorf("%s: stderr lacks %q:\n%s", c.args[0], c.stderr, stderr.String())
+		}
+		if got.Job.ProjectID != "alertbeam-test" || got.Job.Type != "JOB_TYPE_STREAMING" || got.Job.Name != c.job {
+			t.Errorf("%s: job %+v, want the streaming job %s of project alertbeam-test", c.args[0], got.Job, c.job)
+		}
+		names := map[string]bool{}
+		for _, tr := range got.Pipeline.Components.Transforms {
+			names[tr.UniqueName] = true
+		}
+		for _, want := range c.transforms {
+			if !names[want] {
+				t.Errorf("%s: the pipeline has no transform %s", c.args[0], want)
+			}
+		}
 	}
-	var job struct {
-		ProjectID string `json:"projectId"`
-		Type      string `json:"type"`
-		Name      string `json:"name"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &job); err != nil {
-		t.Fatalf("stdout is not the job's JSON: %v\n%s", err, stdout.String())
-	}
-	if job.ProjectID != "alertbeam-test" || job.Type != "JOB_TYPE_STREAMING" || job.Name == "" {
-		t.Fatalf("job %+v, want a streaming job of project alertbeam-test", job)
+}
+
+// filter --help lists what expressions can call, abs and math.abs among
+// the functions, and the macros as they are called.
+func TestFilterHelpListsFunctions(t *testing.T) {
+	code, _, errOut := runCLI(t, "filter", "--help")
+	help := strings.Join(strings.Fields(errOut), " ")
+	for _, want := range []string{
+		"Functions: abs, bool,", " math.abs, ", " math.sqrt, ", "Methods, x.f(...): charAt, contains,", " startsWith, ",
+		"Macros: cel.bind, has, math.greatest, math.least; on lists and maps, x.f(v, p): all, exists, exists_one, filter, map, optFlatMap, optMap.",
+		"abs(x) and math.abs(x) are the same.",
+	} {
+		if code != 0 || !strings.Contains(help, want) {
+			t.Errorf("filter --help (exit %d) lacks %q", code, want)
+		}
 	}
 }

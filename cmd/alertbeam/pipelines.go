@@ -124,7 +124,10 @@ Examples:
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --stop-at-end
   alertbeam distribute --brokers localhost:9092 --topic ztf_ingest --archive gs://my-bucket/archive
-  alertbeam distribute --runner=flink --endpoint=localhost:8099 --brokers kafka:9092 --topic ztf_ingest`,
+  alertbeam distribute --runner=flink --endpoint=localhost:8099 --brokers kafka:9092 --topic ztf_ingest
+  alertbeam distribute --runner=dataflow --dry_run --project my-project --region us-central1 \
+      --staging_location gs://my-bucket/staging --brokers kafka:9092 --topic ztf_ingest > job.json
+      (the Dataflow job and its pipeline as JSON on stdout; nothing is submitted)`,
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			in := addStreamFlags(fs, "alertbeam-distribute", "ingest")
 			survey := fs.String("survey", "ztf", "ztf or lsst")

@@ -82,8 +82,8 @@ func BenchmarkCodec(b *testing.B) {
 		})
 	}
 	// References, not options: deflate as usually written (a new writer
-	// per block, level 6), which is what the ~1 ms per alert in DESIGN.md
-	// measured, and zstd's default level.
+	// per block, level 6), which is what the ~1 ms per alert in
+	// docs/design.md ("Archive") measured, and zstd's default level.
 	b.Run("compress/deflate-6-new-writer", func(b *testing.B) {
 		b.SetBytes(int64(total / len(datums)))
 		compressed := 0

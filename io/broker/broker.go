@@ -39,7 +39,7 @@
 //     only every log.cleaner.backoff.ms (an hour by default), where real
 //     Kafka checks every five minutes: a record written with a years-old
 //     timestamp survives here long after real Kafka has deleted it. Do not
-//     take the embedded broker's silence as proof (DESIGN.md, "Time").
+//     take the embedded broker's silence as proof (docs/design.md, "Time").
 //
 // The embedded broker is for one machine: it is a single node with
 // replication factor 1, and it is measured at a few thousand 60 KB alerts

@@ -13,7 +13,6 @@ import (
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/ext"
 
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
@@ -45,9 +44,10 @@ import (
 // result that is not a bool is an error naming the field, before anything
 // runs. Ints and doubles compare with each other (ndethist >= 2.0 works);
 // arithmetic needs matching types (magpsf + 1.0). The CEL standard library,
-// math.* (math.abs, math.floor, math.least, ...), the string extensions and
-// cel.bind (naming a subexpression) are available; nothing an expression
-// can call has side effects. Each
+// abs, math.* (math.abs, math.floor, math.least, ...), the string
+// extensions and cel.bind (naming a subexpression) are available (see
+// celfuncs.go and ExprCallables); nothing an expression can call has side
+// effects. Each
 // evaluation is limited to CostLimit cost units (about one per field read,
 // comparison or list element), so a runaway comprehension becomes a
 // dead-letter error rather than a stalled pipeline. See celtypes.go for how
@@ -105,14 +105,10 @@ func envFor(survey string) (*celEnv, error) {
 		cel.CustomTypeProvider(cs),
 		cel.Variable(rootVar, cs.root.celType),
 		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Math(),
-		ext.Strings(),
-		ext.Bindings(),
 		cel.Variable(xmatchVar, xmatchType),
 		cel.Variable(lcfitVar, lcfitType),
-		absFunction,
 	}
+	opts = append(opts, library...)
 	for _, name := range cs.root.order {
 		opts = append(opts, cel.Variable(name, cs.root.fields[name].celType))
 	}
@@ -199,6 +195,10 @@ func (e *celEnv) explain(src string, iss *cel.Issues) string {
 			lines = append(lines, line)
 		case strings.Contains(ce.Message, "no matching overload") && x.Kind() == celast.CallKind:
 			call := x.AsCall()
+			if why := notAMethod(call.FunctionName()); call.IsMemberFunction() && why != "" {
+				lines = append(lines, why)
+				continue
+			}
 			args := call.Args()
 			if call.IsMemberFunction() {
 				args = append([]celast.Expr{call.Target()}, args...)
@@ -219,8 +219,17 @@ func (e *celEnv) explain(src string, iss *cel.Issues) string {
 				lines = append(lines, fmt.Sprintf("%s does not apply to %s", strings.Trim(call.FunctionName(), "_"), strings.Join(ops, " and ")))
 			}
 		case strings.Contains(ce.Message, "undeclared reference"):
-			if x.Kind() == celast.IdentKind {
-				lines = append(lines, fmt.Sprintf("no variable %s%s", x.AsIdent(), suggest(x.AsIdent(), append([]string{rootVar}, e.cs.root.order...))))
+			switch x.Kind() {
+			case celast.IdentKind:
+				line := fmt.Sprintf("no variable %s%s", x.AsIdent(), suggest(x.AsIdent(), append([]string{rootVar}, e.cs.root.order...)))
+				if _, ok := Lookup(x.AsIdent()); ok {
+					line += fmt.Sprintf(" (%s is a registered filter: give it as a filter spec, e.g. --filter %s, not as an expression)", x.AsIdent(), x.AsIdent())
+				}
+				lines = append(lines, line)
+			case celast.CallKind:
+				if line := unknownFunction(x.AsCall()); line != "" {
+					lines = append(lines, line)
+				}
 			}
 		}
 	}

@@ -1,7 +1,11 @@
 package filter_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,41 +215,152 @@ func TestExpressionEnvironmentCoversSchemas(t *testing.T) {
 	}
 }
 
-// An expression given as such is never read as a filter name, and abs is
-// declared beside math.abs.
-func TestExprSpecAndAbs(t *testing.T) {
-	for _, c := range []struct{ in, spec, name string }{
-		{"clean=true", "clean=(true)", "clean"},
-		{"true", "(true)", ""},
-		{"ok=candidate.rb > 0.5", "ok=candidate.rb > 0.5", "ok"},
-		{"candidate.rb == 0.5", "candidate.rb == 0.5", ""},
+// An --expr value splits into its name and its expression at the first
+// '=' when a name stands before it and the '=' is not part of "==", and
+// always compiles as an expression: under that name, or the hash of its
+// text as given.
+func TestExprSpecForms(t *testing.T) {
+	hash := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return "expr-" + hex.EncodeToString(h[:4])
+	}
+	for _, c := range []struct {
+		in, name, expr, spec string
+		built                string // the filter's name; "" when Build must fail
+	}{
+		{"clean=true", "clean", "true", "clean=(true)", "clean"},
+		{"true", "", "true", hash("true") + "=(true)", hash("true")},
+		{"  n = candidate.rb >= 0.5 ", "n", "candidate.rb >= 0.5", "n=candidate.rb >= 0.5", "n"},
+		{"x=candidate.rb>=0.5", "x", "candidate.rb>=0.5", "x=candidate.rb>=0.5", "x"},
+		{"two-step_1=candidate.ndethist >= 2", "two-step_1", "candidate.ndethist >= 2", "two-step_1=candidate.ndethist >= 2", "two-step_1"},
+		{"candidate.rb == 0.5", "", "candidate.rb == 0.5", "candidate.rb == 0.5", hash("candidate.rb == 0.5")},
+		{"candid==1", "", "candid==1", "candid==1", hash("candid==1")},
+		{"candid != 1", "", "candid != 1", "candid != 1", hash("candid != 1")},
+		{"candid<=1", "", "candid<=1", "candid<=1", hash("candid<=1")},
+		{"s=objectId == 'a=b'", "s", "objectId == 'a=b'", "s=objectId == 'a=b'", "s"},
+		{"objectId == 'x=y'", "", "objectId == 'x=y'", "objectId == 'x=y'", hash("objectId == 'x=y'")},
+		{"a=candid=1", "a", "candid=1", "a=candid=1", ""},  // CEL has no '='
+		{"Clean=true", "", "Clean=true", "Clean=true", ""}, // not a name
+		{"candid= =1", "candid", "=1", "candid=(=1)", ""},  // never candid==1
+		{"nocutouts", "", "nocutouts", hash("nocutouts") + "=(nocutouts)", ""},
 	} {
+		name, expr := filter.SplitExpr(c.in)
+		if name != c.name || expr != c.expr {
+			t.Errorf("SplitExpr(%q) = %q, %q; want %q, %q", c.in, name, expr, c.name, c.expr)
+		}
 		spec := filter.ExprSpec(c.in)
 		if spec != c.spec {
 			t.Errorf("ExprSpec(%q) = %q, want %q", c.in, spec, c.spec)
 		}
 		f, err := filter.Build(spec, "ztf")
-		if err != nil {
-			t.Fatalf("%q: %v", spec, err)
-		}
-		if c.name != "" && f.Name() != c.name {
-			t.Errorf("%q is named %q, want %q", spec, f.Name(), c.name)
+		switch {
+		case c.built == "" && err == nil:
+			t.Errorf("%q built %s, want an error", c.in, f.Name())
+		case c.built != "" && err != nil:
+			t.Errorf("%q: %v", c.in, err)
+		case c.built != "" && f.Name() != c.built:
+			t.Errorf("%q is named %q, want %q", c.in, f.Name(), c.built)
 		}
 	}
-	rb := float32(0.3)
-	a := filter.OfZTF(&ztf.Alert{Candidate: ztf.Candidate{Rb: &rb, Magpsf: 18}})
-	for src, want := range map[string]bool{
-		"clean=true":                         true,
-		"abs(candidate.magpsf - 19.0) < 1.5": true,
-		"abs(-3) == 3":                       true,
-		"abs(candidate.rb - 0.5) < 0.1":      false,
-	} {
+	a := filtertest.ZTF(1)
+	for _, src := range []string{"clean=true", "true"} {
 		f, err := filter.Build(filter.ExprSpec(src), "ztf")
 		if err != nil {
-			t.Fatalf("%q: %v", src, err)
+			t.Fatal(err)
 		}
-		if got, err := f.Keep(a); err != nil || got != want {
-			t.Errorf("%q kept %v (%v), want %v", src, got, err, want)
+		if ok, err := f.Keep(a); !ok || err != nil {
+			t.Errorf("%q kept %v (%v), want true", src, ok, err)
+		}
+	}
+}
+
+// abs(x) takes doubles and ints, negative or positive, in a filter run as
+// pipelines run it (encoded, decoded, filtered on prism) over simulated
+// alerts whose values the test sets.
+func TestAbsOnSimulatedAlerts(t *testing.T) {
+	n := generate(t, nightConfig(sim.SurveyZTF, 10, false))
+	magdiff := []float32{-0.3, -0.05, 0, 0.05, 0.3}
+	ndethist := []int{1, 2, 3, 4, 5}
+	alerts := make([]*filter.Alert, len(magdiff))
+	ids := make([]int64, len(magdiff))
+	for i := range alerts {
+		z := *n.alerts[i].ZTF // a copy: the night is shared by the tests
+		z.Candidate.Magdiff, z.Candidate.Ndethist = &magdiff[i], ndethist[i]
+		alerts[i], ids[i] = filter.OfZTF(&z), z.Candid
+	}
+	for _, c := range []struct {
+		expr string
+		want []int64
+	}{
+		{"small=abs(candidate.magdiff) < 0.1", []int64{ids[1], ids[2], ids[3]}},
+		{"big=abs(candidate.magdiff) > 0.1", []int64{ids[0], ids[4]}},
+		{"near3=abs(candidate.ndethist - 3) <= 1", []int64{ids[1], ids[2], ids[3]}},
+		{"far3=abs(candidate.ndethist - 3) == 2", []int64{ids[0], ids[4]}},
+		{"same=abs(candidate.magdiff) == math.abs(candidate.magdiff)", ids},
+	} {
+		got := filtertest.Kept(t, filter.ExprSpec(c.expr), alerts...)
+		slices.Sort(c.want)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s kept %v, want %v", c.expr, got, c.want)
+		}
+	}
+}
+
+// Calling a function that does not exist says which one was meant, if any,
+// and what expressions can call; so does a function called as a method and
+// a filter name given as an expression.
+func TestUnknownFunctionErrors(t *testing.T) {
+	const listing = "; expressions can call functions "
+	for _, c := range []struct{ src, why string }{
+		{"sqrt(candidate.magpsf) > 1.0", "no function sqrt (did you mean math.sqrt?)" + listing},
+		{"fabs(candidate.magdiff) < 0.1", "no function fabs (did you mean abs or has?)" + listing},
+		{"math.abz(candidate.magdiff) < 0.1", "no function math.abz (did you mean math.abs?)" + listing},
+		{"objectId.startwith('ZTF')", "no method startwith (did you mean startsWith?)" + listing},
+		{"candidate.magdiff.abs() < 0.1", "abs is a function, not a method: write abs(x)\n"},
+		{"(purity)", "no variable purity (purity is a registered filter: give it as a filter spec, e.g. --filter purity, not as an expression)\n"},
+	} {
+		_, err := filter.Expr("x", c.src, "ztf")
+		if err == nil {
+			t.Fatalf("%q compiled", c.src)
+		}
+		why, ok := strings.CutPrefix(err.Error(), fmt.Sprintf("filter: expression %q for ztf: ", c.src))
+		if !ok || !strings.HasPrefix(why, c.why) {
+			t.Errorf("%q: error\n%v\nwant it to begin %q", c.src, err, c.why)
+			continue
+		}
+		if !strings.HasSuffix(c.why, listing) {
+			continue
+		}
+		list, _, _ := strings.Cut(why[len(c.why):], "\n")
+		for _, want := range []string{"abs, ", "math.abs, ", "math.sqrt, ", "int, ", "size, ", "x.startsWith(), ", "has, ", "math.least, ", "cel.bind, ", "x.exists(), "} {
+			if !strings.Contains(list, want) {
+				t.Errorf("%q: the listing lacks %q: %s", c.src, want, list)
+			}
+		}
+		for _, operator := range []string{"_+_", "@in", "cel.@block", " in, "} {
+			if strings.Contains(list, operator) {
+				t.Errorf("%q: the listing names the operator %q: %s", c.src, operator, list)
+			}
+		}
+	}
+}
+
+// The macros listed are exactly CEL's standard ones and those of the math
+// and bindings extensions, each spelled as users call it.
+func TestExprCallablesMacros(t *testing.T) {
+	c, err := filter.ExprCallables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"cel.bind", "has", "math.greatest", "math.least"}; !slices.Equal(c.Macros, want) {
+		t.Errorf("Macros = %v, want %v", c.Macros, want)
+	}
+	if want := []string{"all", "exists", "exists_one", "filter", "map", "optFlatMap", "optMap"}; !slices.Equal(c.MethodMacros, want) {
+		t.Errorf("MethodMacros = %v, want %v", c.MethodMacros, want)
+	}
+	for _, f := range []string{"abs", "math.abs"} {
+		if !slices.Contains(c.Functions, f) {
+			t.Errorf("Functions lacks %s: %v", f, c.Functions)
 		}
 	}
 }

@@ -196,21 +196,44 @@ func Build(spec, survey string) (*Filter, error) {
 }
 
 // ExprSpec turns an expression given as such ("OUT=EXPR" or "EXPR", e.g.
-// from --expr) into a spec Build compiles as an expression, even where the
-// expression alone would read as a filter name ("clean=true", "true"):
-// such an expression is put in parentheses, which CEL ignores. Its output
-// name stays the same unless it is derived from the text (an unnamed
-// expression that needed the parentheses).
+// from --expr; see SplitExpr) into a spec Build compiles as that
+// expression, even where the expression alone would read as a filter name
+// ("clean=true", "true") or, starting with '=' ("n= =1"), would merge with
+// its name's '=' into another expression ("n==1"): such an expression is
+// put in parentheses, which CEL ignores. An unnamed one is then named
+// explicitly, after the hash of the text as given, so that its name is the
+// one it would have had without them.
 func ExprSpec(s string) string {
-	s = strings.TrimSpace(s)
-	out, body := "", s
-	if m := namedRE.FindStringSubmatch(s); m != nil {
-		out, body = m[1]+"=", strings.TrimSpace(m[2])
-	}
-	if registeredRE.MatchString(body) {
+	out, body := SplitExpr(s)
+	if registeredRE.MatchString(body) || strings.HasPrefix(body, "=") {
+		if out == "" {
+			out = exprName(body)
+		}
 		body = "(" + body + ")"
 	}
-	return out + body
+	if out == "" {
+		return body
+	}
+	return out + "=" + body
+}
+
+// SplitExpr splits an expression given as such into its output name and
+// the expression. The name is what stands before the first '=', spaces
+// trimmed, if that is a valid name (see ValidName) and the '=' does not
+// begin "==": "clean=true" is (clean, true), "n = a >= 1" is (n, a >= 1),
+// and "x == 1", "candidate.rb>=0.5", "objectId == 'a=b'" have no name. The
+// expression may hold '=' itself: "a=b=c" is (a, b=c).
+func SplitExpr(s string) (name, expr string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexByte(s, '=')
+	if i < 0 || strings.HasPrefix(s[i+1:], "=") {
+		return "", s
+	}
+	name = strings.TrimSpace(s[:i])
+	if !nameRE.MatchString(name) {
+		return "", s
+	}
+	return name, strings.TrimSpace(s[i+1:])
 }
 
 func build(spec, survey string) (*Filter, error) {
