@@ -76,7 +76,7 @@ type Config struct {
 // network outage, as kafkaio.DefaultRetryTimeout does for brokers.
 const DefaultRetryTimeout = 5 * time.Minute
 
-func (c *Config) defaults() {
+func (c Config) withDefaults() Config {
 	if c.Codec == "" {
 		c.Codec = DefaultCodec
 	}
@@ -101,11 +101,12 @@ func (c *Config) defaults() {
 	if c.RetryTimeout == 0 {
 		c.RetryTimeout = DefaultRetryTimeout
 	}
+	return c
 }
 
 // Validate reports the first problem with c, after defaults.
 func (c Config) Validate() error {
-	c.defaults()
+	c = c.withDefaults()
 	switch {
 	case c.Root == "":
 		return errors.New("archive: Root is empty (want a directory or gs://bucket/prefix)")
@@ -143,7 +144,7 @@ type Outputs struct {
 // an invalid cfg.
 func Write(s beam.Scope, recs beam.PCollection, cfg Config) Outputs {
 	s = s.Scope("archive.Write")
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}

@@ -128,7 +128,7 @@ type committer struct {
 }
 
 func newCommitter(ctx context.Context, cfg Config) (*committer, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	comp, err := newCompressor(cfg.Codec)
 	if err != nil {
 		return nil, err

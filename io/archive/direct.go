@@ -35,7 +35,7 @@ type Stager struct {
 
 // NewDirect opens the store of cfg (Survey and Root required).
 func NewDirect(ctx context.Context, cfg Config) (*Direct, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

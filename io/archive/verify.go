@@ -183,7 +183,7 @@ type RepairResult struct {
 func Repair(ctx context.Context, root, survey, night string, cfg Config) (RepairResult, error) {
 	var res RepairResult
 	cfg.Root, cfg.Survey = root, survey
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := parseNight(night); err != nil {
 		return res, err
 	}

@@ -48,6 +48,21 @@ type Committed struct {
 	Offset    int64
 }
 
+// Validate reports the first problem with c: Commit panics with it, so a
+// caller that wants an error calls Validate first.
+func (c CommitConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if c.Group == "" {
+		return errors.New("kafkaio: Commit needs a consumer group")
+	}
+	if c.Units < 1 {
+		return fmt.Errorf("kafkaio: Commit needs Units >= 1, got %d", c.Units)
+	}
+	return nil
+}
+
 // Commit advances the consumer group's offsets from the acknowledgements of
 // every sink. Per partition, it commits the offset after the longest run of
 // records, in the order they were read, whose ack units all add up to
@@ -61,14 +76,8 @@ type Committed struct {
 // that the sinks wrote it.
 func Commit(s beam.Scope, cfg CommitConfig, acks ...beam.PCollection) beam.PCollection {
 	s = s.Scope("kafkaio.Commit")
-	if err := cfg.Config.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		panic(err)
-	}
-	if cfg.Group == "" {
-		panic(errors.New("kafkaio: Commit needs a consumer group"))
-	}
-	if cfg.Units < 1 {
-		panic(fmt.Errorf("kafkaio: Commit needs Units >= 1, got %d", cfg.Units))
 	}
 	// Sinks ack in their own windows (the archive's are event-time
 	// windows); commits are global, and Flatten needs one windowing.

@@ -160,7 +160,7 @@ type ReadConfig struct {
 	BatchRecords      int
 }
 
-func (c *ReadConfig) defaults() {
+func (c ReadConfig) withDefaults() ReadConfig {
 	if c.Start == "" {
 		c.Start = StartEarliest
 	}
@@ -182,6 +182,7 @@ func (c *ReadConfig) defaults() {
 	if c.BatchRecords == 0 {
 		c.BatchRecords = 500
 	}
+	return c
 }
 
 // Validate checks a read config and says which setting to fix.
@@ -249,7 +250,7 @@ type WriteConfig struct {
 	DisableIdempotence bool
 }
 
-func (c *WriteConfig) defaults() {
+func (c WriteConfig) withDefaults() WriteConfig {
 	if c.Compression == "" {
 		c.Compression = "none"
 	}
@@ -262,6 +263,7 @@ func (c *WriteConfig) defaults() {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 1000000
 	}
+	return c
 }
 
 // CheckCompression checks a WriteConfig.Compression name, for flags that

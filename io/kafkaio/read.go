@@ -41,7 +41,7 @@ const noEnd = math.MaxInt64
 // report the error yourself.
 func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
 	s = s.Scope("kafkaio.Read")
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}

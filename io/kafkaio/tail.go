@@ -20,6 +20,20 @@ type TailConfig struct {
 	Since time.Time
 }
 
+// Validate reports the first problem with c, as Tail would.
+func (c TailConfig) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if c.Topic == "" {
+		return errors.New("kafkaio: Tail needs a topic")
+	}
+	if (c.Last > 0) == !c.Since.IsZero() {
+		return errors.New("kafkaio: Tail needs exactly one of Last (> 0) and Since")
+	}
+	return nil
+}
+
 // Tail reads the end of a topic once, outside any pipeline, and returns
 // its records oldest first (by record timestamp, then partition and
 // offset): with Last, the Last records with the latest timestamps (each
@@ -28,11 +42,8 @@ type TailConfig struct {
 // as it was when Tail started. It is a sample for trying things (filters
 // try), not a pipeline read: nothing is committed.
 func Tail(ctx context.Context, cfg TailConfig) ([]Record, error) {
-	if cfg.Topic == "" {
-		return nil, errors.New("kafkaio: Tail needs a topic")
-	}
-	if (cfg.Last > 0) == !cfg.Since.IsZero() {
-		return nil, errors.New("kafkaio: Tail needs exactly one of Last (> 0) and Since")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	sc, err := SaramaConfig(cfg.Config)
 	if err != nil {

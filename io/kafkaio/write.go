@@ -29,7 +29,7 @@ func init() {
 // is acknowledged that was not written. It panics on an invalid cfg.
 func Write(s beam.Scope, cfg WriteConfig, msgs beam.PCollection) beam.PCollection {
 	s = s.Scope("kafkaio.Write")
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
@@ -96,7 +96,7 @@ func outputLabel(kind string) string {
 // from every in-sync replica, idempotence, batching, cfg.Compression), for
 // code outside a pipeline that must produce exactly as Write does.
 func ProducerConfig(cfg WriteConfig) (*sarama.Config, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	sc, err := saramaConfig(cfg.Config)
 	if err != nil {
 		return nil, err
@@ -359,7 +359,7 @@ func (fn *writeFn) ensureTopic(ctx context.Context, topic string) error {
 // TopicDetail is how Write creates a topic it writes to: cfg's partitions,
 // replication, retention and max.message.bytes.
 func TopicDetail(cfg WriteConfig) *sarama.TopicDetail {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	detail := &sarama.TopicDetail{
 		NumPartitions:     cfg.Partitions,
 		ReplicationFactor: cfg.Replication,

@@ -46,19 +46,36 @@ type Config struct {
 // program), never the whole packet.
 func Route(s beam.Scope, recs beam.PCollection, cfg Config) beam.PCollection {
 	s = s.Scope("fanout.Route")
-	if cfg.DeadLetterTopic == "" {
-		cfg.DeadLetterTopic = deadletter.DefaultTopic
-	}
-	if cfg.Units == 0 {
-		cfg.Units = 1
-	}
-	if cfg.Survey != schemas.ZTF && cfg.Survey != schemas.LSST {
-		panic(fmt.Errorf("fanout: unknown survey %q (want ztf or lsst)", cfg.Survey))
-	}
-	if cfg.Survey == schemas.LSST && cfg.Registry == "" {
-		panic(errors.New("fanout: LSST needs a schema registry URL"))
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		panic(err)
 	}
 	return beam.ParDo(s, &routeFn{Cfg: cfg}, recs)
+}
+
+func (c Config) withDefaults() Config {
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = deadletter.DefaultTopic
+	}
+	if c.Units == 0 {
+		c.Units = 1
+	}
+	return c
+}
+
+// Validate reports the first problem with c, after defaults: Route panics
+// with it, so a caller that wants an error calls Validate first.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Survey != schemas.ZTF && c.Survey != schemas.LSST:
+		return fmt.Errorf("fanout: unknown survey %q (want ztf or lsst)", c.Survey)
+	case c.Survey == schemas.LSST && c.Registry == "":
+		return errors.New("fanout: LSST needs a schema registry URL")
+	case c.Units < 0:
+		return fmt.Errorf("fanout: Units must be positive, got %d", c.Units)
+	}
+	return nil
 }
 
 type routeFn struct {

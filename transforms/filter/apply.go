@@ -137,6 +137,59 @@ type Kept struct {
 	LiveCap     int
 }
 
+func (c Config) withDefaults() Config {
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = deadletter.DefaultTopic
+	}
+	if c.Units == 0 {
+		c.Units = 1
+	}
+	return c
+}
+
+// Validate reports the first problem with c, after defaults, that Apply
+// would return: an unknown survey, a filter spec that does not build, a
+// catalog or a gravitational-wave topic a filter needs and c lacks.
+func (c Config) Validate() error {
+	_, err := c.withDefaults().build()
+	return err
+}
+
+// build checks c and builds its filters.
+func (c Config) build() ([]*Filter, error) {
+	if c.Units < 0 || c.CapPerVisit < 0 || c.CapWindow < 0 {
+		return nil, fmt.Errorf("filter: negative Units, CapPerVisit or CapWindow")
+	}
+	if c.Survey != schemas.ZTF && c.Survey != schemas.LSST {
+		return nil, fmt.Errorf("filter: unknown survey %q (want ztf or lsst)", c.Survey)
+	}
+	if c.Survey == schemas.LSST && c.Registry == "" {
+		return nil, errors.New("filter: LSST needs a schema registry URL")
+	}
+	if len(c.Filters) == 0 && c.Definitions == nil {
+		return nil, errors.New("filter: no filters to apply")
+	}
+	if c.Definitions != nil {
+		if c.Definitions.Topic == "" {
+			return nil, errors.New("filter: Definitions without a topic")
+		}
+		if c.CapPerVisit > 0 {
+			return nil, errors.New("filter: a per-visit cap does not work with live definitions yet (--cap-per-visit with --definitions)")
+		}
+	}
+	fs, err := buildAll(c.Filters, c.Survey)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckCatalogs(fs, c.Catalogs); err != nil {
+		return nil, err
+	}
+	if usesGW(fs) && c.GW == nil {
+		return nil, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
+	}
+	return fs, nil
+}
+
 // Apply decodes every record once and runs it through every filter of
 // cfg.Filters, each filter publishing to its own output.
 //
@@ -157,41 +210,10 @@ type Kept struct {
 // anything runs.
 func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	s = s.Scope("filter.Apply")
-	if cfg.DeadLetterTopic == "" {
-		cfg.DeadLetterTopic = deadletter.DefaultTopic
-	}
-	if cfg.Units == 0 {
-		cfg.Units = 1
-	}
-	if cfg.Units < 0 || cfg.CapPerVisit < 0 || cfg.CapWindow < 0 {
-		return Outputs{}, fmt.Errorf("filter: negative Units, CapPerVisit or CapWindow")
-	}
-	if cfg.Survey != schemas.ZTF && cfg.Survey != schemas.LSST {
-		return Outputs{}, fmt.Errorf("filter: unknown survey %q (want ztf or lsst)", cfg.Survey)
-	}
-	if cfg.Survey == schemas.LSST && cfg.Registry == "" {
-		return Outputs{}, errors.New("filter: LSST needs a schema registry URL")
-	}
-	if len(cfg.Filters) == 0 && cfg.Definitions == nil {
-		return Outputs{}, errors.New("filter: no filters to apply")
-	}
-	if cfg.Definitions != nil {
-		if cfg.Definitions.Topic == "" {
-			return Outputs{}, errors.New("filter: Definitions without a topic")
-		}
-		if cfg.CapPerVisit > 0 {
-			return Outputs{}, errors.New("filter: a per-visit cap does not work with live definitions yet (--cap-per-visit with --definitions)")
-		}
-	}
-	fs, err := buildAll(cfg.Filters, cfg.Survey)
+	cfg = cfg.withDefaults()
+	fs, err := cfg.build()
 	if err != nil {
 		return Outputs{}, err
-	}
-	if err := CheckCatalogs(fs, cfg.Catalogs); err != nil {
-		return Outputs{}, err
-	}
-	if usesGW(fs) && cfg.GW == nil {
-		return Outputs{}, errors.New("filter: a gw filter needs the topic of IGWN notices: --gw-topic (Config.GW)")
 	}
 	units := len(fs)
 	if cfg.Definitions != nil {

@@ -207,6 +207,13 @@ func (p Sky) MarshalJSON() ([]byte, error) {
 	}{p.RA, p.Dec})
 }
 
+// Validate reports the first problem with c, after defaults, that Apply
+// would return.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c Config) withDefaults() (Config, error) {
 	if c.QATopic == "" {
 		c.QATopic = DefaultTopic
