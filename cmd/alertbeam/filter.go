@@ -53,7 +53,7 @@ func init() {
 				p, s := beam.NewPipelineWithRoot()
 				outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{
 					Read:   read,
-					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Replication: int16(*in.sec.replication)},
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, Definitions: *defs, StatusTopic: *status,
 				}, specs))
 				if err != nil {

@@ -150,7 +150,7 @@ Examples:
 				}
 				return backfill(ctx, e, conn, backfillSpec{name: name, spec: spec, version: d.Version, since: since, topic: *topic,
 					archive: *archiveRoot, night: *night, prefix: *prefix, survey: *survey, registry: *reg, partitions: *partitions,
-					replication: *df.sec.replication, capN: *capN})
+					replication: *df.sec.replication, compression: *df.sec.compression, capN: *capN})
 			}
 		},
 	})
@@ -344,6 +344,7 @@ type backfillSpec struct {
 	version                                                     int64
 	since                                                       time.Time
 	partitions, replication, capN                               int
+	compression                                                 string
 }
 
 // backfill runs a new definition once over a stream from a time to the
@@ -356,7 +357,7 @@ func backfill(ctx context.Context, e *env, conn kafkaio.Config, b backfillSpec) 
 	}
 	p, s := beam.NewPipelineWithRoot()
 	cfg := pipelines.FilterConfig{
-		Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(b.partitions), Replication: int16(b.replication)},
+		Write:   kafkaio.WriteConfig{Config: conn, Partitions: int32(b.partitions), Replication: int16(b.replication), Compression: b.compression},
 		Filters: []string{spec}, Survey: b.survey, Registry: b.registry,
 		TopicPrefix: b.prefix, Versions: map[string]int64{b.name: b.version}, CapPerVisit: b.capN,
 	}

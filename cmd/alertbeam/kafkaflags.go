@@ -25,6 +25,7 @@ type securityFlags struct {
 	protocol, mechanism, username, password, caFile *string
 	retryTimeout                                    *time.Duration
 	replication                                     *int
+	compression                                     *string
 }
 
 func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
@@ -37,6 +38,9 @@ func addSecurityFlags(fs *flag.FlagSet) *securityFlags {
 		retryTimeout: fs.Duration("kafka-retry-timeout", kafkaio.DefaultRetryTimeout,
 			"how long to retry transient broker errors (a broker restarting, a leader election, too few in-sync\nreplicas) before failing; authentication and certificate errors fail at once"),
 		replication: fs.Int("replication-factor", -1, "replication factor of topics this command creates (-1: the cluster's default.replication.factor)"),
+		compression: fs.String("compression", "none", "compression of the batches this command produces: none, gzip, snappy, lz4 or zstd. Consumers\n"+
+			"decompress transparently and get the same bytes; lz4 cut a ZTF night's output by 31% at no throughput\n"+
+			"cost measured on 2 cores, zstd by 38% at half the throughput (README, Performance)"),
 	}
 }
 
@@ -48,7 +52,7 @@ func (f *securityFlags) config(addrs []string) kafkaio.Config {
 // write is the configuration of topics this command writes: created with
 // partitions and the chosen replication, producers acks=all and idempotent.
 func (f *securityFlags) write(addrs []string, partitions int) kafkaio.WriteConfig {
-	return kafkaio.WriteConfig{Config: f.config(addrs), Partitions: int32(partitions), Replication: int16(*f.replication)}
+	return kafkaio.WriteConfig{Config: f.config(addrs), Partitions: int32(partitions), Replication: int16(*f.replication), Compression: *f.compression}
 }
 
 // check refuses, before a pipeline starts, a connection that cannot work

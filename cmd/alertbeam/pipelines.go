@@ -152,7 +152,7 @@ Examples:
 				p, s := beam.NewPipelineWithRoot()
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
 					Read:   read,
-					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication)},
+					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch,
 				})
 				if err != nil {
