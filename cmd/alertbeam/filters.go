@@ -173,15 +173,10 @@ Example:
 				}
 				name := e.args[0]
 				conn := df.conn()
-				recs, err := filter.ReadDefinitions(ctx, conn, *df.topic)
+				standing, _, err := df.standing(ctx)
 				if err != nil {
 					return err
 				}
-				statuses, err := filter.ReadStatuses(ctx, conn, *df.status)
-				if err != nil {
-					return err
-				}
-				standing, _ := filter.Standing(recs, statuses)
 				found := false
 				for _, l := range standing {
 					found = found || l.Name == name
@@ -213,16 +208,10 @@ Example:
 		setup: func(fs *flag.FlagSet) func(context.Context, *env) error {
 			df := addDefinitionFlags(fs)
 			return func(ctx context.Context, e *env) error {
-				conn := df.conn()
-				recs, err := filter.ReadDefinitions(ctx, conn, *df.topic)
+				standing, rejected, err := df.standing(ctx)
 				if err != nil {
 					return err
 				}
-				statuses, err := filter.ReadStatuses(ctx, conn, *df.status)
-				if err != nil {
-					return err
-				}
-				standing, rejected := filter.Standing(recs, statuses)
 				printStanding(e.stdout, standing, rejected)
 				return nil
 			}
@@ -296,6 +285,22 @@ func addDefinitionFlags(fs *flag.FlagSet) *definitionFlags {
 }
 
 func (f *definitionFlags) conn() kafkaio.Config { return f.sec.config(strings.Split(*f.brokers, ",")) }
+
+// standing reads the definitions and status topics and returns the filters
+// standing on the definitions topic and the definitions runs rejected.
+func (f *definitionFlags) standing(ctx context.Context) ([]filter.Listed, []filter.Listed, error) {
+	conn := f.conn()
+	recs, err := filter.ReadDefinitions(ctx, conn, *f.topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	statuses, err := filter.ReadStatuses(ctx, conn, *f.status)
+	if err != nil {
+		return nil, nil, err
+	}
+	standing, rejected := filter.Standing(recs, statuses)
+	return standing, rejected, nil
+}
 
 // parseTime reads an RFC 3339 time, one without seconds or zone (UTC), or
 // a duration before now.
