@@ -464,10 +464,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return &object{t: a.cs.root, p: a.root}, true
 	}
 	if name == xmatchVar {
-		return &xmatchVal{a: a.alert}, true
+		return xmatchMap(a.alert), true
 	}
 	if name == lcfitVar {
-		return &lcfitVal{a: a.alert}, true
+		return lcfitMap(a.alert), true
 	}
 	f, ok := a.cs.root.fields[name]
 	if !ok {

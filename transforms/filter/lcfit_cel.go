@@ -2,7 +2,6 @@ package filter
 
 import (
 	"fmt"
-	"reflect"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -30,112 +29,58 @@ const lcfitVar = "lcfit"
 
 var lcfitType = cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.DoubleType))
 
-// lcfitVal is the lcfit variable of one alert.
-type lcfitVal struct{ a *Alert }
-
-func (v *lcfitVal) fit(band ref.Val) (BandFit, bool, error) {
-	b, ok := band.(types.String)
-	if !ok {
-		return BandFit{}, false, fmt.Errorf("lcfit[%v]: band names are strings", band)
-	}
-	f, ok := v.a.Fits()[string(b)]
-	return f, ok, nil
+// lcfitMap is the lcfit variable of one alert: bands by name, each fitted
+// when an expression first reads it.
+func lcfitMap(a *Alert) *lazyMap {
+	return &lazyMap{name: lcfitVar, id: a, absent: " (no fit: fewer than 5 detections, or no convergence)",
+		lookup: func(band ref.Val) (ref.Val, bool, error) {
+			b, ok := band.(types.String)
+			if !ok {
+				return nil, false, fmt.Errorf("lcfit[%v]: band names are strings", band)
+			}
+			f, ok := a.Fits()[string(b)]
+			if !ok {
+				return nil, false, nil
+			}
+			return bandFitMap(f), true, nil
+		}}
 }
 
-func (v *lcfitVal) Get(band ref.Val) ref.Val {
-	f, ok, err := v.fit(band)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	if !ok {
-		return types.WrapErr(&missingField{field: fmt.Sprintf("lcfit.%v (no fit: fewer than 5 detections, or no convergence)", band)})
-	}
-	return &bandFitVal{f: f}
+// bandFitMap is one band's fit: every field is always there.
+func bandFitMap(f BandFit) *lazyMap {
+	return &lazyMap{name: lcfitVar + "." + f.Band, id: f, lookup: func(name ref.Val) (ref.Val, bool, error) {
+		x, err := fitField(f, name)
+		if err != nil {
+			return nil, false, err
+		}
+		return types.Double(x), true, nil
+	}}
 }
 
-func (v *lcfitVal) IsSet(band ref.Val) ref.Val {
-	_, ok, err := v.fit(band)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	return types.Bool(ok)
-}
-
-func (v *lcfitVal) ConvertToNative(t reflect.Type) (any, error) {
-	return nil, fmt.Errorf("lcfit cannot be converted to %s", t)
-}
-
-func (v *lcfitVal) ConvertToType(t ref.Type) ref.Val {
-	if t == types.TypeType {
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from lcfit to %s", t)
-}
-
-func (v *lcfitVal) Equal(other ref.Val) ref.Val { return types.Bool(other == v) }
-func (v *lcfitVal) Type() ref.Type              { return types.MapType }
-func (v *lcfitVal) Value() any                  { return v }
-
-// bandFitVal is one band's fit.
-type bandFitVal struct{ f BandFit }
-
-func (v *bandFitVal) field(name ref.Val) (float64, error) {
+func fitField(f BandFit, name ref.Val) (float64, error) {
 	n, ok := name.(types.String)
 	if !ok {
-		return 0, fmt.Errorf("lcfit.%s[%v]: field names are strings", v.f.Band, name)
+		return 0, fmt.Errorf("lcfit.%s[%v]: field names are strings", f.Band, name)
 	}
 	switch string(n) {
 	case "amplitude":
-		return v.f.A, nil
+		return f.A, nil
 	case "t0":
-		return v.f.T0, nil
+		return f.T0, nil
 	case "peak":
-		return v.f.Peak(), nil
+		return f.Peak(), nil
 	case "rise":
-		return v.f.Rise, nil
+		return f.Rise, nil
 	case "fall":
-		return v.f.Fall, nil
+		return f.Fall, nil
 	case "chi2dof":
-		return v.f.Chi2DoF(), nil
+		return f.Chi2DoF(), nil
 	case "score":
-		return v.f.Score, nil
+		return f.Score, nil
 	case "pvalue":
-		return v.f.Fit.Score(), nil
+		return f.Fit.Score(), nil
 	case "n":
-		return float64(v.f.N), nil
+		return float64(f.N), nil
 	}
-	return 0, fmt.Errorf("lcfit.%s has no field %q (amplitude, t0, peak, rise, fall, chi2dof, score, pvalue, n)", v.f.Band, string(n))
+	return 0, fmt.Errorf("lcfit.%s has no field %q (amplitude, t0, peak, rise, fall, chi2dof, score, pvalue, n)", f.Band, string(n))
 }
-
-func (v *bandFitVal) Get(name ref.Val) ref.Val {
-	x, err := v.field(name)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	return types.Double(x)
-}
-
-func (v *bandFitVal) IsSet(name ref.Val) ref.Val {
-	if _, err := v.field(name); err != nil {
-		return types.WrapErr(err)
-	}
-	return types.True
-}
-
-func (v *bandFitVal) ConvertToNative(t reflect.Type) (any, error) {
-	return nil, fmt.Errorf("lcfit.%s cannot be converted to %s", v.f.Band, t)
-}
-
-func (v *bandFitVal) ConvertToType(t ref.Type) ref.Val {
-	if t == types.TypeType {
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from lcfit.%s to %s", v.f.Band, t)
-}
-
-func (v *bandFitVal) Equal(other ref.Val) ref.Val {
-	o, ok := other.(*bandFitVal)
-	return types.Bool(ok && o.f == v.f)
-}
-func (v *bandFitVal) Type() ref.Type { return types.MapType }
-func (v *bandFitVal) Value() any     { return v.f }

@@ -3,7 +3,6 @@ package filter
 import (
 	"fmt"
 	"math"
-	"reflect"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
@@ -76,78 +75,50 @@ func exprNeeds(a *cel.Ast) []catalogRef {
 	return out
 }
 
-// xmatchVal is the xmatch variable of one alert: catalogs by name, each
+// xmatchMap is the xmatch variable of one alert: catalogs by name, each
 // searched when an expression first reads it.
-type xmatchVal struct{ a *Alert }
+func xmatchMap(a *Alert) *lazyMap {
+	return &lazyMap{name: xmatchVar, id: a, absent: " (no counterpart)", lookup: func(name ref.Val) (ref.Val, bool, error) {
+		n, ok := name.(types.String)
+		if !ok {
+			return nil, false, fmt.Errorf("xmatch[%v]: catalog names are strings", name)
+		}
+		c, err := a.Catalog(string(n))
+		if err != nil {
+			return nil, false, err
+		}
+		m, ok, err := a.Nearest(string(n), c.Spec().NearRadius())
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return matchMap(m), true, nil
+	}}
+}
 
-func (v *xmatchVal) nearest(name ref.Val) (*matchVal, bool, error) {
+// matchMap is one catalog entry matched to the alert; a column whose
+// value is NaN has none.
+func matchMap(m Counterpart) *lazyMap {
+	type entry struct {
+		cat   any
+		entry int
+	}
+	return &lazyMap{name: xmatchVar + "." + m.Catalog.Name(), id: entry{m.Catalog, m.Entry},
+		lookup: func(name ref.Val) (ref.Val, bool, error) { return matchField(m, name) }}
+}
+
+func matchField(m Counterpart, name ref.Val) (ref.Val, bool, error) {
 	n, ok := name.(types.String)
 	if !ok {
-		return nil, false, fmt.Errorf("xmatch[%v]: catalog names are strings", name)
+		return nil, false, fmt.Errorf("xmatch.%s[%v]: field names are strings", m.Catalog.Name(), name)
 	}
-	c, err := v.a.Catalog(string(n))
-	if err != nil {
-		return nil, false, err
-	}
-	m, ok, err := v.a.Nearest(string(n), c.Spec().NearRadius())
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return &matchVal{m: m}, true, nil
-}
-
-func (v *xmatchVal) Get(name ref.Val) ref.Val {
-	m, ok, err := v.nearest(name)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	if !ok {
-		return types.WrapErr(&missingField{field: fmt.Sprintf("xmatch.%v (no counterpart)", name)})
-	}
-	return m
-}
-
-func (v *xmatchVal) IsSet(name ref.Val) ref.Val {
-	_, ok, err := v.nearest(name)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	return types.Bool(ok)
-}
-
-func (v *xmatchVal) ConvertToNative(t reflect.Type) (any, error) {
-	return nil, fmt.Errorf("xmatch cannot be converted to %s", t)
-}
-
-func (v *xmatchVal) ConvertToType(t ref.Type) ref.Val {
-	if t == types.TypeType {
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from xmatch to %s", t)
-}
-
-func (v *xmatchVal) Equal(other ref.Val) ref.Val { return types.Bool(other == v) }
-
-func (v *xmatchVal) Type() ref.Type { return types.MapType }
-
-func (v *xmatchVal) Value() any { return v }
-
-// matchVal is one catalog entry matched to the alert.
-type matchVal struct{ m Counterpart }
-
-func (v *matchVal) field(name ref.Val) (ref.Val, bool, error) {
-	n, ok := name.(types.String)
-	if !ok {
-		return nil, false, fmt.Errorf("xmatch.%s[%v]: field names are strings", v.m.Catalog.Name(), name)
-	}
-	c := v.m.Catalog
+	c := m.Catalog
 	switch string(n) {
 	case "sep":
-		return types.Double(v.m.Sep), true, nil
+		return types.Double(m.Sep), true, nil
 	case "id":
-		return types.String(v.m.ID()), true, nil
+		return types.String(m.ID()), true, nil
 	case "ra", "dec":
-		ra, dec := c.Position(v.m.Entry)
+		ra, dec := c.Position(m.Entry)
 		if n == "ra" {
 			return types.Double(ra), true, nil
 		}
@@ -157,48 +128,9 @@ func (v *matchVal) field(name ref.Val) (ref.Val, bool, error) {
 	if !ok {
 		return nil, false, fmt.Errorf("catalog %s has no column %q (fields: sep, id, ra, dec, %v)", c.Name(), string(n), c.Columns())
 	}
-	x := c.Value(v.m.Entry, col)
+	x := c.Value(m.Entry, col)
 	if math.IsNaN(x) {
 		return nil, false, nil
 	}
 	return types.Double(x), true, nil
 }
-
-func (v *matchVal) Get(name ref.Val) ref.Val {
-	x, ok, err := v.field(name)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	if !ok {
-		return types.WrapErr(&missingField{field: fmt.Sprintf("xmatch.%s.%v", v.m.Catalog.Name(), name)})
-	}
-	return x
-}
-
-func (v *matchVal) IsSet(name ref.Val) ref.Val {
-	_, ok, err := v.field(name)
-	if err != nil {
-		return types.WrapErr(err)
-	}
-	return types.Bool(ok)
-}
-
-func (v *matchVal) ConvertToNative(t reflect.Type) (any, error) {
-	return nil, fmt.Errorf("xmatch.%s cannot be converted to %s", v.m.Catalog.Name(), t)
-}
-
-func (v *matchVal) ConvertToType(t ref.Type) ref.Val {
-	if t == types.TypeType {
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from xmatch.%s to %s", v.m.Catalog.Name(), t)
-}
-
-func (v *matchVal) Equal(other ref.Val) ref.Val {
-	o, ok := other.(*matchVal)
-	return types.Bool(ok && o.m.Catalog == v.m.Catalog && o.m.Entry == v.m.Entry)
-}
-
-func (v *matchVal) Type() ref.Type { return types.MapType }
-
-func (v *matchVal) Value() any { return v.m }
