@@ -115,10 +115,11 @@ const (
 )
 
 // Event-time policies built into Read. Others are added with
-// RegisterEventTime (alertbeam registers "ztf" and "lsst", the observation
-// time inside the packet).
+// RegisterEventTime.
 const (
 	EventTimeRecord = "record" // the Kafka record's timestamp
+	EventTimeZTF    = "ztf"    // a ZTF packet's candidate.jd
+	EventTimeLSST   = "lsst"   // a Rubin packet's diaSource.midpointMjdTai (TAI)
 )
 
 // ReadConfig configures Read.

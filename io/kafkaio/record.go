@@ -113,7 +113,7 @@ var (
 func RegisterEventTime(name string, fn EventTimeFunc) {
 	eventTimeMu.Lock()
 	defer eventTimeMu.Unlock()
-	if name == EventTimeRecord {
+	if _, builtIn := surveyTimes[name]; builtIn || name == EventTimeRecord {
 		panic("kafkaio: event-time policy name " + name + " is reserved")
 	}
 	eventTimeFns[name] = fn
@@ -122,6 +122,9 @@ func RegisterEventTime(name string, fn EventTimeFunc) {
 func lookupEventTime(name string) (EventTimeFunc, bool) {
 	if name == "" || name == EventTimeRecord {
 		return func(r Record) (time.Time, error) { return r.Timestamp, nil }, true
+	}
+	if fn, ok := surveyTimes[name]; ok {
+		return fn, true
 	}
 	eventTimeMu.RLock()
 	defer eventTimeMu.RUnlock()
@@ -132,7 +135,7 @@ func lookupEventTime(name string) (EventTimeFunc, bool) {
 func eventTimeNames() []string {
 	eventTimeMu.RLock()
 	defer eventTimeMu.RUnlock()
-	names := []string{EventTimeRecord}
+	names := []string{EventTimeRecord, EventTimeZTF, EventTimeLSST}
 	for n := range eventTimeFns {
 		names = append(names, n)
 	}

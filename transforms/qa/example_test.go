@@ -14,7 +14,6 @@ import (
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
-	_ "github.com/alertbeam/alertbeam/transforms/fanout" // the "ztf" event-time policy
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 

@@ -1,11 +1,10 @@
-package fanout
+package kafkaio
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/alert"
@@ -14,18 +13,18 @@ import (
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 )
 
-// The survey event-time policies are registered and read the observation
+// The survey event-time policies are built in and read the observation
 // time from the packet: the shared ZTF sample's jd, a generated LSST
 // alert's midpointMjdTai.
 func TestObservationEventTime(t *testing.T) {
 	for _, survey := range []string{schemas.ZTF, schemas.LSST} {
-		cfg := kafkaio.ReadConfig{Config: kafkaio.Config{Brokers: []string{"x:1"}}, Topics: []string{"t"}, EventTime: survey}
+		cfg := ReadConfig{Config: Config{Brokers: []string{"x:1"}}, Topics: []string{"t"}, EventTime: survey}
 		if err := cfg.Validate(); err != nil {
-			t.Fatalf("the %s policy is not registered: %v", survey, err)
+			t.Fatalf("the %s policy is not built in: %v", survey, err)
 		}
 	}
 	msg := samples.Read(t, "data", "ztf", "2019_01_10_739260766315010006.avro")
-	got, err := observationTime(schemas.ZTF)(kafkaio.Record{Value: msg})
+	got, err := observationTime(schemas.ZTF)(Record{Value: msg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func TestObservationEventTime(t *testing.T) {
 	if want := alert.JDTime(full.Candidate.Jd); !got.Equal(want) || got.Year() != 2019 {
 		t.Fatalf("ztf event time %v, want %v (jd %v)", got, want, full.Candidate.Jd)
 	}
-	if _, err := observationTime(schemas.ZTF)(kafkaio.Record{Value: []byte("junk")}); err == nil {
+	if _, err := observationTime(schemas.ZTF)(Record{Value: []byte("junk")}); err == nil {
 		t.Fatal("junk has an observation time")
 	}
 
@@ -60,7 +59,7 @@ func TestObservationEventTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = observationTime(schemas.LSST)(kafkaio.Record{Value: wire})
+	got, err = observationTime(schemas.LSST)(Record{Value: wire})
 	if want := alert.MJDTAITime(a.LSST.DiaSource.MidpointMjdTai); err != nil || !got.Equal(want) {
 		t.Fatalf("lsst event time %v (%v), want %v", got, err, want)
 	}

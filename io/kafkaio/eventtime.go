@@ -1,4 +1,4 @@
-package fanout
+package kafkaio
 
 import (
 	"context"
@@ -6,30 +6,29 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
-// Importing fanout registers kafkaio event-time policies named after the
-// surveys, "ztf" and "lsst": a record's event time is the observation time
-// inside its packet (ZTF candidate.jd, LSST diaSource.midpointMjdTai), the
-// time per-exposure windows need. LSST writers are found among the shipped
-// Rubin schema ids (no registry is at hand in a policy); a packet that
-// does not identify falls back to the record's timestamp, as kafkaio does
-// for any policy error.
-func init() {
-	for _, survey := range []string{schemas.ZTF, schemas.LSST} {
-		kafkaio.RegisterEventTime(survey, observationTime(survey))
-	}
+// The surveys' event-time policies, EventTimeZTF and EventTimeLSST: a
+// record's event time is the observation time inside its packet (ZTF
+// candidate.jd, LSST diaSource.midpointMjdTai), the time per-exposure
+// windows need. LSST writers are found among the shipped Rubin schema ids
+// (no registry is at hand in a policy); a packet that does not identify
+// falls back to the record's timestamp, as Read does for any policy error.
+// They are built in, not registered, so that every worker has them
+// whatever it imports.
+var surveyTimes = map[string]EventTimeFunc{
+	EventTimeZTF:  observationTime(schemas.ZTF),
+	EventTimeLSST: observationTime(schemas.LSST),
 }
 
-func observationTime(survey string) kafkaio.EventTimeFunc {
+func observationTime(survey string) EventTimeFunc {
 	var once sync.Once
 	var codec *framing.Codec
 	var cerr error
-	return func(r kafkaio.Record) (time.Time, error) {
+	return func(r Record) (time.Time, error) {
 		once.Do(func() { codec, cerr = framing.New(survey, nil) })
 		if cerr != nil {
 			return time.Time{}, cerr
@@ -56,7 +55,7 @@ func lsstTime(codec *framing.Codec, msg []byte) (time.Time, error) {
 	cat := schemas.Default()
 	v, ok := cat.LSSTByRegistryID(id)
 	if !ok {
-		return time.Time{}, fmt.Errorf("fanout: schema id %d is no shipped LSST version", id)
+		return time.Time{}, fmt.Errorf("kafkaio: schema id %d is no shipped LSST version", id)
 	}
 	writer, err := cat.Schema(v)
 	if err != nil {
