@@ -84,25 +84,9 @@ func Produce(t testing.TB, addr, topic string, partitions int32, values [][]byte
 
 // ReadTopic returns every message of topic on the brokers at addr (a
 // comma-separated list), from the start to its end now, partition by
-// partition. The topic must exist.
+// partition; none if the topic does not exist (yet): tests poll topics a
+// job creates, and a topic nothing was written to reads empty either way.
 func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	out, ok := read(t, addr, topic)
-	if !ok {
-		t.Fatalf("kafkatest: read %s: no such topic", topic)
-	}
-	return out
-}
-
-// ReadTopicIfAny is ReadTopic for a topic that may not exist yet (none then),
-// for tests that poll a topic a job creates.
-func ReadTopicIfAny(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	out, _ := read(t, addr, topic)
-	return out
-}
-
-func read(t testing.TB, addr, topic string) ([]*sarama.ConsumerMessage, bool) {
 	t.Helper()
 	brokers := strings.Split(addr, ",")
 	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: brokers})
@@ -117,11 +101,11 @@ func read(t testing.TB, addr, topic string) ([]*sarama.ConsumerMessage, bool) {
 	// Ask the metadata first: asking sarama for the partitions of a missing
 	// topic retries for seconds.
 	if topics, err := cl.Topics(); err != nil || !slices.Contains(topics, topic) {
-		return nil, false
+		return nil
 	}
 	parts, err := cl.Partitions(topic)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	cons, err := sarama.NewConsumerFromClient(cl)
 	if err != nil {
@@ -149,7 +133,7 @@ func read(t testing.TB, addr, topic string) ([]*sarama.ConsumerMessage, bool) {
 		}
 		pc.Close()
 	}
-	return out, true
+	return out
 }
 
 // ReadN reads topic (all partitions, from the start) until it holds want
@@ -208,7 +192,13 @@ func Committed(t testing.TB, addr, group, topic string, partitions int32) map[in
 	for p := range partitions {
 		parts = append(parts, p)
 	}
-	resp, err := Admin(t, addr).ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	// Its own admin, closed at once: tests poll this.
+	admin, err := sarama.NewClusterAdmin([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
+	}
+	defer admin.Close()
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
 	if err != nil {
 		t.Fatalf("kafkatest: offsets of group %s on %s: %v", group, topic, err)
 	}
