@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
@@ -26,11 +27,7 @@ import (
 // straight into filters, gives exactly the alerts the filters select, with
 // the archived bytes.
 func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 	root := t.TempDir()
@@ -38,15 +35,11 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 	spec := night(24)
 	want, perTopic := map[int64][]byte{}, map[string]int{}
 	expected(t, spec, want, perTopic)
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ingest", Write: w}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "ingest", w)
 	corrupt := [][]byte{[]byte("not an alert"), want[firstKey(want)][:700]}
 	sendRaw(t, b.Addr(), "ingest", corrupt)
 
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
@@ -57,7 +50,7 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 
 	total := 0
 	for topic, n := range perTopic {
-		if got := readTopic(t, b.Addr(), topic, n); len(got) != n {
+		if got := kafkatest.ReadTopic(t, b.Addr(), topic); len(got) != n {
 			t.Fatalf("%s: %d alerts, want %d", topic, len(got), n)
 		}
 		total += n
@@ -69,7 +62,7 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 	if !rep.OK() || rep.Records != int64(len(want)) || total != len(want) {
 		t.Fatalf("archive: %d records (%d duplicates, %d unreadable), topics %d; want %d once each", rep.Records, len(rep.Duplicates), len(rep.Unreadable), total, len(want))
 	}
-	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, len(corrupt))
+	dead := kafkatest.ReadTopic(t, b.Addr(), deadletter.DefaultTopic)
 	if len(dead) != len(corrupt) {
 		t.Fatalf("%d dead letters, want one per corrupt message (%d)", len(dead), len(corrupt))
 	}
@@ -108,7 +101,7 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 		}
 	}
 	for topic, ids := range selected {
-		got := readTopic(t, b.Addr(), topic, len(ids))
+		got := kafkatest.ReadTopic(t, b.Addr(), topic)
 		var keys []string
 		for _, m := range got {
 			keys = append(keys, string(m.Key))

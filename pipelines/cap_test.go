@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -20,22 +21,14 @@ import (
 // every alert arrives ahead of the watermark): each visit keeps exactly
 // its N alerts of highest S/N.
 func TestFilterCapPerVisit(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
 	c := sim.Defaults(sim.SurveyZTF)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 7, 6, 200, true
 	spec := pipelines.SpecOf(c)
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "night", Write: w}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "night", w)
 
 	const n = 20
 	g, err := sim.New(spec.Config())
@@ -56,7 +49,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 	}
 	slices.Sort(want)
 
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "cap", StopAtEnd: true, EventTime: "ztf"},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
@@ -65,7 +58,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 	}
 	runPipeline(t, p)
 	var got []string
-	for _, m := range readTopic(t, b.Addr(), "all", 0) {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
 		got = append(got, string(m.Key))
 	}
 	slices.Sort(got)
@@ -81,11 +74,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 // more, however far alerts ran ahead of the watermark; the last, still
 // open visit has none yet.
 func TestFilterCapPerVisitStreaming(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
@@ -148,7 +137,7 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	cancel()
 	<-done
 	seen := map[string]bool{}
-	for _, m := range readTopic(t, b.Addr(), "all", 0) {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
 		k := string(m.Key)
 		switch {
 		case pending[k]:

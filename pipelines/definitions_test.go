@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -31,11 +32,7 @@ import (
 // the bad definitions change nothing and their errors are on the status
 // topic.
 func TestFilterLiveDefinitions(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	liveDefinitionsFlow(t, b.Addr(), "")
 }
 
@@ -201,7 +198,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	}
 	check := func(out string, want map[string]string, name string) []*sarama.ConsumerMessage {
 		t.Helper()
-		msgs := readTopic(t, addr, n.prefix+out, len(want))
+		msgs := kafkatest.ReadTopic(t, addr, n.prefix+out)
 		got := map[string]string{}
 		for _, m := range msgs {
 			h := headers(m)
@@ -263,7 +260,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 			t.Fatalf("a's output, partition %d: versions in order %v, want one switch from 0 to 1", part, seq)
 		}
 	}
-	dead := readTopic(t, addr, n.dlq, 1)
+	dead := kafkatest.ReadTopic(t, addr, n.dlq)
 	if len(dead) != 1 || headers(dead[0])[deadletter.HeaderStage] != filter.Stage || string(dead[0].Value) != "not an alert" {
 		t.Fatalf("%d messages on the dead-letter topic %s, want the one that is no alert (and no refused filter's alerts)", len(dead), n.dlq)
 	}
@@ -271,7 +268,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	// The status topic: what the run made of each definition, once.
 	var got []string
 	errs := map[string]string{}
-	for _, m := range readTopic(t, addr, n.status, 6) {
+	for _, m := range kafkatest.ReadTopic(t, addr, n.status) {
 		var st filter.DefinitionStatus
 		if err := json.Unmarshal(m.Value, &st); err != nil {
 			t.Fatalf("status %s: %v", m.Value, err)
@@ -317,11 +314,7 @@ func createTopics(t *testing.T, addr string, topics map[string]int32, config map
 // complete, stamped with its version; a flag filter beside it publishes at
 // once, uncapped.
 func TestFilterLiveDefinitionWithCap(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"capalerts": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"capalerts": 2}})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	if _, _, err := filter.PublishDefinition(context.Background(), conn, "capdefs", "top",
 		&filter.Definition{Spec: "candidate.jd > 0.0", Owner: "rubin", Version: 3, CapPerVisit: 20}); err != nil {
@@ -388,7 +381,7 @@ func TestFilterLiveDefinitionWithCap(t *testing.T) {
 		want                 map[string]bool
 	}{{"cap.top", "top", "3", want}, {"cap.few", "few", "0", wantFew}} {
 		seen := map[string]bool{}
-		for _, m := range readTopic(t, b.Addr(), out.topic, 0) {
+		for _, m := range kafkatest.ReadTopic(t, b.Addr(), out.topic) {
 			k, h := string(m.Key), headers(m)
 			if !out.want[k] || seen[k] || h[filter.HeaderName] != out.name || h[filter.HeaderVersion] != out.version {
 				t.Fatalf("%s: alert %s (headers %v) is not one of the %d wanted, or is there twice", out.topic, k, h, len(out.want))

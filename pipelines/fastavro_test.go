@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -47,11 +48,7 @@ func python(t *testing.T) string {
 // archive wrote (zstd-coded, per writer schema) and finds exactly the ids.
 func TestIntegrationFastavroReadsArchive(t *testing.T) {
 	py := python(t)
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	want, perTopic := produceAndDistribute(t, b.Addr(), "ingest", "d", nightOn(24, 11))
 	var topics []string

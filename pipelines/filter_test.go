@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -20,20 +21,12 @@ import (
 // bytes, and a second filter chained on the first one's topic keeps the
 // subset both select.
 func TestFilterTopicsAndChaining(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
 	spec := night(22)
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "night", Write: w}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "night", w)
 
 	// The truth, from the filters applied directly to the generated alerts.
 	purity, _ := filter.Build("purity", "ztf")
@@ -59,7 +52,7 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 		}
 	}
 
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "f1", StopAtEnd: true},
 		Write: w, Survey: "ztf", Filters: []string{"purity", "bright19=bright:max=19"},
@@ -78,7 +71,7 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 	runPipeline(t, p)
 
 	for topic, ids := range want {
-		got := readTopic(t, b.Addr(), topic, len(ids))
+		got := kafkatest.ReadTopic(t, b.Addr(), topic)
 		var keys []string
 		for _, m := range got {
 			keys = append(keys, string(m.Key))

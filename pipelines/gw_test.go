@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/igwn"
@@ -28,11 +29,7 @@ import (
 // output holds exactly the alerts inside a live event's 90% region, each
 // naming its event in headers.
 func TestFilterGWNoticesMidStream(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"gwalerts": 2, "gwnotices": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"gwalerts": 2, "gwnotices": 1}})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	merger := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	coneA, err := skymap.EncodeCone(150, 20, 10)
@@ -144,13 +141,13 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	<-done
 
 	got := map[string]string{}
-	for _, m := range readTopic(t, b.Addr(), "gw", 0) {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "gw") {
 		got[string(m.Key)] = headers(m)["gw.superevent_id"]
 	}
 	if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(want)) {
 		t.Fatalf("gw output (id=event) %v, want %v", sorted(got), sorted(want))
 	}
-	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, 1)
+	dead := kafkatest.ReadTopic(t, b.Addr(), deadletter.DefaultTopic)
 	if len(dead) != 1 || headers(dead[0])[deadletter.HeaderStage] != "gw-notice" {
 		t.Fatalf("%d dead letters (%v), want the one bad notice", len(dead), dead)
 	}

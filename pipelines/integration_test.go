@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/consumer"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -34,11 +35,7 @@ func produceAndDistribute(t *testing.T, addr, ingest, group string, nights ...pi
 	want, perTopic := map[int64][]byte{}, map[string]int{}
 	for _, spec := range nights {
 		expected(t, spec, want, perTopic)
-		p, s := beam.NewPipelineWithRoot()
-		if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: ingest, Write: w}); err != nil {
-			t.Fatal(err)
-		}
-		runPipeline(t, p)
+		produceNight(t, spec, ingest, w)
 	}
 	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
@@ -60,7 +57,7 @@ func TestIntegrationDistributeAndConsumeRealKafka(t *testing.T) {
 	want, perTopic := produceAndDistribute(t, addr, "ztf_ingest_it", "it-distribute", nightOn(1, 10), nightOn(2, 10))
 	total := 0
 	for topic, n := range perTopic {
-		got := readTopic(t, addr, topic, n)
+		got := kafkatest.ReadTopic(t, addr, topic)
 		if len(got) != n {
 			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
 		}
@@ -107,11 +104,7 @@ func TestIntegrationKcatReadsEmbeddedBroker(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatal("kcat is not installed: `make integration` installs it (.ci/deps)")
 	}
-	b, err := broker.Start(broker.Options{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 4})
 	want, perTopic := produceAndDistribute(t, b.Addr(), "ztf_ingest", "kcat-distribute", nightOn(5, 11))
 	var keys []string
 	for topic := range perTopic {

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/gcstest"
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -27,11 +28,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	const outage = 60 * time.Second
 	emu := gcstest.Shared(t)
 	root := emu.Root("night")
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"ingest": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"ingest": 2}})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 
 	c := sim.Defaults(sim.SurveyZTF)
@@ -116,7 +113,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 
 	total := 0
 	for topic, n := range perTopic {
-		got := readTopic(t, b.Addr(), topic, n)
+		got := kafkatest.ReadTopic(t, b.Addr(), topic)
 		ids := map[string]bool{}
 		for _, m := range got {
 			ids[string(m.Key)] = true

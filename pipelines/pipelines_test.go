@@ -13,16 +13,16 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
-	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 )
@@ -66,15 +66,22 @@ func runPipeline(t *testing.T, p *beam.Pipeline) {
 	t.Logf("pipeline ran in %v", time.Since(start))
 }
 
+// produceNight runs Produce on its own: the night spec into topic, written
+// with w.
+func produceNight(t *testing.T, spec pipelines.NightSpec, topic string, w kafkaio.WriteConfig) {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: topic, Write: w}); err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+}
+
 // Produce two nights, add corrupt messages, distribute: every alert is in its
 // night's topic exactly once with identical bytes, and each corrupt message is
 // in the dead-letter topic with its error and source.
 func TestProduceThenDistributeTwoNights(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 4})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 4}
 
@@ -82,17 +89,13 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 	for _, day := range []int{20, 21} {
 		spec := night(day)
 		expected(t, spec, want, perTopic)
-		p, s := beam.NewPipelineWithRoot()
-		if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ztf_ingest", Write: w}); err != nil {
-			t.Fatal(err)
-		}
-		runPipeline(t, p)
+		produceNight(t, spec, "ztf_ingest", w)
 	}
 	corrupt := [][]byte{[]byte("not an alert"), want[firstKey(want)][:500], append([]byte("Obj\x02"), want[firstKey(want)][4:]...)}
 	sendRaw(t, b.Addr(), "ztf_ingest", corrupt)
 
 	p, s := beam.NewPipelineWithRoot()
-	_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
+	_, err := pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute", StopAtEnd: true},
 		Write: w, Survey: "ztf",
 	})
@@ -106,7 +109,7 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 	}
 	seen := map[int64]string{}
 	for topic, n := range perTopic {
-		got := readTopic(t, b.Addr(), topic, n)
+		got := kafkatest.ReadTopic(t, b.Addr(), topic)
 		if len(got) != n {
 			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
 		}
@@ -128,7 +131,7 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 		t.Fatalf("%d alerts distributed, want %d", len(seen), len(want))
 	}
 
-	dead := readTopic(t, b.Addr(), deadletter.DefaultTopic, len(corrupt))
+	dead := kafkatest.ReadTopic(t, b.Addr(), deadletter.DefaultTopic)
 	if len(dead) != len(corrupt) {
 		t.Fatalf("%d dead letters, want %d", len(dead), len(corrupt))
 	}
@@ -186,74 +189,19 @@ func sendRaw(t *testing.T, addr, topic string, values [][]byte) {
 	}
 }
 
-// readTopic reads every message of a topic from the start to its end.
-func readTopic(t *testing.T, addr, topic string, want int) []*sarama.ConsumerMessage {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	cl, err := sarama.NewClient([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	c, err := sarama.NewConsumerFromClient(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	parts, err := cl.Partitions(topic)
-	if err != nil {
-		t.Fatalf("%s: %v", topic, err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if end == 0 {
-			continue
-		}
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset >= end-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
 // LSST alerts, wire-framed with Rubin's schema ids, are routed to their
 // dayObs topics through the registry; a v11.1 writer (Rubin's sample) mixes
 // with the generated v10.0 stream.
 func TestDistributeLSSTThroughRegistry(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	reg, err := registry.Serve("127.0.0.1:0", schemas.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
+	reg := registrytest.Serve(t)
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 
 	c := sim.Defaults(sim.SurveyLSST)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 3, 2, 40
 	spec := pipelines.SpecOf(c)
+	produceNight(t, spec, "lsst_ingest", kafkaio.WriteConfig{Config: conn, Partitions: 2})
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "lsst_ingest", Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
-	p, s = beam.NewPipelineWithRoot()
 	if _, err := pipelines.ProduceFiles(s, []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")}, "lsst", "lsst_ingest",
 		kafkaio.WriteConfig{Config: conn, Partitions: 2}); err != nil {
 		t.Fatal(err)
@@ -271,10 +219,10 @@ func TestDistributeLSSTThroughRegistry(t *testing.T) {
 
 	// 80 generated alerts on dayObs 2026-11-20; Rubin's sample (2025-08-15
 	// 23:49 UTC) on dayObs 2025-08-15.
-	if got := readTopic(t, b.Addr(), "lsst_20261120", 80); len(got) != 80 {
+	if got := kafkatest.ReadTopic(t, b.Addr(), "lsst_20261120"); len(got) != 80 {
 		t.Fatalf("lsst_20261120: %d alerts, want 80", len(got))
 	}
-	got := readTopic(t, b.Addr(), "lsst_20250815", 1)
+	got := kafkatest.ReadTopic(t, b.Addr(), "lsst_20250815")
 	if len(got) != 1 || string(got[0].Key) != "1231321321" {
 		t.Fatalf("lsst_20250815: want Rubin's sample, got %d messages", len(got))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -74,11 +75,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	expected(t, spec, want, perTopic)
 
 	// Produce on the direct runner, distribute on the portable path.
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ztf_ingest_portable", Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "ztf_ingest_portable", kafkaio.WriteConfig{Config: conn, Partitions: 4})
 
 	setFlag(t, "runner", "flink")
 	setFlag(t, "environment_type", "LOOPBACK")
@@ -92,7 +89,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	setFlag(t, "job_server", wrapper+" {port} {port2}")
 	t.Logf("runner %s endpoint %q", runners.RunnerName(), *jobopts.Endpoint)
 
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest_portable"}, Group: "portable", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: "ztf",
@@ -102,7 +99,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	runPipeline(t, p)
 
 	for topic, n := range perTopic {
-		got := readTopic(t, addr, topic, n)
+		got := kafkatest.ReadTopic(t, addr, topic)
 		if len(got) != n {
 			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
 		}
@@ -128,7 +125,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
-	if flags := readTopic(t, addr, "portable.qa", 1); len(flags) != 1 || !bytes.Contains(flags[0].Value, []byte(`"kind":"bleed-trail"`)) {
+	if flags := kafkatest.ReadTopic(t, addr, "portable.qa"); len(flags) != 1 || !bytes.Contains(flags[0].Value, []byte(`"kind":"bleed-trail"`)) {
 		t.Fatalf("portable.qa: %d records, want one for the bleed trail", len(flags))
 	}
 	root := t.TempDir()
@@ -149,7 +146,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 			pure++
 		}
 	}
-	if got := readTopic(t, addr, "portable.purity", pure); len(got) != pure {
+	if got := kafkatest.ReadTopic(t, addr, "portable.purity"); len(got) != pure {
 		t.Fatalf("portable.purity: %d alerts, want %d", len(got), pure)
 	}
 	rep, err := archive.Verify(context.Background(), root, "ztf", "20260907")

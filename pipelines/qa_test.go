@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/IBM/sarama"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -25,11 +27,7 @@ import (
 // exactly its alerts; exactly the clean alerts reach the filter, each
 // once and unchanged; offsets are committed to the end.
 func TestFilterWithQA(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
@@ -37,11 +35,7 @@ func TestFilterWithQA(t *testing.T) {
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300, true
 	c.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}, sim.RateSpike{Visit: 5, Factor: 4}}
 	spec := pipelines.SpecOf(c)
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "night", Write: w}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "night", w)
 
 	g, err := sim.New(spec.Config())
 	if err != nil {
@@ -68,7 +62,7 @@ func TestFilterWithQA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "qa", StopAtEnd: true},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
@@ -79,7 +73,7 @@ func TestFilterWithQA(t *testing.T) {
 	runPipeline(t, p)
 
 	night := map[string][]byte{}
-	for _, m := range readTopic(t, b.Addr(), "night", 0) {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "night") {
 		night[string(m.Key)] = m.Value
 	}
 	checkQA(t, b.Addr(), "", qaNight{clean: clean, artefact: artefact, spiked: spiked, bytes: night})
@@ -124,7 +118,7 @@ type qaNight struct {
 func checkQA(t *testing.T, addr, prefix string, n qaNight) {
 	t.Helper()
 	// Exactly one QA record per artefact, with exactly its alerts.
-	flags := readTopic(t, addr, prefix+"qa", 0)
+	flags := kafkatest.ReadTopic(t, addr, prefix+"qa")
 	got := map[string][]int64{}
 	for _, m := range flags {
 		var f struct {
@@ -162,7 +156,7 @@ func checkQA(t *testing.T, addr, prefix string, n qaNight) {
 	// The filter saw exactly the clean alerts, each once, and with the
 	// bytes the night topic holds when asked: kept alerts are read back.
 	seen := map[string]bool{}
-	for _, m := range readTopic(t, addr, prefix+"all", 0) {
+	for _, m := range kafkatest.ReadTopic(t, addr, prefix+"all") {
 		k := string(m.Key)
 		switch {
 		case !n.clean[k]:
@@ -185,11 +179,7 @@ func checkQA(t *testing.T, addr, prefix string, n qaNight) {
 // exactly once and no rejected one does; alerts of windows the watermark
 // has not passed yet wait in the gate and reach nothing.
 func TestFilterWithQAStreaming(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"live": 2}})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
@@ -260,7 +250,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	<-done
 
 	seen := map[string]bool{}
-	for _, m := range readTopic(t, b.Addr(), "all", 0) {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
 		k := string(m.Key)
 		switch {
 		case rejected[k]:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -18,11 +19,7 @@ import (
 func TestReplayReproducesNightTopics(t *testing.T) {
 	root := t.TempDir()
 	start := func() (*broker.Broker, kafkaio.Config) {
-		b, err := broker.Start(broker.Options{Partitions: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
+		b := kafkatest.Start(t, broker.Options{Partitions: 2})
 		return b, kafkaio.Config{Brokers: []string{b.Addr()}}
 	}
 	distribute := func(conn kafkaio.Config, ingest string) {
@@ -40,13 +37,9 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	want, perTopic := map[int64][]byte{}, map[string]int{}
 	spec := night(23)
 	expected(t, spec, want, perTopic)
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: "ingest", Write: kafkaio.WriteConfig{Config: connA}}); err != nil {
-		t.Fatal(err)
-	}
-	runPipeline(t, p)
+	produceNight(t, spec, "ingest", kafkaio.WriteConfig{Config: connA})
 	distribute(connA, "ingest")
-	p, s = beam.NewPipelineWithRoot()
+	p, s := beam.NewPipelineWithRoot()
 	var topics []string
 	for topic := range perTopic {
 		topics = append(topics, topic)
@@ -69,8 +62,8 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	distribute(connB, "replayed")
 
 	for topic, n := range perTopic {
-		orig := readTopic(t, a.Addr(), topic, n)
-		again := readTopic(t, b.Addr(), topic, n)
+		orig := kafkatest.ReadTopic(t, a.Addr(), topic)
+		again := kafkatest.ReadTopic(t, b.Addr(), topic)
 		if len(orig) != n || len(again) != n {
 			t.Fatalf("%s: %d originally, %d after replay, want %d", topic, len(orig), len(again), n)
 		}

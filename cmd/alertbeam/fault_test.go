@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -226,58 +227,7 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 // (none if it does not exist).
 func (f *faultNight) read(topic string) []*sarama.ConsumerMessage {
 	f.t.Helper()
-	return readTopic(f.t, f.addr, topic)
-}
-
-// readTopic returns every message of a topic on the brokers at addr (a
-// comma-separated list), from the start to its end now (none if it does
-// not exist).
-func readTopic(t *testing.T, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	brokers := strings.Split(addr, ",")
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := sarama.NewClient(brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if !hasTopic(cl, topic) {
-		return nil
-	}
-	parts, err := cl.Partitions(topic)
-	if err != nil {
-		return nil
-	}
-	cons, err := sarama.NewConsumerFromClient(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if end == 0 {
-			continue
-		}
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset >= end-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return out
+	return kafkatest.ReadTopic(f.t, f.addr, topic)
 }
 
 // hasTopic reports whether topic exists, from the client's metadata: asking

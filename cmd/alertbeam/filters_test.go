@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -106,11 +107,7 @@ func (n *testNight) keeps(spec string, i int) bool {
 // filters try samples a topic's end and counts exactly what a spec keeps,
 // publishing nothing.
 func TestFiltersTry(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 1})
 	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	ids, keeps := filtersNight(t, b.Addr(), "in", at)
 	const spec = "candidate.rb > 0.5 && candidate.magpsf < 19.0"
@@ -154,11 +151,7 @@ func TestFiltersTry(t *testing.T) {
 // alerts written since a time into the filter's topic, stamped with its
 // version.
 func TestFiltersAddListRmAndBackfill(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 1})
 	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	n := newTestNight(t, b.Addr(), "in")
 	n.send(0, 60, at.Add(-time.Hour))
@@ -291,11 +284,7 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 // it stood, a (from flags) every alert it keeps, and `filters list` says
 // when the run took b in.
 func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 1})
 	addr := b.Addr()
 	n := newTestNight(t, addr, "in")
 	conn := []string{"--brokers", addr, "--definitions", "defs", "--status-topic", "defstatus"}
@@ -340,7 +329,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 		}
 	}
 	committed := func(want int64) func() bool {
-		return func() bool { return committedOffset(t, addr, "live", "in") == want }
+		return func() bool { return kafkatest.Committed(t, addr, "live", "in", 1)[0] == want }
 	}
 	until("the first 40 alerts processed", committed(40))
 
@@ -398,35 +387,10 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	}
 }
 
-// committedOffset is the group's committed offset in partition 0 of a
-// one-partition topic (-1 before any commit).
-func committedOffset(t *testing.T, addr, group, topic string) int64 {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := resp.GetBlock(topic, 0); b != nil {
-		return b.Offset
-	}
-	return -1
-}
-
 // filters add --from --archive backfills from the archived night: exactly
 // the alerts observed at or after --from that the filter keeps.
 func TestFiltersAddBackfillsFromArchive(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	root := t.TempDir()
 	night := []string{"--night", "2026-11-20", "--visits", "2", "--alerts-per-visit", "60", "--no-cutouts"}
 	for _, args := range [][]string{

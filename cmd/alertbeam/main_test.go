@@ -17,6 +17,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/picture"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -175,11 +176,7 @@ func TestDemoAddsUp(t *testing.T) {
 // straight into a filter, whose topic then holds exactly the alerts the
 // filter selects.
 func TestDistributeArchiveThenReplayIntoFilter(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	root := t.TempDir()
 	night := []string{"--night", "2026-11-20", "--visits", "2", "--alerts-per-visit", "60", "--no-cutouts"}
 	steps := [][]string{

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/sim"
 )
@@ -85,11 +86,7 @@ func freeAddr(t *testing.T) string {
 // trail, a streak and a rate spike: QA drops counted by reason equal the
 // artefacts' and the spiked visit's alerts exactly.
 func TestMetricsCountTheRun(t *testing.T) {
-	b, err := broker.Start(broker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := kafkatest.Start(t, broker.Options{})
 	f := newShapedNight(t, b.Addr(), "metrics", [2]int{17, 18}, faultShape{visits: 2, perVisit: 200, replication: 1})
 	if err := f.produce(0, "0"); err != nil {
 		t.Fatal(err)
@@ -166,7 +163,7 @@ func TestMetricsCountTheRun(t *testing.T) {
 	if keptAll != float64(len(f.good)) || keptRB+droppedRB != float64(len(f.good)) || wroteRB != keptRB || keptRB == 0 {
 		t.Fatalf("filter: all kept %v (want %d); rb kept %v, dropped %v, written %v", keptAll, len(f.good), keptRB, droppedRB, wroteRB)
 	}
-	if got := len(readTopic(t, f.addr, f.name+"_rb")); float64(got) != keptRB {
+	if got := len(kafkatest.ReadTopic(t, f.addr, f.name+"_rb")); float64(got) != keptRB {
 		t.Fatalf("the rb topic holds %d alerts, /metrics says %v kept", got, keptRB)
 	}
 	checkHistogram(t, m, "alertbeam_output_latency_seconds", `output="filter"`, int(keptAll+keptRB))

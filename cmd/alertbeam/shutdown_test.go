@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 )
@@ -81,11 +82,7 @@ func TestShutdownSecondSignalExits(t *testing.T) {
 // shutdownNight is a fault-test night on an embedded broker of the test's
 // own.
 func shutdownNight(t *testing.T, name string, days [2]int) *faultNight {
-	b, err := broker.Start(broker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := kafkatest.Start(t, broker.Options{})
 	return newFaultNightAt(t, b.Addr(), "shutdown_"+name, days)
 }
 
@@ -125,7 +122,7 @@ func TestShutdownDrainsFilter(t *testing.T) {
 		}
 		return cmd, o
 	}
-	kept := func() int { return len(readTopic(t, f.addr, out)) }
+	kept := func() int { return len(kafkatest.ReadTopic(t, f.addr, out)) }
 	waitKept := func(n int) {
 		t.Helper()
 		for deadline := time.Now().Add(3 * time.Minute); kept() < n; time.Sleep(100 * time.Millisecond) {
@@ -156,7 +153,7 @@ func TestShutdownDrainsFilter(t *testing.T) {
 	cmd, o = start(true)
 	f.wait(cmd, o)
 	ids := map[string]int{}
-	for _, m := range readTopic(t, f.addr, out) {
+	for _, m := range kafkatest.ReadTopic(t, f.addr, out) {
 		ids[string(m.Key)]++
 	}
 	for id := range f.good {

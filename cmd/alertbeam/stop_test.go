@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 )
 
 // The commands that run their own loops or several pipelines stop like the
@@ -31,13 +33,13 @@ func TestShutdownReplay(t *testing.T) {
 	// first comes out at once, the second not before the stop.
 	cmd, o := startCmd(t, f.bin, "replay", f.root, "--night", f.nights[0], "--speed", "1", "--brokers", f.addr, "--topic", topic)
 	perVisit := f.shape.perVisit
-	waitFor(t, o, func() bool { return len(readTopic(t, f.addr, topic)) >= perVisit }, "the first visit replayed")
+	waitFor(t, o, func() bool { return len(kafkatest.ReadTopic(t, f.addr, topic)) >= perVisit }, "the first visit replayed")
 	stopAt := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	code := exitCode(t, cmd, o)
-	n := len(readTopic(t, f.addr, topic))
+	n := len(kafkatest.ReadTopic(t, f.addr, topic))
 	t.Logf("replay drained and exited %d in %v with %d of %d alerts replayed", code, time.Since(stopAt).Round(time.Millisecond), n, f.shape.perNight())
 	if code != 0 || strings.Contains(o.String(), "level=ERROR") {
 		t.Fatalf("replay exited %d after SIGINT (want 0, no ERROR line):\n%s", code, o)
@@ -73,7 +75,7 @@ func TestShutdownBench(t *testing.T) {
 			topic := f.name + "_ingest_bench"
 			cmd, o := startCmd(t, f.bin, "bench", "--brokers", f.addr, "--topic", topic, "--alerts", "100", "--partitions", "2",
 				"--phases", "raw,live", "--visits", "1000", "--burst", "50", "--cadence", "1s")
-			waitFor(t, o, func() bool { return len(readTopic(t, f.addr, topic+"_live")) >= 150 }, "live visits")
+			waitFor(t, o, func() bool { return len(kafkatest.ReadTopic(t, f.addr, topic+"_live")) >= 150 }, "live visits")
 			if !childRunning(t, topic) {
 				t.Fatal("no live phase process found")
 			}

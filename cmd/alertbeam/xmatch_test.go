@@ -16,6 +16,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/venv"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -34,11 +35,7 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 	}
 	csvPath, stars := readmeHipCSV(t, strings.TrimSpace(string(out)))
 
-	b, err := broker.Start(broker.Options{Partitions: 2, Topics: map[string]int32{"hipnight": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"hipnight": 2}})
 	c := sim.Defaults(sim.SurveyZTF)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), 9, 1, 1, true
 	g, err := sim.New(c)
@@ -107,7 +104,7 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 		t.Fatalf("filter exited %d:\n%s%s", code, stdout, stderr)
 	}
 	var got []string
-	for _, m := range readTopic(t, b.Addr(), "near") {
+	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "near") {
 		got = append(got, string(m.Key))
 	}
 	sort.Strings(got)

@@ -15,11 +15,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 )
 
@@ -158,19 +158,7 @@ func ztfAlerts(t testing.TB, copiesPerSample, visits, perVisit int) []alert {
 // re-keyed (wire format with ids 1000 and 1101) and generated alerts.
 func lsstAlerts(t testing.TB, copiesPerSample, visits, perVisit int) ([]alert, string) {
 	t.Helper()
-	srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	reg, err := registry.NewClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := framing.NewLSST(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, srv := registrytest.LSST(t)
 	var out []alert
 	for si, s := range []struct {
 		file string

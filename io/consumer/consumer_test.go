@@ -15,16 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/consumer"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
-	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 )
 
@@ -34,49 +32,6 @@ const partitions = 4
 // has to exceed any pause between messages of an already produced topic
 // on a busy machine.
 const idle = 3 * time.Second
-
-// startBroker runs an embedded broker for one test.
-func startBroker(t *testing.T) *broker.Broker {
-	t.Helper()
-	b, err := broker.Start(broker.Options{Partitions: partitions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
-// produced is one message as the broker stored it.
-type produced struct {
-	partition int32
-	offset    int64
-	value     []byte
-}
-
-// produce writes values round-robin over the topic's partitions and
-// returns where each landed.
-func produce(t *testing.T, addr, topic string, values [][]byte) []produced {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	sc.Producer.Return.Successes = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	p, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	out := make([]produced, len(values))
-	for i, v := range values {
-		part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: int32(i % partitions), Value: sarama.ByteEncoder(v)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = produced{part, off, v}
-	}
-	return out
-}
 
 // ztfAlerts generates n small ZTF alerts (no cutouts), a good share of
 // them known asteroids so both forms of ssnamenr appear.
@@ -214,40 +169,6 @@ func consumeErr(t *testing.T, opts consumer.Options) (lines, consumer.Stats, err
 	return parseLines(t, out.Bytes()), st, err
 }
 
-// committed returns the group's committed offset per partition (absent:
-// none).
-func committed(t *testing.T, addr, group, topic string) map[int32]int64 {
-	t.Helper()
-	admin := newAdmin(t, addr)
-	parts := []int32{}
-	for p := range int32(partitions) {
-		parts = append(parts, p)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		if b := resp.GetBlock(topic, p); b != nil && b.Err == sarama.ErrNoError && b.Offset >= 0 {
-			out[p] = b.Offset
-		}
-	}
-	return out
-}
-
-func newAdmin(t *testing.T, addr string) sarama.ClusterAdmin {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	return admin
-}
-
 func sum(m map[int32]int64) int64 {
 	var s int64
 	for _, v := range m {
@@ -257,10 +178,10 @@ func sum(m map[int32]int64) int64 {
 }
 
 // wantZTF is the summary line of a, taken from the generator's truth.
-func wantZTF(topic string, p produced, a *ztf.Alert) consumer.ZTFSummary {
+func wantZTF(topic string, p kafkatest.Produced, a *ztf.Alert) consumer.ZTFSummary {
 	c := a.Candidate
 	s := consumer.ZTFSummary{
-		Topic: topic, Partition: p.partition, Offset: p.offset,
+		Topic: topic, Partition: p.Partition, Offset: p.Offset,
 		ObjectID: a.ObjectID, Candid: a.Candid,
 		Jd: &c.Jd, RA: &c.RA, Dec: &c.Dec, Magpsf: &c.Magpsf, Sigmapsf: &c.Sigmapsf,
 		Fid: c.Fid, Rb: c.Rb, Drb: c.Drb, Isdiffpos: c.Isdiffpos, Programid: c.Programid,
@@ -285,12 +206,12 @@ func jsonOf(t *testing.T, v any) string {
 }
 
 func TestConsumeZTF(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic, n = "ztf_20261124_programid1", 40
 	alerts := ztfAlerts(t, n, 1)
 	values := encodeZTF(t, alerts)
 	values = append(values, corrupt(values[0])...)
-	msgs := produce(t, b.Addr(), topic, values)
+	msgs := kafkatest.Produce(t, b.Addr(), topic, partitions, values)
 
 	save := t.TempDir()
 	var progress bytes.Buffer
@@ -334,7 +255,7 @@ func TestConsumeZTF(t *testing.T) {
 		}
 	}
 	for _, m := range msgs[n:] {
-		wantBad = append(wantBad, fmt.Sprintf("%d/%d", m.partition, m.offset))
+		wantBad = append(wantBad, fmt.Sprintf("%d/%d", m.Partition, m.Offset))
 	}
 	slices.Sort(gotBad)
 	slices.Sort(wantBad)
@@ -362,7 +283,7 @@ func TestConsumeZTF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, msgs[i].value) {
+		if !bytes.Equal(got, msgs[i].Value) {
 			t.Errorf("saved packet %d differs from the produced one", a.Candid)
 		}
 	}
@@ -373,7 +294,7 @@ func TestConsumeZTF(t *testing.T) {
 	}
 
 	// Everything was committed: the group reads nothing new ...
-	if got := sum(committed(t, b.Addr(), "g1", topic)); got != int64(len(values)) {
+	if got := sum(kafkatest.Committed(t, b.Addr(), "g1", topic, partitions)); got != int64(len(values)) {
 		t.Errorf("group committed offsets sum to %d, want %d", got, len(values))
 	}
 	opts.SaveDir, opts.Progress = "", nil
@@ -392,10 +313,10 @@ func TestConsumeZTF(t *testing.T) {
 // A limit prints and commits exactly that many alerts; the next run of the
 // group gets exactly the rest (Genesis's alerts1 + alerts2 == alerts).
 func TestConsumeLimit(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic, n, limit = "limited", 30, 7
 	alerts := ztfAlerts(t, n, 2)
-	produce(t, b.Addr(), topic, encodeZTF(t, alerts))
+	kafkatest.Produce(t, b.Addr(), topic, partitions, encodeZTF(t, alerts))
 	save := t.TempDir()
 	opts := consumer.Options{Brokers: []string{b.Addr()}, Topic: topic, Group: "lim", Limit: limit, SaveDir: save}
 
@@ -403,7 +324,7 @@ func TestConsumeLimit(t *testing.T) {
 	if len(first.ztf) != limit || st.Alerts != limit {
 		t.Fatalf("%d lines (stats %+v), want exactly %d", len(first.ztf), st, limit)
 	}
-	if got := sum(committed(t, b.Addr(), "lim", topic)); got != limit {
+	if got := sum(kafkatest.Committed(t, b.Addr(), "lim", topic, partitions)); got != limit {
 		t.Errorf("committed offsets sum to %d, want %d", got, limit)
 	}
 	if files, err := os.ReadDir(filepath.Join(save, topic)); err != nil || len(files) != limit {
@@ -427,7 +348,7 @@ func TestConsumeLimit(t *testing.T) {
 // Two members of one group share the partitions and, between them, print
 // every alert exactly once; stopping them commits everything printed.
 func TestConsumeGroupMembers(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic, group, n = "shared", "pair", 60
 	if err := b.CreateTopic(topic, partitions, nil); err != nil {
 		t.Fatal(err)
@@ -446,7 +367,7 @@ func TestConsumeGroupMembers(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	// Produce only once both members hold partitions, so both get some.
-	admin := newAdmin(t, b.Addr())
+	admin := kafkatest.Admin(t, b.Addr())
 	poll(t, "both members to be assigned partitions", func() bool {
 		ds, err := admin.DescribeConsumerGroups([]string{group})
 		if err != nil || len(ds) != 1 || ds[0].State != "Stable" || len(ds[0].Members) != 2 {
@@ -460,7 +381,7 @@ func TestConsumeGroupMembers(t *testing.T) {
 		return true
 	})
 	alerts := ztfAlerts(t, n, 3)
-	produce(t, b.Addr(), topic, encodeZTF(t, alerts))
+	kafkatest.Produce(t, b.Addr(), topic, partitions, encodeZTF(t, alerts))
 	poll(t, "every alert to be printed", func() bool {
 		return strings.Count(outs[0].String(), "\n")+strings.Count(outs[1].String(), "\n") >= n
 	})
@@ -484,7 +405,7 @@ func TestConsumeGroupMembers(t *testing.T) {
 	if !slices.Equal(all, want) {
 		t.Errorf("the members printed %d alerts between them, not each of the %d once", len(all), n)
 	}
-	if got := sum(committed(t, b.Addr(), group, topic)); got != n {
+	if got := sum(kafkatest.Committed(t, b.Addr(), group, topic, partitions)); got != n {
 		t.Errorf("committed offsets sum to %d, want %d", got, n)
 	}
 }
@@ -524,20 +445,8 @@ func poll(t *testing.T, what string, cond func() bool) {
 // A topic mixing LSST wire-format alerts (resolved through an in-process
 // registry) and ZTF containers is decoded message by message.
 func TestConsumeLSSTAndDetection(t *testing.T) {
-	b := startBroker(t)
-	srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	cl, err := registry.NewClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := framing.NewLSST(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
+	codec, srv := registrytest.LSST(t)
 	const topic, n = "lsst-alerts", 20
 	la := lsstAlerts(t, n)
 	var values [][]byte
@@ -552,7 +461,7 @@ func TestConsumeLSSTAndDetection(t *testing.T) {
 	values = append(values, encodeZTF(t, za)...)
 	// A schema id the registry does not know is the message's fault.
 	values = append(values, framing.AppendWire(nil, 9999, []byte{2, 4}))
-	msgs := produce(t, b.Addr(), topic, values)
+	msgs := kafkatest.Produce(t, b.Addr(), topic, partitions, values)
 
 	save := t.TempDir()
 	ls, st := consume(t, consumer.Options{Brokers: []string{b.Addr()}, Topic: topic,
@@ -577,7 +486,7 @@ func TestConsumeLSSTAndDetection(t *testing.T) {
 			continue
 		}
 		d := a.DiaSource
-		if s.Partition != msgs[i].partition || s.Offset != msgs[i].offset || s.Visit != d.Visit ||
+		if s.Partition != msgs[i].Partition || s.Offset != msgs[i].Offset || s.Visit != d.Visit ||
 			s.Detector != d.Detector || *s.MidpointMjdTai != d.MidpointMjdTai || *s.RA != d.RA ||
 			!sameInt64(s.DiaObjectID, d.DiaObjectID) || !sameString(s.Band, d.Band) ||
 			!sameFloat32(s.PsfFlux, d.PsfFlux) || !sameFloat32(s.Reliability, d.Reliability) {
@@ -587,7 +496,7 @@ func TestConsumeLSSTAndDetection(t *testing.T) {
 			t.Errorf("diaSourceId %d: n_prv %d, want %d", a.DiaSourceID, s.NPrv, len(*a.PrvDiaSources))
 		}
 		got, err := os.ReadFile(filepath.Join(save, topic, fmt.Sprintf("%d.avro", a.DiaSourceID)))
-		if err != nil || !bytes.Equal(got, msgs[i].value) {
+		if err != nil || !bytes.Equal(got, msgs[i].Value) {
 			t.Errorf("saved packet %d differs from the produced one (%v)", a.DiaSourceID, err)
 		}
 	}
@@ -597,16 +506,16 @@ func TestConsumeLSSTAndDetection(t *testing.T) {
 // becoming an error line, and its offset is not committed: committing it
 // would skip the user's stream.
 func TestConsumeLSSTWithoutRegistry(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic = "lsst-noreg"
 	za := ztfAlerts(t, 1, 5)
-	produce(t, b.Addr(), topic, [][]byte{framing.AppendWire(nil, 1000, []byte{0})})
-	produce(t, b.Addr(), topic, encodeZTF(t, za)) // partition 0, after it
+	kafkatest.Produce(t, b.Addr(), topic, partitions, [][]byte{framing.AppendWire(nil, 1000, []byte{0})})
+	kafkatest.Produce(t, b.Addr(), topic, partitions, encodeZTF(t, za)) // partition 0, after it
 	_, _, err := consumeErr(t, consumer.Options{Brokers: []string{b.Addr()}, Topic: topic, Group: "noreg", Timeout: idle})
 	if err == nil || !strings.Contains(err.Error(), "registry") {
 		t.Fatalf("Consume error %v, want one asking for a registry", err)
 	}
-	if off, ok := committed(t, b.Addr(), "noreg", topic)[0]; ok && off > 0 {
+	if off, ok := kafkatest.Committed(t, b.Addr(), "noreg", topic, partitions)[0]; ok && off > 0 {
 		t.Errorf("partition 0 committed up to %d, want nothing committed", off)
 	}
 }
@@ -614,9 +523,9 @@ func TestConsumeLSSTWithoutRegistry(t *testing.T) {
 // Cancelling ctx is a normal stop: Consume returns nil and commits what it
 // printed.
 func TestConsumeCancel(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic, n = "cancelled", 8
-	produce(t, b.Addr(), topic, encodeZTF(t, ztfAlerts(t, n, 6)))
+	kafkatest.Produce(t, b.Addr(), topic, partitions, encodeZTF(t, ztfAlerts(t, n, 6)))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	w := &cancelAfter{n: n, cancel: cancel}
@@ -627,7 +536,7 @@ func TestConsumeCancel(t *testing.T) {
 	if st.Alerts != n {
 		t.Errorf("%d alerts, want %d", st.Alerts, n)
 	}
-	if got := sum(committed(t, b.Addr(), "c", topic)); got != n {
+	if got := sum(kafkatest.Committed(t, b.Addr(), "c", topic, partitions)); got != n {
 		t.Errorf("committed offsets sum to %d, want %d", got, n)
 	}
 }
@@ -651,16 +560,16 @@ func (w *cancelAfter) Write(p []byte) (int, error) {
 // A failing output stops the consumer with that error, and the line it
 // could not write is not committed.
 func TestConsumeOutputFails(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
 	const topic = "broken-pipe"
-	produce(t, b.Addr(), topic, encodeZTF(t, ztfAlerts(t, 3, 7)))
+	kafkatest.Produce(t, b.Addr(), topic, partitions, encodeZTF(t, ztfAlerts(t, 3, 7)))
 	boom := errors.New("broken pipe")
 	_, err := consumer.Consume(t.Context(), consumer.Options{Brokers: []string{b.Addr()}, Topic: topic, Group: "bp", Timeout: idle},
 		failingWriter{boom})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Consume error %v, want %v", err, boom)
 	}
-	if got := sum(committed(t, b.Addr(), "bp", topic)); got != 0 {
+	if got := sum(kafkatest.Committed(t, b.Addr(), "bp", topic, partitions)); got != 0 {
 		t.Errorf("committed offsets sum to %d, want 0", got)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
 )
@@ -81,7 +83,7 @@ func benchBroker(b *testing.B) string {
 		return addr
 	}
 	b.Logf("benchmarking the embedded broker (set ALERTBEAM_KAFKA, e.g. with .ci/with-kafka, for real Kafka)")
-	return startBroker(b)
+	return kafkatest.Start(b, broker.Options{Partitions: 4}).Addr()
 }
 
 var benchTopicSeq atomic.Int64

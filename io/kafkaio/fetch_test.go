@@ -18,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
@@ -227,7 +228,7 @@ func checkFetchStamped(t *testing.T, addr string, stamp *stampBatchFn, wantRecs,
 }
 
 func TestFetchReturnsRecordsAsProduced(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	const topic = "alerts"
 	msgs := produceRecords(t, addr, topic, 4, sarama.CompressionNone, 0, 160)
 	msgs = append(msgs, produceRecords(t, addr, topic, 4, sarama.CompressionZSTD, 160, 160)...)
@@ -284,7 +285,7 @@ func TestFetchReturnsRecordsAsProduced(t *testing.T) {
 }
 
 func TestFetchReportsWhatItCannotRead(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	const topic = "night"
 	msgs := produceRecords(t, addr, topic, 2, sarama.CompressionNone, 0, 80)
 	at := placement(msgs)
@@ -331,7 +332,7 @@ func TestFetchReportsWhatItCannotRead(t *testing.T) {
 // Transactions leave a commit marker after their records: an offset that
 // holds no record, inside the log or at its end.
 func TestFetchTransactionMarkersAreMissing(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	const topic = "txn"
 	sc := saramaCfg()
 	sc.Producer.Idempotent = true
@@ -401,7 +402,7 @@ func TestFetchTransactionMarkersAreMissing(t *testing.T) {
 // Compaction removes records, and whole batches, whose keys come again
 // later; their offsets stay empty.
 func TestFetchCompactedAwayIsMissing(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	const topic = "compacted"
 	admin, err := sarama.NewClusterAdmin([]string{addr}, saramaCfg())
 	if err != nil {
@@ -446,7 +447,7 @@ func TestFetchCompactedAwayIsMissing(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var offs []int64
-		for _, m := range consumeAll(t, addr, topic, 5, 5*time.Second) {
+		for _, m := range kafkatest.ReadN(t, addr, topic, 5, 5*time.Second) {
 			offs = append(offs, m.Offset)
 		}
 		if fmt.Sprint(offs) == "[0 2 3 5 6]" {
@@ -478,11 +479,7 @@ func TestFetchCompactedAwayIsMissing(t *testing.T) {
 // A broker restart between batches drops Fetch's connections; it
 // reconnects and reads on.
 func TestFetchRidesOutBrokerRestart(t *testing.T) {
-	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Partitions: 4, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := kafkatest.Start(t, broker.Options{Partitions: 4, DataDir: t.TempDir()})
 	restartable.Store(t.Name(), b)
 	defer restartable.Delete(t.Name())
 	const topic = "restart"

@@ -10,6 +10,8 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
 
@@ -50,7 +52,7 @@ func keysOfRecords(rs []kafkaio.Record) []string {
 // Tail's last N are the N latest by record time over every partition, and
 // Since starts each partition at that time.
 func TestTailLastAndSince(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	produce(t, addr, "tail", 3, 0, 0, nil) // creates the topic
 	sendAt(t, addr, "tail", 3, 0, 30, t0)
@@ -82,7 +84,7 @@ func TestTailLastAndSince(t *testing.T) {
 // arrives; a topic that does not exist yet is ready at once, and followed
 // once it appears.
 func TestFollow(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	t0 := time.Now().Truncate(time.Millisecond)
 	produce(t, addr, "follow", 2, 0, 0, nil)
 	sendAt(t, addr, "follow", 2, 0, 5, t0)

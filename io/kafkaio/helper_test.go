@@ -9,20 +9,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
-
-// startBroker runs an embedded broker for one test.
-func startBroker(t testing.TB) string {
-	t.Helper()
-	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Addr()
-}
 
 func saramaCfg() *sarama.Config {
 	sc := sarama.NewConfig()
@@ -89,53 +77,6 @@ func produceErr(addr, topic string, partitions int32, from, n int, value func(in
 		return fmt.Errorf("produce: %w", err)
 	}
 	return nil
-}
-
-// consumeAll reads every message of a topic (all partitions) until it has
-// want of them or the deadline passes.
-func consumeAll(t testing.TB, addr, topic string, want int, deadline time.Duration) []*sarama.ConsumerMessage {
-	t.Helper()
-	c, err := sarama.NewConsumer([]string{addr}, saramaCfg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := make(chan *sarama.ConsumerMessage, 1024)
-	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				ch <- m
-			}
-		}()
-	}
-	var out []*sarama.ConsumerMessage
-	timeout := time.After(deadline)
-	for len(out) < want {
-		select {
-		case m := <-ch:
-			out = append(out, m)
-		case <-timeout:
-			return out
-		}
-	}
-	// Anything beyond want that is already there is a duplicate worth seeing.
-	for {
-		select {
-		case m := <-ch:
-			out = append(out, m)
-		case <-time.After(200 * time.Millisecond):
-			return out
-		}
-	}
 }
 
 func keysOf(ms []*sarama.ConsumerMessage) []string {

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
 
@@ -68,7 +69,7 @@ func copyPipeline(addr, in, out, group string) *beam.Pipeline {
 // with values identical to alertValue.
 func checkCopy(t *testing.T, addr, out string, n int) {
 	t.Helper()
-	got := consumeAll(t, addr, out, n, time.Minute)
+	got := kafkatest.ReadN(t, addr, out, n, time.Minute)
 	seen := map[string]bool{}
 	for _, m := range got {
 		var i int
@@ -148,7 +149,7 @@ func TestIntegrationStopAndResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- run(t, ctx, copyPipeline(addr, in, out, group)) }()
-	waitFor(t, errc, "a first part copied", func() bool { return len(consumeAll(t, addr, out, 2*burst, time.Second)) >= 2*burst })
+	waitFor(t, errc, "a first part copied", func() bool { return len(kafkatest.ReadN(t, addr, out, 2*burst, time.Second)) >= 2*burst })
 	cancel()
 	<-errc
 	close(stopped)
@@ -157,7 +158,7 @@ func TestIntegrationStopAndResume(t *testing.T) {
 		t.Fatal(res.err)
 	}
 	n := res.n
-	first := len(distinct(keysOf(consumeAll(t, addr, out, n, 2*time.Second))))
+	first := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
 	if first >= n {
 		t.Fatalf("the first run copied everything (%d) although %d records came after it stopped", first, 2*burst)
 	}
@@ -168,8 +169,8 @@ func TestIntegrationStopAndResume(t *testing.T) {
 	errc2 := make(chan error, 1)
 	go func() { errc2 <- run(t, ctx2, copyPipeline(addr, in, out, group)) }()
 	waitFor(t, errc2, "every record copied", func() bool {
-		got := len(distinct(keysOf(consumeAll(t, addr, out, n, 2*time.Second))))
-		t.Logf("second run: %d distinct copied; committed to end: %v", got, committedToEnd(t, addr, group, in))
+		got := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
+		t.Logf("second run: %d distinct copied; committed to end: %v", got, kafkatest.CommittedToEnd(t, addr, group, in))
 		return got >= n
 	})
 	cancel2()
@@ -193,7 +194,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- run(t, ctx, copyPipeline(addr, in, out, group)) }()
-	waitFor(t, errc, "records flowing", func() bool { return len(consumeAll(t, addr, out, 200, 2*time.Second)) >= 200 })
+	waitFor(t, errc, "records flowing", func() bool { return len(kafkatest.ReadN(t, addr, out, 200, 2*time.Second)) >= 200 })
 
 	for _, step := range []string{"stop", "start"} {
 		if b, err := exec.Command(ctl, step).CombinedOutput(); err != nil {
@@ -202,7 +203,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	}
 	produce(t, addr, in, 4, n/2, n/2, alertValue)
 	waitFor(t, errc, "every record copied after the restart", func() bool {
-		return len(distinct(keysOf(consumeAll(t, addr, out, n, 2*time.Second)))) >= n
+		return len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second)))) >= n
 	})
 	cancel()
 	<-errc

@@ -14,6 +14,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
 )
@@ -50,7 +52,7 @@ func run(t *testing.T, ctx context.Context, p *beam.Pipeline) error {
 }
 
 func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 4, 0, 300, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
 
 	p, s := beam.NewPipelineWithRoot()
@@ -68,7 +70,7 @@ func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) {
 }
 
 func TestReadStartsWhereAsked(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 2, 0, 40, func(i int) []byte { return []byte{byte(i)} })
 	for _, tc := range []struct {
 		name string
@@ -96,7 +98,7 @@ func TestReadStartsWhereAsked(t *testing.T) {
 }
 
 func TestWriteRoutesPerElementAndAcks(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	var msgs []kafkaio.Message
 	for i := 0; i < 60; i++ {
 		topic := []string{"night_a", "night_b", "night_c"}[i%3]
@@ -125,7 +127,7 @@ func TestWriteRoutesPerElementAndAcks(t *testing.T) {
 		if topic == "night_a" {
 			want = 21
 		}
-		got := consumeAll(t, addr, topic, want, time.Minute)
+		got := kafkatest.ReadN(t, addr, topic, want, time.Minute)
 		if len(got) != want {
 			t.Fatalf("%s: %d messages, want %d", topic, len(got), want)
 		}
@@ -156,7 +158,7 @@ func TestWriteRoutesPerElementAndAcks(t *testing.T) {
 // commits only what the sink acknowledged, and a second run of the same group
 // resumes without losing anything.
 func TestPatternDiscoveryCommitAndResume(t *testing.T) {
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	val := func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) }
 	produce(t, addr, "night_1", 2, 0, 50, val)
 
@@ -176,9 +178,9 @@ func TestPatternDiscoveryCommitAndResume(t *testing.T) {
 			during()
 		}
 		waitFor(t, errc, "every key in out", func() bool {
-			return len(distinct(keysOf(consumeAll(t, addr, "out", wantDistinct, 2*time.Second)))) >= wantDistinct
+			return len(distinct(keysOf(kafkatest.ReadN(t, addr, "out", wantDistinct, 2*time.Second)))) >= wantDistinct
 		})
-		waitFor(t, errc, "offsets committed to the end", func() bool { return committedToEnd(t, addr, "g1", "night_1", "night_2") })
+		waitFor(t, errc, "offsets committed to the end", func() bool { return kafkatest.CommittedToEnd(t, addr, "g1", "night_1", "night_2") })
 		cancel()
 		<-errc
 	}
@@ -187,7 +189,7 @@ func TestPatternDiscoveryCommitAndResume(t *testing.T) {
 	produce(t, addr, "night_2", 2, 100, 50, val)
 	runOnce(150, nil)
 
-	got := distinct(keysOf(consumeAll(t, addr, "out", 150, 5*time.Second)))
+	got := distinct(keysOf(kafkatest.ReadN(t, addr, "out", 150, 5*time.Second)))
 	if want := keyRange(0, 150); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("out has %d distinct keys, want exactly k0..k149", len(got))
 	}
@@ -201,38 +203,6 @@ func distinct(ks []string) []string {
 		}
 	}
 	return out
-}
-
-// committedToEnd reports whether the group committed every partition of the
-// topics at its end offset.
-func committedToEnd(t *testing.T, addr, group string, topics ...string) bool {
-	cl, err := sarama.NewClient([]string{addr}, saramaCfg())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	admin, err := sarama.NewClusterAdminFromClient(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, topic := range topics {
-		parts, err := cl.Partitions(topic)
-		if err != nil {
-			return false
-		}
-		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-		if err != nil {
-			return false
-		}
-		for _, p := range parts {
-			end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-			b := resp.GetBlock(topic, p)
-			if err != nil || b == nil || b.Offset != end {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // waitFor polls cond until it holds; a pipeline that ends first fails the test.

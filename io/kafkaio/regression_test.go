@@ -14,6 +14,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
 
@@ -46,7 +48,7 @@ func flattenIDs(_ int, ids func(*int) bool, emit func(int)) {
 // settings instead, to show the loss the setting prevents.
 func TestDirectRunnerLosesNoSplitRecords(t *testing.T) {
 	const n, size = 20000, 50 << 10
-	addr := startBroker(t)
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	payload := make([]byte, size)
 	for i := range payload {
 		payload[i] = byte(i * 7)

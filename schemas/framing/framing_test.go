@@ -8,10 +8,9 @@ import (
 
 	"github.com/hamba/avro/v2/ocf"
 
-	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
 )
@@ -33,19 +32,7 @@ func ztfCodec(t testing.TB) *framing.Codec {
 // lsstRig starts an in-process registry seeded with the shipped LSST versions.
 func lsstRig(t testing.TB) *framing.Codec {
 	t.Helper()
-	srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	cl, err := registry.NewClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := framing.NewLSST(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := registrytest.LSST(t)
 	return c
 }
 

@@ -3,8 +3,6 @@ package filter_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -20,13 +18,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
@@ -171,8 +170,7 @@ func (fn *sinkMsgFn) ProcessElement(m kafkaio.Message) {
 	for _, x := range m.Headers {
 		h[x.Key] = string(x.Value)
 	}
-	sum := sha256.Sum256(m.Value)
-	fn.lines = append(fn.lines, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\t%s\t%s", m.Source.Offset, m.Units, hex.EncodeToString(sum[:8]),
+	fn.lines = append(fn.lines, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\t%s\t%s", m.Source.Offset, m.Units, testdiff.ShortSum(m.Value),
 		m.Topic, string(m.Key), h[deadletter.HeaderStage], strconv.Quote(h[deadletter.HeaderError])))
 }
 
@@ -282,12 +280,7 @@ func runFilters(t *testing.T, gen *genFn, extra []kafkaio.Record, cfg filter.Con
 		recs = beam.Flatten(s, recs, beam.CreateList(s, extra))
 	}
 	if cfg.Survey == schemas.LSST {
-		srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		cfg.Registry = srv.URL()
+		cfg.Registry = registrytest.Serve(t).URL()
 	}
 	out, err := filter.Apply(s, recs, cfg)
 	if err != nil {
@@ -375,12 +368,12 @@ func TestApplyBuiltinsOnGeneratedNights(t *testing.T) {
 			originals := map[int64]string{}
 			for off, g := range byOffset {
 				b, _ := encodeGenerated(codec, g)
-				originals[off] = shortSum(b)
+				originals[off] = testdiff.ShortSum(b)
 			}
 			for i, spec := range specs {
 				name := r.out.Names[i]
 				got, lines := r.kept(name, byOffset, n)
-				if d := diff(got, n.expected(tc.truths[spec])); d != "" {
+				if d := testdiff.IDs(got, n.expected(tc.truths[spec])); d != "" {
 					t.Errorf("%s (%s): %s", spec, name, d)
 				}
 				for _, l := range lines {
@@ -398,7 +391,7 @@ func TestApplyBuiltinsOnGeneratedNights(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						want = shortSum(b)
+						want = testdiff.ShortSum(b)
 					}
 					if l.sum != want {
 						t.Fatalf("%s: published bytes of offset %d differ from the expected packet", name, l.offset)
@@ -419,11 +412,6 @@ func encodeGenerated(c *framing.Codec, g sim.Generated) ([]byte, error) {
 		return c.Encode(g.ZTF)
 	}
 	return c.Encode(g.LSST)
-}
-
-func shortSum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:8])
 }
 
 // transforms are what the transforming built-ins of the truth tables do to
@@ -492,21 +480,21 @@ func TestApplyDeadLetters(t *testing.T) {
 	byRemainder := func(r int64) []int64 {
 		return n.expected(func(g sim.Generated) bool { return g.ZTF.Candid%5 == r })
 	}
-	if d := diff(panicked, byRemainder(0)); d != "" {
+	if d := testdiff.IDs(panicked, byRemainder(0)); d != "" {
 		t.Errorf("panicked: %s", d)
 	}
-	if d := diff(errored, byRemainder(1)); d != "" {
+	if d := testdiff.IDs(errored, byRemainder(1)); d != "" {
 		t.Errorf("errored: %s", d)
 	}
 	if !slices.Equal(undecodable, []int64{900_001, 900_002}) {
 		t.Errorf("undecodable dead letters at offsets %v", undecodable)
 	}
 	keptPanicky, _ := r.kept("panicky", byOffset, n)
-	if d := diff(keptPanicky, n.expected(func(g sim.Generated) bool { return g.ZTF.Candid%5 >= 3 })); d != "" {
+	if d := testdiff.IDs(keptPanicky, n.expected(func(g sim.Generated) bool { return g.ZTF.Candid%5 >= 3 })); d != "" {
 		t.Errorf("panicky kept: %s", d)
 	}
 	keptRB, _ := r.kept("rb", byOffset, n)
-	if d := diff(keptRB, n.expected(ztfTruths()["rb"])); d != "" {
+	if d := testdiff.IDs(keptRB, n.expected(ztfTruths()["rb"])); d != "" {
 		t.Errorf("rb beside a failing filter: %s", d)
 	}
 	offsets := []int64{900_001, 900_002}
@@ -566,7 +554,7 @@ func TestApplyCapPerVisit(t *testing.T) {
 			name = "bright-max19"
 		}
 		got, _ := r.kept(name, byOffset, n)
-		if d := diff(got, want); d != "" {
+		if d := testdiff.IDs(got, want); d != "" {
 			t.Errorf("%s capped at %d per visit: %s", spec, capN, d)
 		}
 		if overCap == 0 {
@@ -642,7 +630,7 @@ func TestApplyCapCrossmatch(t *testing.T) {
 	r := runFilters(t, gen, nil, filter.Config{Survey: "ztf", Filters: []string{"near=xmatch:cat=third,r=0.5"},
 		Catalogs: []string{"third=" + path}, CapPerVisit: capN, Reread: regen(gen)})
 	got, _ := r.kept("near", byOffset, n)
-	if d := diff(got, want); d != "" {
+	if d := testdiff.IDs(got, want); d != "" {
 		t.Errorf("crossmatch capped at %d per visit: %s", capN, d)
 	}
 	offsets := make([]int64, 0, len(byOffset))

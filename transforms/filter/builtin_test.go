@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
@@ -48,7 +49,7 @@ func TestBuiltinsOnGeneratedNights(t *testing.T) {
 		for spec, tr := range tc.truths {
 			got, missing := keptBy(t, n, spec)
 			want := n.expected(tr)
-			if d := diff(got, want); d != "" {
+			if d := testdiff.IDs(got, want); d != "" {
 				t.Errorf("%s %s: %s", tc.survey, spec, d)
 			}
 			transform := spec == "nocutouts" || spec[:min(len(spec), 5)] == "drop:"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
@@ -66,7 +67,7 @@ func TestExpressionsMatchGoFilters(t *testing.T) {
 		for _, pair := range equivalents[survey] {
 			goIDs, _ := keptBy(t, n, pair[0])
 			exprIDs, _ := keptBy(t, n, "x="+pair[1])
-			if d := diff(exprIDs, goIDs); d != "" {
+			if d := testdiff.IDs(exprIDs, goIDs); d != "" {
 				t.Errorf("%s %s vs %q: %s", survey, pair[0], pair[1], d)
 			}
 			if len(goIDs) == 0 || len(goIDs) == len(n.alerts) {

@@ -291,23 +291,3 @@ func (n *night) expected(tr truth) []int64 {
 func (n *night) all() []int64 {
 	return n.expected(func(sim.Generated) bool { return true })
 }
-
-// diff describes how two sorted id sets differ.
-func diff(got, want []int64) string {
-	var extra, lost []int64
-	for _, id := range got {
-		if _, ok := slices.BinarySearch(want, id); !ok {
-			extra = append(extra, id)
-		}
-	}
-	for _, id := range want {
-		if _, ok := slices.BinarySearch(got, id); !ok {
-			lost = append(lost, id)
-		}
-	}
-	if extra == nil && lost == nil && len(got) == len(want) {
-		return ""
-	}
-	trim := func(v []int64) []int64 { return v[:min(len(v), 5)] }
-	return fmt.Sprintf("got %d, want %d; %d unexpected (e.g. %v), %d missing (e.g. %v)", len(got), len(want), len(extra), trim(extra), len(lost), trim(lost))
-}

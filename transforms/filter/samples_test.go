@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -166,7 +167,7 @@ func TestSamplesThroughApply(t *testing.T) {
 		var got []int64
 		for _, l := range res["kept-"+out.Names[i]] {
 			got = append(got, ids[l.offset])
-			if _, transform := transforms[spec]; !transform && l.sum != shortSum(packets[ids[l.offset]]) {
+			if _, transform := transforms[spec]; !transform && l.sum != testdiff.ShortSum(packets[ids[l.offset]]) {
 				t.Errorf("%s republished %d with different bytes", spec, ids[l.offset])
 			}
 		}

@@ -3,8 +3,6 @@ package qa_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -28,7 +28,6 @@ import (
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
-	"github.com/alertbeam/alertbeam/schemas/registry"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
@@ -329,7 +328,7 @@ type flagLine struct {
 func sunk(v any) line {
 	switch e := v.(type) {
 	case kafkaio.Record:
-		return line{Offset: offsetOf(e.Source), Topic: e.Topic, Value: shortSum(e.Value)}
+		return line{Offset: offsetOf(e.Source), Topic: e.Topic, Value: testdiff.ShortSum(e.Value)}
 	case kafkaio.Ack:
 		return line{Offset: offsetOf(e.Source), Units: e.Units, Topic: e.Topic}
 	case kafkaio.Message:
@@ -435,12 +434,7 @@ func runNight(t *testing.T, n nightSpec, spec string, opts ...func(*qa.Config)) 
 		o(&cfg)
 	}
 	if n.Survey == schemas.LSST {
-		srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		cfg.Registry = srv.URL()
+		cfg.Registry = registrytest.Serve(t).URL()
 	}
 	dir := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
@@ -572,26 +566,6 @@ func offsets(ls []line) []int64 {
 	return out
 }
 
-// diff describes how two sorted id sets differ, "" when equal.
-func diff(got, want []int64) string {
-	var extra, lost []int64
-	for _, v := range got {
-		if _, ok := slices.BinarySearch(want, v); !ok {
-			extra = append(extra, v)
-		}
-	}
-	for _, v := range want {
-		if _, ok := slices.BinarySearch(got, v); !ok {
-			lost = append(lost, v)
-		}
-	}
-	if len(extra) == 0 && len(lost) == 0 && len(got) == len(want) {
-		return ""
-	}
-	head := func(s []int64) []int64 { return s[:min(len(s), 5)] }
-	return fmt.Sprintf("%d ids, want %d: %d unexpected (e.g. %v), %d missing (e.g. %v)", len(got), len(want), len(extra), head(extra), len(lost), head(lost))
-}
-
 func sortedIDs(ids []int64) []int64 {
 	out := slices.Clone(ids)
 	slices.Sort(out)
@@ -609,9 +583,4 @@ func flagKey(tr *truth, v int) string {
 		}
 	}
 	return ""
-}
-
-func shortSum(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -145,12 +146,12 @@ func TestLateAlerts(t *testing.T) {
 			late = append(late, offset(4, k))
 		}
 	}
-	if d := diff(tr.idsAt(offsets(r.acks)), tr.idsAt(rejected)); d != "" {
+	if d := testdiff.IDs(tr.idsAt(offsets(r.acks)), tr.idsAt(rejected)); d != "" {
 		t.Errorf("rejected: %s", d)
 	}
 	keptWant := tr.ids(func(a sim.Generated) bool { return a.Visit != 4 })
 	keptWant = append(keptWant, tr.idsAt(late)...)
-	if d := diff(tr.idsAt(offsets(r.kept)), sortedIDs(keptWant)); d != "" {
+	if d := testdiff.IDs(tr.idsAt(offsets(r.kept)), sortedIDs(keptWant)); d != "" {
 		t.Errorf("kept: %s", d)
 	}
 	checkOnce(t, tr, r)

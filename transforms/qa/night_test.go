@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -46,10 +47,10 @@ func checkNight(t *testing.T, tr *truth, r run) {
 		t.Errorf("%d dead letters, e.g. %+v", len(r.dead), r.dead[0])
 	}
 	rejected := tr.idsAt(offsets(r.acks))
-	if d := diff(rejected, tr.ids(func(g sim.Generated) bool { return g.Artefact != "" })); d != "" {
+	if d := testdiff.IDs(rejected, tr.ids(func(g sim.Generated) bool { return g.Artefact != "" })); d != "" {
 		t.Errorf("rejected: %s", d)
 	}
-	if d := diff(tr.idsAt(offsets(r.kept)), tr.ids(clean)); d != "" {
+	if d := testdiff.IDs(tr.idsAt(offsets(r.kept)), tr.ids(clean)); d != "" {
 		t.Errorf("kept: %s", d)
 	}
 	checkOnce(t, tr, r)
@@ -65,7 +66,7 @@ func checkNight(t *testing.T, tr *truth, r run) {
 			}
 		case "spatial/bleed-trail", "spatial/streak":
 			want := tr.ids(artefact(f.Kind))
-			if d := diff(f.Members, want); d != "" {
+			if d := testdiff.IDs(f.Members, want); d != "" {
 				t.Errorf("%s members: %s", f.Kind, d)
 			}
 			if f.Count != len(want) || f.Kept != 0 || f.Action != "reject" || f.Width > 0.6 || !(f.Length > 0) {
@@ -188,7 +189,7 @@ func TestGeneratedLSSTNight(t *testing.T) {
 		t.Errorf("%d dead letters, e.g. %+v", len(r.dead), r.dead[0])
 	}
 	artefact := func(g sim.Generated) bool { return g.Artefact != "" }
-	if d := diff(tr.idsAt(offsets(r.acks)), tr.ids(artefact)); d != "" {
+	if d := testdiff.IDs(tr.idsAt(offsets(r.acks)), tr.ids(artefact)); d != "" {
 		t.Errorf("rejected: %s", d)
 	}
 	checkOnce(t, tr, r)
@@ -196,7 +197,7 @@ func TestGeneratedLSSTNight(t *testing.T) {
 	for _, f := range r.flags {
 		kinds = append(kinds, f.Check+"/"+f.Kind)
 		want := tr.ids(func(g sim.Generated) bool { return g.Artefact == f.Kind })
-		if d := diff(f.Members, want); d != "" || f.Action != "reject" || f.Units == nil || len(f.Units) != 1 {
+		if d := testdiff.IDs(f.Members, want); d != "" || f.Action != "reject" || f.Units == nil || len(f.Units) != 1 {
 			t.Errorf("%s/%s flag %+v: %s", f.Check, f.Kind, f, d)
 		}
 	}
@@ -237,7 +238,7 @@ func TestThrottleAndDeadLetters(t *testing.T) {
 			drop = append(drop, id(a))
 		}
 	}
-	if d := diff(tr.idsAt(offsets(r.acks)), sortedIDs(drop)); d != "" {
+	if d := testdiff.IDs(tr.idsAt(offsets(r.acks)), sortedIDs(drop)); d != "" {
 		t.Errorf("throttled away: %s", d)
 	}
 	// Kept records are the originals, byte for byte, with their source.
@@ -250,7 +251,7 @@ func TestThrottleAndDeadLetters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Topic != "night" || l.Value != shortSum(b) {
+		if l.Topic != "night" || l.Value != testdiff.ShortSum(b) {
 			t.Fatalf("kept record at offset %d is not the original", l.Offset)
 		}
 	}

@@ -1,0 +1,246 @@
+// Package kafkatest is the Kafka side of alertbeam's tests: it starts the
+// embedded broker (io/broker) for one test, writes to a topic, reads a topic
+// back and asks for a group's committed offsets, with plain sarama clients so
+// that what a test checks does not go through the code under test. Every
+// helper takes a testing.TB, fails the test with a message naming what it
+// was doing, and closes what it opened with t.Cleanup or before returning.
+//
+// Only tests import it. Package io/broker's in-package tests cannot (import
+// cycle).
+package kafkatest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/alertbeam/alertbeam/io/broker"
+	"github.com/alertbeam/alertbeam/io/kafkaio"
+)
+
+// Start runs an embedded broker with opts for the rest of the test.
+func Start(t testing.TB, opts broker.Options) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(opts)
+	if err != nil {
+		t.Fatalf("kafkatest: start the embedded broker: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// Config is a bare sarama configuration at the Kafka version alertbeam
+// speaks: the tests' own clients must not share the settings under test.
+func Config() *sarama.Config {
+	sc := sarama.NewConfig()
+	sc.Version = kafkaio.KafkaVersion
+	return sc
+}
+
+// Admin is a cluster admin on the brokers at addr, closed when the test ends.
+func Admin(t testing.TB, addr string) sarama.ClusterAdmin {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	return admin
+}
+
+// Produced is one message as the broker stored it.
+type Produced struct {
+	Partition int32
+	Offset    int64
+	Value     []byte
+}
+
+// Produce writes values to topic, the i-th to partition i mod partitions,
+// each acknowledged by all replicas, and returns where each landed.
+func Produce(t testing.TB, addr, topic string, partitions int32, values [][]byte) []Produced {
+	t.Helper()
+	sc := Config()
+	sc.Producer.Return.Successes = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	p, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatalf("kafkatest: producer on %s: %v", addr, err)
+	}
+	defer p.Close()
+	out := make([]Produced, len(values))
+	for i, v := range values {
+		part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: int32(i) % partitions, Value: sarama.ByteEncoder(v)})
+		if err != nil {
+			t.Fatalf("kafkatest: produce message %d to %s: %v", i, topic, err)
+		}
+		out[i] = Produced{part, off, v}
+	}
+	return out
+}
+
+// ReadTopic returns every message of topic on the brokers at addr (a
+// comma-separated list), from the start to its end now, partition by
+// partition; none if the topic does not exist (yet): tests poll topics a
+// job creates, and a topic nothing was written to reads empty either way.
+func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	brokers := strings.Split(addr, ",")
+	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: brokers})
+	if err != nil {
+		t.Fatalf("kafkatest: read %s: %v", topic, err)
+	}
+	cl, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		t.Fatalf("kafkatest: read %s: client on %s: %v", topic, addr, err)
+	}
+	defer cl.Close()
+	// Ask the metadata first: asking sarama for the partitions of a missing
+	// topic retries for seconds.
+	if topics, err := cl.Topics(); err != nil || !slices.Contains(topics, topic) {
+		return nil
+	}
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		return nil
+	}
+	cons, err := sarama.NewConsumerFromClient(cl)
+	if err != nil {
+		t.Fatalf("kafkatest: read %s: %v", topic, err)
+	}
+	defer cons.Close()
+	var out []*sarama.ConsumerMessage
+	for _, p := range parts {
+		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatalf("kafkatest: read %s: end of partition %d: %v", topic, p, err)
+		}
+		if end == 0 {
+			continue
+		}
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("kafkatest: read %s partition %d: %v", topic, p, err)
+		}
+		for m := range pc.Messages() {
+			out = append(out, m)
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		pc.Close()
+	}
+	return out
+}
+
+// ReadN reads topic (all partitions, from the start) until it holds want
+// messages or wait has passed, then keeps what else arrives within 200 ms:
+// a message beyond want is a duplicate worth seeing. It is for topics a
+// running pipeline is still writing.
+func ReadN(t testing.TB, addr, topic string, want int, wait time.Duration) []*sarama.ConsumerMessage {
+	t.Helper()
+	c, err := sarama.NewConsumer([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: consumer on %s: %v", addr, err)
+	}
+	defer c.Close()
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatalf("kafkatest: partitions of %s: %v", topic, err)
+	}
+	ch := make(chan *sarama.ConsumerMessage, 1024)
+	for _, p := range parts {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("kafkatest: read %s partition %d: %v", topic, p, err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				ch <- m
+			}
+		}()
+	}
+	var out []*sarama.ConsumerMessage
+	timeout := time.After(wait)
+	for len(out) < want {
+		select {
+		case m := <-ch:
+			out = append(out, m)
+		case <-timeout:
+			return out
+		}
+	}
+	for {
+		select {
+		case m := <-ch:
+			out = append(out, m)
+		case <-time.After(200 * time.Millisecond):
+			return out
+		}
+	}
+}
+
+// Committed returns the group's committed offset in each of partitions
+// 0..partitions-1 of topic; a partition without a commit is absent.
+func Committed(t testing.TB, addr, group, topic string, partitions int32) map[int32]int64 {
+	t.Helper()
+	parts := []int32{}
+	for p := range partitions {
+		parts = append(parts, p)
+	}
+	// Its own admin, closed at once: tests poll this.
+	admin, err := sarama.NewClusterAdmin([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
+	}
+	defer admin.Close()
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if err != nil {
+		t.Fatalf("kafkatest: offsets of group %s on %s: %v", group, topic, err)
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		if b := resp.GetBlock(topic, p); b != nil && b.Err == sarama.ErrNoError && b.Offset >= 0 {
+			out[p] = b.Offset
+		}
+	}
+	return out
+}
+
+// CommittedToEnd reports whether the group has committed every partition
+// of the topics at its end offset. An error, a missing topic among them,
+// is "not yet": tests poll it while a pipeline runs.
+func CommittedToEnd(t testing.TB, addr, group string, topics ...string) bool {
+	t.Helper()
+	cl, err := sarama.NewClient([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: client on %s: %v", addr, err)
+	}
+	defer cl.Close()
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
+	}
+	for _, topic := range topics {
+		parts, err := cl.Partitions(topic)
+		if err != nil {
+			return false
+		}
+		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+		if err != nil {
+			return false
+		}
+		for _, p := range parts {
+			end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+			b := resp.GetBlock(topic, p)
+			if err != nil || b == nil || b.Offset != end {
+				return false
+			}
+		}
+	}
+	return true
+}
