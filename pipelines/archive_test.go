@@ -84,8 +84,21 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
-	purity, _ := filter.Build("purity", "ztf")
-	bright, _ := filter.Build("bright:max=19", "ztf")
+	checkSelected(t, b.Addr(), selectedBy(t, spec, "replay.", "purity", "bright:max=19"), want)
+}
+
+// selectedBy works out, by the filters themselves on the generated
+// packets, which alert ids each filter's topic (prefix + its name) gets.
+func selectedBy(t *testing.T, spec pipelines.NightSpec, prefix string, specs ...string) map[string][]string {
+	t.Helper()
+	var fs []*filter.Filter
+	for _, sp := range specs {
+		f, err := filter.Build(sp, "ztf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
 	g, err := sim.New(spec.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -93,15 +106,21 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 	selected := map[string][]string{}
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		id := strconv.FormatInt(a.ZTF.Candid, 10)
-		if k, _ := purity.Keep(filter.OfZTF(a.ZTF)); k {
-			selected["replay.purity"] = append(selected["replay.purity"], id)
-		}
-		if k, _ := bright.Keep(filter.OfZTF(a.ZTF)); k {
-			selected["replay."+bright.Name()] = append(selected["replay."+bright.Name()], id)
+		for _, f := range fs {
+			if k, _ := f.Keep(filter.OfZTF(a.ZTF)); k {
+				selected[prefix+f.Name()] = append(selected[prefix+f.Name()], id)
+			}
 		}
 	}
+	return selected
+}
+
+// checkSelected asserts that each topic holds exactly the selected ids,
+// each with the bytes produced for it.
+func checkSelected(t *testing.T, addr string, selected map[string][]string, want map[int64][]byte) {
+	t.Helper()
 	for topic, ids := range selected {
-		got := kafkatest.ReadTopic(t, b.Addr(), topic)
+		got := kafkatest.ReadTopic(t, addr, topic)
 		var keys []string
 		for _, m := range got {
 			keys = append(keys, string(m.Key))

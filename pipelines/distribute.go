@@ -43,6 +43,15 @@ type DistributeConfig struct {
 	// keeps; the night topics and the archive still get every alert. The
 	// read's event time becomes the survey's observation time.
 	QA *qa.Config
+	// Shards splits the read into that many (kafkaio.ReadConfig.Shards),
+	// each fused with its own router, filters, archive staging and
+	// writers; only acknowledgements and the archive's file descriptions
+	// are gathered. prism puts every partition's read of a stage in one
+	// bundle, whose elements run one after another on one core; each
+	// shard is a stage of its own, and stages run side by side. 0 or 1:
+	// one read. QA compares alerts across the whole stream, so it needs
+	// one.
+	Shards int
 }
 
 // Distribute reads the ingest stream and fans every alert out to its night's
@@ -77,46 +86,66 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	if cfg.QA != nil && (cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord) {
 		cfg.Read.EventTime, cfg.Read.IdleAdvance = cfg.Survey, false
 	}
-	recs := kafkaio.Read(s, cfg.Read)
-	msgs := fanout.Route(s, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
-	acks, units := []beam.PCollection{kafkaio.Write(s, cfg.Write, msgs)}, 1
-	if cfg.Archive != nil {
-		units++
-		out := archive.Write(s, recs, ac)
-		// The router and the archive reject the same records (both
-		// identify alerts with alert.Identify), and the router has
-		// dead-lettered them: acknowledge the archive's share instead of
-		// writing each a second letter.
-		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
+	if cfg.Shards < 0 {
+		return beam.PCollection{}, fmt.Errorf("pipelines: Shards must not be negative, got %d", cfg.Shards)
 	}
+	if cfg.Shards > 1 && cfg.QA != nil {
+		return beam.PCollection{}, fmt.Errorf("pipelines: QA needs the whole stream in one read: use 1 shard, not %d", cfg.Shards)
+	}
+	var topics map[string]string
 	if len(cfg.Filters) > 0 {
-		topics, err := filterTopics(cfg.Filters, cfg.Survey, cfg.FilterTopicPrefix)
-		if err != nil {
+		var err error
+		if topics, err = filterTopics(cfg.Filters, cfg.Survey, cfg.FilterTopicPrefix); err != nil {
 			return beam.PCollection{}, err
 		}
+	}
+	var acks, staged []beam.PCollection
+	units := 1
+	reads := cfg.Read.Sharded(cfg.Shards)
+	for i, rc := range reads {
+		ss := s
+		if len(reads) > 1 {
+			ss = s.Scope(fmt.Sprintf("shard%d", i))
+		}
+		recs := kafkaio.Read(ss, rc)
+		msgs := fanout.Route(ss, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
+		acks = append(acks, kafkaio.Write(ss, cfg.Write, msgs))
+		staged = append(staged, recs)
+		if len(cfg.Filters) == 0 {
+			continue
+		}
 		kept := recs
-		var qaOut qa.Outputs
 		if cfg.QA != nil {
 			qc := *cfg.QA
 			qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
 			qc.Reread = qa.FromKafka(cfg.Read.Config)
-			if qaOut, err = qa.Apply(s, recs, qc); err != nil {
+			qaOut, err := qa.Apply(ss, recs, qc)
+			if err != nil {
 				return beam.PCollection{}, err
 			}
 			kept = qaOut.Kept
 			// QA owes each record it rejects or dead-letters every filter
 			// output's units; its QA records acknowledge nothing.
-			discard.All(s, kafkaio.Write(s, cfg.Write, qaOut.QA))
-			acks = append(acks, qaOut.Acks, beam.ParDo(s, ackDeadLetter, qaOut.Dead))
+			discard.All(ss, kafkaio.Write(ss, cfg.Write, qaOut.QA))
+			acks = append(acks, qaOut.Acks, beam.ParDo(ss, ackDeadLetter, qaOut.Dead))
 		}
-		outs, err := filter.Apply(s, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+		outs, err := filter.Apply(ss, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: qa.FromKafka(cfg.Read.Config)})
 		if err != nil {
 			return beam.PCollection{}, err
 		}
 		// The router has dead-lettered what the filters cannot decode.
-		acks = append(acks, kafkaio.Write(s, cfg.Write, outs.All), outs.Acks, beam.ParDo(s, ackDeadLetter, outs.Dead))
-		units += outs.RecordUnits
+		acks = append(acks, kafkaio.Write(ss, cfg.Write, outs.All), outs.Acks, beam.ParDo(ss, ackDeadLetter, outs.Dead))
+		units = 1 + outs.RecordUnits
+	}
+	if cfg.Archive != nil {
+		units++
+		out := archive.WriteShards(s, ac, staged...)
+		// The router and the archive reject the same records (both
+		// identify alerts with alert.Identify), and the router has
+		// dead-lettered them: acknowledge the archive's share instead of
+		// writing each a second letter.
+		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
 	}
 	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil
 }

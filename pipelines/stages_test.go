@@ -15,6 +15,16 @@ import (
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
 
+// qaConfig is QA with both checks on, at settings any stream passes.
+func qaConfig(t *testing.T) *qa.Config {
+	t.Helper()
+	rate, spatial, err := qa.ParseSpec("rate=3x,spatial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &qa.Config{Rate: rate, Spatial: spatial}
+}
+
 // TestEveryStageHasAnOutput builds each pipeline and checks that the
 // outputs of its Kafka writes and its commit are read, and that its sinks
 // (transforms with no outputs) read after a Reshuffle (discard.All, the
@@ -32,13 +42,6 @@ func TestEveryStageHasAnOutput(t *testing.T) {
 	packet := filepath.Join(dir, "packet.avro")
 	if err := os.WriteFile(packet, []byte("not read"), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	qaConfig := func() *qa.Config {
-		rate, spatial, err := qa.ParseSpec("rate=3x,spatial")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &qa.Config{Rate: rate, Spatial: spatial}
 	}
 	arch := archive.Config{Root: dir, Survey: "ztf"}
 	replay := archive.ReadConfig{Root: dir, Survey: "ztf", Night: "20261120"}
@@ -58,12 +61,17 @@ func TestEveryStageHasAnOutput(t *testing.T) {
 		},
 		"distribute-full-qa": func(s beam.Scope) error {
 			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
-				Archive: &arch, Filters: filters, QA: qaConfig()})
+				Archive: &arch, Filters: filters, QA: qaConfig(t)})
+			return err
+		},
+		"distribute-full-sharded": func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+				Archive: &arch, Filters: filters, Shards: 3})
 			return err
 		},
 		"filter-qa-gw-definitions": func(s beam.Scope) error {
 			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf", Filters: filters,
-				QA: qaConfig(), GWTopic: "igwn.gwalert", Definitions: "defs"})
+				QA: qaConfig(t), GWTopic: "igwn.gwalert", Definitions: "defs"})
 			return err
 		},
 		"filter-from-archive": func(s beam.Scope) error {

@@ -86,10 +86,11 @@ Examples:
 			compression := fs.String("compression", "none", "producer compression of the phases' output topics: none, gzip, snappy, lz4 or zstd\n"+
 				"(the report gives what the outputs hold on the brokers' disks)")
 			profile := fs.String("profile", "", "write each phase's CPU, allocation and peak-heap profiles to this directory")
+			shards := addShardsFlag(fs)
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,
-					Compression: *compression}
+					Compression: *compression, Shards: *shards}
 				if err := kafkaio.CheckCompression(*compression); err != nil {
 					return err
 				}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -160,3 +161,17 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 
 // source describes what is read, for progress messages.
 func (f *streamFlags) source() string { return *f.topic + *f.pattern }
+
+// defaultShards is how many reads a pipeline's ingest read is split into
+// by default (pipelines.DistributeConfig.Shards): one per core, at least
+// two and at most eight. Measured on 2 cores: see the README's
+// performance section.
+func defaultShards() int { return min(max(runtime.NumCPU(), 2), 8) }
+
+// addShardsFlag adds --shards.
+func addShardsFlag(fs *flag.FlagSet) *int {
+	return fs.Int("shards", defaultShards(), "split the read into this many, each with its own router, filters, archive staging and\n"+
+		"writers (partition p goes to shard p mod N): the direct runner runs shards side by side, but\n"+
+		"a read's partitions one after another; default one per core (2 to 8). Flink and Dataflow\n"+
+		"split reads themselves, where 1 is enough")
+}

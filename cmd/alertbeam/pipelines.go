@@ -138,6 +138,7 @@ Examples:
 			maxRecords := fs.Int64("max-records", 0, "stop after this many records from each partition (0: no limit)")
 			archiveRoot := fs.String("archive", "", "also archive every alert, exactly once, under this root (a directory or gs://bucket/prefix); offsets then wait for the archive too")
 			codec := fs.String("archive-codec", archive.DefaultCodec, "codec of archive files: null, deflate, snappy or zstd")
+			shards := addShardsFlag(fs)
 			return func(ctx context.Context, e *env) error {
 				var arch *archive.Config
 				if *archiveRoot != "" {
@@ -153,7 +154,7 @@ Examples:
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
-					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch,
+					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: *shards,
 				})
 				if err != nil {
 					return err

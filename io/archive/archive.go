@@ -143,29 +143,56 @@ type Outputs struct {
 // the package documentation for the layout and the protocol. It panics on
 // an invalid cfg.
 func Write(s beam.Scope, recs beam.PCollection, cfg Config) Outputs {
+	return WriteShards(s, cfg, recs)
+}
+
+// WriteShards is Write over several collections of records, such as the
+// shards of a sharded read (kafkaio.ReadConfig.Shards): each is staged
+// into temporary files in its own fused stage, next to the read that
+// produced it, and one commit step gathers them all, so the archive holds
+// each alert once whichever shard read it.
+func WriteShards(s beam.Scope, cfg Config, shards ...beam.PCollection) Outputs {
 	s = s.Scope("archive.Write")
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
+	if len(shards) == 0 {
+		panic("archive: nothing to write")
+	}
 	fixed := window.NewFixedWindows(cfg.Window)
-	// Windowing the records themselves is a fused, element-local step: it
-	// tells each bundle which window a record belongs to, so temporary
-	// files never straddle windows.
-	windowed := beam.WindowInto(s, fixed, recs)
-	temps, dead := beam.ParDo2(s, &writeFn{Cfg: cfg}, windowed)
+	var temps, dead []beam.PCollection
+	for _, recs := range shards {
+		// Windowing the records themselves is a fused, element-local
+		// step: it tells each bundle which window a record belongs to,
+		// so temporary files never straddle windows.
+		windowed := beam.WindowInto(s, fixed, recs)
+		t, d := beam.ParDo2(s, &writeFn{Cfg: cfg}, windowed)
+		// The files are described in FinishBundle, in no window: they
+		// are put back in their own, still in the shard's stage.
+		t = beam.WindowInto(s, fixed, t,
+			beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Always())),
+			beam.AllowedLateness(cfg.AllowedLateness),
+			beam.PanesDiscard())
+		temps, dead = append(temps, t), append(dead, d)
+	}
 
 	// From here on only small descriptions of temporary files move.
-	temps = beam.WindowInto(s, fixed, temps,
-		beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Always())),
-		beam.AllowedLateness(cfg.AllowedLateness),
-		beam.PanesDiscard())
-	grouped := beam.GroupByKey(s, beam.ParDo(s, keyTemp, temps))
+	grouped := beam.GroupByKey(s, beam.ParDo(s, keyTemp, flatten(s, temps)))
 	batches := beam.ParDo(s, toBatch, grouped)
 	// Commits of one group run one at a time: the commit DoFn is stateful,
 	// and runners process a key's elements serially. Global window, so all
 	// windows of a group share that key.
 	batches = beam.WindowInto(s, window.NewGlobalWindows(), batches)
 	acks := beam.ParDo(s, &commitFn{Cfg: cfg, Files: state.MakeValueState[int64]("files")}, batches)
-	return Outputs{Acks: acks, Dead: dead}
+	return Outputs{Acks: acks, Dead: flatten(s, dead)}
+}
+
+// flatten is beam.Flatten, or the one collection itself: a Flatten is a
+// fusion break on prism, which a single shard does not need.
+func flatten(s beam.Scope, cols []beam.PCollection) beam.PCollection {
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return beam.Flatten(s, cols...)
 }

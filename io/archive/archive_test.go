@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 
+	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
 )
@@ -197,6 +198,37 @@ func checkLayout(t *testing.T, root string, alerts []alert) {
 	if len(programs) < 4 {
 		t.Errorf("only %d night/program directories: %v", len(programs), programs)
 	}
+}
+
+// TestWriteShards archives records that arrive in three collections (the
+// shards of a sharded read) through one commit: every alert once, every
+// record acknowledged, the same files a single collection makes.
+func TestWriteShards(t *testing.T) {
+	alerts := ztfAlerts(t, 8, 2, 15)
+	root := t.TempDir()
+	cfg := Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 7}
+	p, s := beam.NewPipelineWithRoot()
+	recs := records(alerts)
+	shards := make([][]kafkaio.Record, 3)
+	for i, r := range recs {
+		shards[i%3] = append(shards[i%3], r)
+	}
+	var cols []beam.PCollection
+	for _, sh := range shards {
+		cols = append(cols, beam.ParDo(s, withEventTime, beam.CreateList(s, sh)))
+	}
+	out := WriteShards(s, cfg, cols...)
+	want := make([]any, len(alerts))
+	for i := range alerts {
+		want[i] = int64(i)*10 + 1
+	}
+	passert.Equals(s, beam.ParDo(s, ackOffset, out.Acks), want...)
+	passert.Empty(s, beam.WindowInto(s, window.NewGlobalWindows(), out.Dead))
+	if err := run(t, p); err != nil {
+		t.Fatal(err)
+	}
+	checkNights(t, root, schemas.ZTF, alerts)
+	readBack(t, root, schemas.ZTF, alerts)
 }
 
 func TestWriteReadLSST(t *testing.T) {

@@ -159,6 +159,13 @@ type ReadConfig struct {
 	IdleResume        time.Duration
 	DiscoveryInterval time.Duration
 	BatchRecords      int
+	// Shards, above 1, makes this read one of that many over the same
+	// topics: it reads only the partitions whose number modulo Shards is
+	// Shard. prism puts every partition's read in one bundle, whose
+	// records are then handled one after another; shards are separate
+	// reads, each fused with what follows it, and run side by side. See
+	// Sharded.
+	Shards, Shard int
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
@@ -218,12 +225,29 @@ func (c ReadConfig) Validate() error {
 	if c.MaxRecords < 0 || c.MaxDelay < 0 || c.BatchRecords < 0 {
 		return errors.New("kafkaio: negative limits")
 	}
+	if c.Shards < 0 || c.Shard < 0 || c.Shard >= max(c.Shards, 1) {
+		return fmt.Errorf("kafkaio: shard %d of %d: want 0 <= shard < shards", c.Shard, c.Shards)
+	}
 	if c.EventTime != "" && c.EventTime != EventTimeRecord {
 		if _, ok := lookupEventTime(c.EventTime); !ok {
 			return fmt.Errorf("kafkaio: unknown event-time policy %q (registered: %s)", c.EventTime, strings.Join(eventTimeNames(), ", "))
 		}
 	}
 	return nil
+}
+
+// Sharded returns n configs that together read what c reads, each the
+// partitions whose number modulo n is its Shard; n below 2 returns c alone.
+func (c ReadConfig) Sharded(n int) []ReadConfig {
+	if n < 2 {
+		return []ReadConfig{c}
+	}
+	out := make([]ReadConfig, n)
+	for i := range out {
+		out[i] = c
+		out[i].Shards, out[i].Shard = n, i
+	}
+	return out
 }
 
 // Bounded reports whether the read finishes by itself.

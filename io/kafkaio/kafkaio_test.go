@@ -69,6 +69,44 @@ func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) {
 	}
 }
 
+// Shards of a read split the partitions between them and together read
+// every record once; a shard left without partitions (a topic with fewer
+// partitions than shards) still finishes a bounded read.
+func TestShardedReadsSplitThePartitions(t *testing.T) {
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
+	produce(t, addr, "in", 3, 0, 90, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
+
+	p, s := beam.NewPipelineWithRoot()
+	base := kafkaio.ReadConfig{Config: kafkaio.Config{Brokers: []string{addr}}, Topics: []string{"in"}, StopAtEnd: true}
+	shards := base.Sharded(4)
+	if len(shards) != 4 {
+		t.Fatalf("Sharded(4) gave %d configs", len(shards))
+	}
+	var all []beam.PCollection
+	for i, rc := range shards {
+		recs := kafkaio.Read(s.Scope(fmt.Sprint("shard", i)), rc)
+		var want []any
+		for j := 0; j < 90; j++ {
+			if j%3 == i { // partition j%3 holds record j; shard i reads partition i
+				want = append(want, fmt.Sprintf("k%d", j))
+			}
+		}
+		if want == nil {
+			passert.Empty(s, recs)
+		} else {
+			passert.Equals(s, beam.ParDo(s, recordKey, recs), want...)
+		}
+		all = append(all, recs)
+	}
+	passert.Count(s, beam.Flatten(s, all...), "every record", 90)
+	if err := run(t, context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if got := base.Sharded(1); len(got) != 1 || got[0].Shards != 0 {
+		t.Errorf("Sharded(1) = %+v, want the config itself", got)
+	}
+}
+
 func TestReadStartsWhereAsked(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 2, 0, 40, func(i int) []byte { return []byte{byte(i)} })

@@ -224,7 +224,7 @@ func (fn *discoverFn) ProcessElement(ctx context.Context, we *watermarkEstimator
 		seen[s] = true
 	}
 	timeout := fn.Cfg.retryTimeout()
-	parts, err := fn.list()
+	parts, all, err := fn.list()
 	if err != nil {
 		// A broker that is down now may be up at the next round; prism
 		// would fail the whole job on an error.
@@ -269,7 +269,9 @@ func (fn *discoverFn) ProcessElement(ctx context.Context, we *watermarkEstimator
 			emit(d)
 		}
 	}
-	if fn.Cfg.Bounded() && len(failed) == 0 && (len(fn.Cfg.Topics) == 0 || len(r.Seen)+len(names) > 0) {
+	// A bounded read is done once its topics exist and every partition of
+	// its shard is on its way (a shard may have none of a small topic's).
+	if fn.Cfg.Bounded() && len(failed) == 0 && (len(fn.Cfg.Topics) == 0 || len(r.Seen)+len(names) > 0 || all > 0) {
 		rt.TryClaim(nil)
 		return sdf.StopProcessing(), nil
 	}
@@ -302,16 +304,17 @@ type topicPartition struct {
 	partition int32
 }
 
-// list returns the partitions of the configured topics as the cluster
-// metadata has them now.
-func (fn *discoverFn) list() ([]topicPartition, error) {
+// list returns the partitions of the configured topics that are this
+// read's shard's, as the cluster metadata has them now, and how many
+// partitions the topics have in all.
+func (fn *discoverFn) list() ([]topicPartition, int, error) {
 	cl := fn.conn.client
 	if err := cl.RefreshMetadata(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	topics, err := cl.Topics()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var want []string
 	if fn.pattern != nil {
@@ -329,17 +332,22 @@ func (fn *discoverFn) list() ([]topicPartition, error) {
 	}
 	slices.Sort(want)
 	var out []topicPartition
+	all := 0
 	for _, t := range want {
 		ps, err := cl.Partitions(t)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		slices.Sort(ps)
+		all += len(ps)
 		for _, p := range ps {
+			if fn.Cfg.Shards > 1 && int(p)%fn.Cfg.Shards != fn.Cfg.Shard {
+				continue
+			}
 			out = append(out, topicPartition{t, p})
 		}
 	}
-	return out, nil
+	return out, all, nil
 }
 
 // describe resolves where reading a partition starts and ends. Partitions

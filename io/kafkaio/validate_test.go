@@ -24,6 +24,9 @@ func TestConfigsValidate(t *testing.T) {
 		{"tail no topic", kafkaio.TailConfig{Config: conn, Last: 3}.Validate(), "kafkaio: Tail needs a topic"},
 		{"tail both", kafkaio.TailConfig{Config: conn, Topic: "t", Last: 3, Since: time.Unix(1, 0)}.Validate(), "kafkaio: Tail needs exactly one of Last (> 0) and Since"},
 		{"tail neither", kafkaio.TailConfig{Config: conn, Topic: "t"}.Validate(), "kafkaio: Tail needs exactly one of Last (> 0) and Since"},
+		{"read shard ok", kafkaio.ReadConfig{Config: conn, Topics: []string{"t"}, Shards: 2, Shard: 1}.Validate(), ""},
+		{"read shard past shards", kafkaio.ReadConfig{Config: conn, Topics: []string{"t"}, Shards: 2, Shard: 2}.Validate(), "kafkaio: shard 2 of 2: want 0 <= shard < shards"},
+		{"read shard without shards", kafkaio.ReadConfig{Config: conn, Topics: []string{"t"}, Shard: 1}.Validate(), "kafkaio: shard 1 of 0: want 0 <= shard < shards"},
 		{"tail bad broker", kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{"nohost"}}, Topic: "t", Last: 1}.Validate(), `kafkaio: broker "nohost" is not host:port`},
 	} {
 		got := ""

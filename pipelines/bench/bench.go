@@ -97,6 +97,9 @@ type Options struct {
 	// Compression is the producer compression of the pipelines' and the
 	// floors' outputs (kafkaio.WriteConfig.Compression; default none).
 	Compression string
+	// Shards is pipelines.DistributeConfig.Shards of the pipeline phases
+	// but qa (which needs one read).
+	Shards int
 	// ArchiveRoot is where the full phases archive (a temporary directory
 	// when empty).
 	ArchiveRoot string
@@ -185,8 +188,10 @@ type Report struct {
 	Bytes   int64    `json:"bytes"`
 	Brokers []string `json:"brokers"`
 	// Compression is the producer compression of the phases' outputs.
-	Compression string   `json:"compression,omitempty"`
-	Results     []Result `json:"results"`
+	Compression string `json:"compression,omitempty"`
+	// Shards is the number of reads the pipeline phases but qa split into.
+	Shards  int      `json:"shards,omitempty"`
+	Results []Result `json:"results"`
 }
 
 func (r Report) compression() string {
@@ -397,6 +402,9 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
 		}
+		if phase != PhaseQA {
+			cfg.Shards = opts.Shards
+		}
 		if phase == PhaseQA {
 			rate, spatial, err := qa.ParseSpec(QASpec)
 			if err != nil {
@@ -504,7 +512,7 @@ func rawLoop(ctx context.Context, opts Options) error {
 // Run measures every phase, each in a child process when opts.Exe is set.
 func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers,
-		Compression: opts.Compression}
+		Compression: opts.Compression, Shards: opts.Shards}
 	var raw float64
 	rates := map[string]float64{}
 	sweep, err := newSweeper(opts)
@@ -524,6 +532,11 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 		if err := sweep.outputs(); err != nil {
 			return rep, err
 		}
+		// And what the last phase left in the page cache is written out
+		// now, not while this one is timed: the full phases leave
+		// gigabytes that the kernel would write back during the next
+		// phase, and the live phase's latencies varied twofold with it.
+		settle()
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "  running %s ...", phase)
 		}
@@ -634,7 +647,7 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 	} else {
 		go func() {
 			err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
-				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot, Compression: opts.Compression})
+				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot, Compression: opts.Compression, Shards: opts.Shards})
 			childEnd <- ended{err: err}
 		}()
 	}
@@ -948,6 +961,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	}
 	if opts.Compression != "" {
 		args = append(args, "--compression", opts.Compression)
+	}
+	if opts.Shards != 0 {
+		args = append(args, "--shards", strconv.Itoa(opts.Shards))
 	}
 	if opts.ProfileDir != "" {
 		args = append(args, "--profile", opts.ProfileDir)

@@ -30,7 +30,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	defer b.Close()
 	opts := Options{Brokers: []string{b.Addr()}, Topic: "ingest", Alerts: 300, Partitions: 2, Seed: 1,
-		Visits: 2, Burst: 150, Cadence: time.Second, ArchiveRoot: t.TempDir(), Progress: os.Stderr}
+		Visits: 2, Burst: 150, Cadence: time.Second, ArchiveRoot: t.TempDir(), Progress: os.Stderr, Shards: 2}
 	ctx := context.Background()
 	size, err := Load(ctx, opts)
 	if err != nil {
@@ -74,7 +74,8 @@ func TestRunSmall(t *testing.T) {
 
 // The floors do their pipelines' work: on the same loaded alerts, the
 // distribute floor puts every alert in its night topic, and the full floor
-// puts in each filter topic exactly as many alerts as the full pipeline,
+// puts in each filter topic exactly as many alerts as the full pipeline
+// (its read in two shards, as the command runs it on two cores),
 // and archives every alert once; offsets are committed to the end. For
 // both surveys.
 func TestFloorsDoTheSameWork(t *testing.T) {
@@ -86,7 +87,7 @@ func TestFloorsDoTheSameWork(t *testing.T) {
 			}
 			defer b.Close()
 			const n = 240
-			opts := Options{Brokers: []string{b.Addr()}, Topic: "ingest", Survey: survey, Alerts: n, Partitions: 2, Seed: 1}
+			opts := Options{Brokers: []string{b.Addr()}, Topic: "ingest", Survey: survey, Alerts: n, Partitions: 2, Seed: 1, Shards: 2}
 			if survey == schemas.LSST {
 				srv, err := registry.Serve("127.0.0.1:0", schemas.Default())
 				if err != nil {

@@ -7,3 +7,6 @@ import "syscall"
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// settle writes every dirty page of the machine to disk.
+func settle() { syscall.Sync() }
