@@ -994,7 +994,7 @@ func waitChild(cmd *exec.Cmd) (float64, error) {
 func Print(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "\nalertbeam bench: %d %s alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, rep.Survey, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3, rep.Brokers)
-	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s; output compression %s\n", len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression())
+	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s; output compression %s; reads in %d shards (qa: 1)\n", len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1))
 	fmt.Fprintf(w, "  %-16s %8s %9s %10s %8s %7s %9s %12s %10s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "x floor", "peak RSS MB", "output MB", "p50 ms", "p99 ms")
 	for _, r := range rep.Results {
 		rss, out, p50, p99, floor := "-", "-", "-", "-", "-"
@@ -1061,8 +1061,8 @@ func WriteMarkdown(path string, rep Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %d alerts (%.1f MB, mean %.1f KB)\n\n", strings.ToUpper(rep.Survey), rep.Alerts, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3)
-	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s). Output compression: %s.\n\n", machine(),
-		strings.Join(rep.Brokers, ","), len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression())
+	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s). Output compression: %s. Read shards: %d (qa: 1).\n\n", machine(),
+		strings.Join(rep.Brokers, ","), len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1))
 	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | RSS x baseline | output MB | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	cell := func(v float64, format string) string {
 		if v == 0 {
