@@ -76,6 +76,7 @@ Examples:
 			baseline := fs.String("baseline", "", "a report (--json) of a smaller run: report each phase's peak RSS as a multiple of its\n"+
 				"peak there, to see how memory grows with the backlog (make bench-memory)")
 			phase := fs.String("phase", "", "run only this phase in this process ("+strings.Join(bench.Phases, ", ")+"); used by the child processes")
+			archiveRoot := fs.String("archive-root", "", "where the full phases archive (default: a temporary directory, removed at the end)")
 			survey := fs.String("survey", "ztf", "ztf or lsst")
 			reg := fs.String("registry", "", "schema-registry URL for LSST (default: one started in this process)")
 			filters := fs.String("filters", "", "filter specs of the full phases, separated by ';' (default: ten built-ins, see the report)")
@@ -90,7 +91,7 @@ Examples:
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,
-					Compression: *compression, Shards: *shards}
+					Compression: *compression, Shards: *shards, ArchiveRoot: *archiveRoot}
 				if err := kafkaio.CheckCompression(*compression); err != nil {
 					return err
 				}

@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -526,12 +527,32 @@ func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 		}
 		sweep.close(ingest...)
 	}()
+	// The archives of the phases are under one root that this process
+	// owns: a phase's process stopped before its own cleanup (the live
+	// one is interrupted) leaves nothing behind.
+	archives := opts.ArchiveRoot
+	if archives == "" {
+		if archives, err = os.MkdirTemp("", "alertbeam-bench-archive-"); err != nil {
+			return rep, err
+		}
+		defer os.RemoveAll(archives)
+	}
 	for _, phase := range opts.phases() {
 		// Each phase's outputs go once it is measured: a full phase
 		// writes several times its input, and disks fill.
 		if err := sweep.outputs(); err != nil {
 			return rep, err
 		}
+		if opts.ArchiveRoot == "" { // and so do their archives
+			if err := os.RemoveAll(archives); err != nil {
+				return rep, err
+			}
+			if err := os.Mkdir(archives, 0o755); err != nil {
+				return rep, err
+			}
+		}
+		opts := opts
+		opts.ArchiveRoot = filepath.Join(archives, phase)
 		// And what the last phase left in the page cache is written out
 		// now, not while this one is timed: the full phases leave
 		// gigabytes that the kernel would write back during the next
@@ -964,6 +985,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	}
 	if opts.Shards != 0 {
 		args = append(args, "--shards", strconv.Itoa(opts.Shards))
+	}
+	if opts.ArchiveRoot != "" {
+		args = append(args, "--archive-root", opts.ArchiveRoot)
 	}
 	if opts.ProfileDir != "" {
 		args = append(args, "--profile", opts.ProfileDir)

@@ -30,7 +30,11 @@ func TestRunSmall(t *testing.T) {
 	}
 	defer b.Close()
 	opts := Options{Brokers: []string{b.Addr()}, Topic: "ingest", Alerts: 300, Partitions: 2, Seed: 1,
-		Visits: 2, Burst: 150, Cadence: time.Second, ArchiveRoot: t.TempDir(), Progress: os.Stderr, Shards: 2}
+		Visits: 2, Burst: 150, Cadence: time.Second, Progress: os.Stderr, Shards: 2}
+	// The archives go to a temporary directory of the run's, which it
+	// removes, whichever phase's process made what.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	ctx := context.Background()
 	size, err := Load(ctx, opts)
 	if err != nil {
@@ -41,6 +45,9 @@ func TestRunSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	Print(os.Stderr, rep)
+	if left, _ := filepath.Glob(filepath.Join(tmp, "alertbeam-bench-archive-*")); len(left) > 0 {
+		t.Errorf("the run left its archives behind: %v", left)
+	}
 	if len(rep.Results) != len(Phases) {
 		t.Fatalf("%d results, want one per phase %v", len(rep.Results), Phases)
 	}
