@@ -27,53 +27,18 @@ import (
 // straight into filters, gives exactly the alerts the filters select, with
 // the archived bytes.
 func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
-	b := kafkatest.Start(t, broker.Options{Partitions: 2})
-	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
-	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
+	in := ingestNight(t, 2)
+	w := kafkaio.WriteConfig{Config: in.conn, Partitions: 2}
 	root := t.TempDir()
-
-	spec := night(24)
-	want, perTopic := map[int64][]byte{}, map[string]int{}
-	expected(t, spec, want, perTopic)
-	produceNight(t, spec, "ingest", w)
-	corrupt := [][]byte{[]byte("not an alert"), want[firstKey(want)][:700]}
-	sendRaw(t, b.Addr(), "ingest", corrupt)
-
 	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
-		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
+		Read:  kafkaio.ReadConfig{Config: in.conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
-
-	total := 0
-	for topic, n := range perTopic {
-		if got := kafkatest.ReadTopic(t, b.Addr(), topic); len(got) != n {
-			t.Fatalf("%s: %d alerts, want %d", topic, len(got), n)
-		}
-		total += n
-	}
-	rep, err := archive.Verify(context.Background(), root, "ztf", "20261124")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() || rep.Records != int64(len(want)) || total != len(want) {
-		t.Fatalf("archive: %d records (%d duplicates, %d unreadable), topics %d; want %d once each", rep.Records, len(rep.Duplicates), len(rep.Unreadable), total, len(want))
-	}
-	dead := kafkatest.ReadTopic(t, b.Addr(), deadletter.DefaultTopic)
-	if len(dead) != len(corrupt) {
-		t.Fatalf("%d dead letters, want one per corrupt message (%d)", len(dead), len(corrupt))
-	}
-	for _, m := range dead {
-		if h := headers(m); h[deadletter.HeaderStage] != fanout.Stage {
-			t.Fatalf("dead letter from stage %q, want %q", h[deadletter.HeaderStage], fanout.Stage)
-		}
-	}
-	if lag := groupLag(t, b.Addr(), "d", "ingest"); lag != 0 {
-		t.Fatalf("group d is %d records behind the end of ingest after a bounded run", lag)
-	}
+	in.checkDistributed(t, root, "d")
 
 	// Replay straight into the filters, on a fresh output prefix.
 	p, s = beam.NewPipelineWithRoot()
@@ -84,7 +49,65 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
-	checkSelected(t, b.Addr(), selectedBy(t, spec, "replay.", "purity", "bright:max=19"), want)
+	checkSelected(t, in.addr, selectedBy(t, in.spec, "replay.", "purity", "bright:max=19"), in.want)
+}
+
+// ingested is a simulated night (the 24th) on the topic "ingest" of a
+// fresh broker, followed by corrupt records.
+type ingested struct {
+	addr     string
+	conn     kafkaio.Config
+	spec     pipelines.NightSpec
+	want     map[int64][]byte // the alerts' bytes by id
+	perTopic map[string]int   // alerts per night topic
+	corrupt  int
+}
+
+func ingestNight(t *testing.T, partitions int32) ingested {
+	t.Helper()
+	b := kafkatest.Start(t, broker.Options{Partitions: partitions})
+	in := ingested{addr: b.Addr(), conn: kafkaio.Config{Brokers: []string{b.Addr()}}, spec: night(24),
+		want: map[int64][]byte{}, perTopic: map[string]int{}}
+	expected(t, in.spec, in.want, in.perTopic)
+	produceNight(t, in.spec, "ingest", kafkaio.WriteConfig{Config: in.conn, Partitions: partitions})
+	corrupt := [][]byte{[]byte("not an alert"), in.want[firstKey(in.want)][:700]}
+	sendRaw(t, b.Addr(), "ingest", corrupt)
+	in.corrupt = len(corrupt)
+	return in
+}
+
+// checkDistributed asserts what Distribute with the archive under root
+// did: every alert in its night topic and, once, in the archive; each
+// corrupt record dead-lettered once, by the router (not once per sink);
+// group's offsets committed to the end of the ingest topic.
+func (in ingested) checkDistributed(t *testing.T, root, group string) {
+	t.Helper()
+	total := 0
+	for topic, n := range in.perTopic {
+		if got := kafkatest.ReadTopic(t, in.addr, topic); len(got) != n {
+			t.Fatalf("%s: %d alerts, want %d", topic, len(got), n)
+		}
+		total += n
+	}
+	rep, err := archive.Verify(context.Background(), root, "ztf", "20261124")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Records != int64(len(in.want)) || total != len(in.want) {
+		t.Fatalf("archive: %d records (%d duplicates, %d unreadable), topics %d; want %d once each", rep.Records, len(rep.Duplicates), len(rep.Unreadable), total, len(in.want))
+	}
+	dead := kafkatest.ReadTopic(t, in.addr, deadletter.DefaultTopic)
+	if len(dead) != in.corrupt {
+		t.Fatalf("%d dead letters, want one per corrupt message (%d)", len(dead), in.corrupt)
+	}
+	for _, m := range dead {
+		if h := headers(m); h[deadletter.HeaderStage] != fanout.Stage {
+			t.Fatalf("dead letter from stage %q, want %q", h[deadletter.HeaderStage], fanout.Stage)
+		}
+	}
+	if lag := groupLag(t, in.addr, group, "ingest"); lag != 0 {
+		t.Fatalf("group %s is %d records behind the end of ingest after a bounded run", group, lag)
+	}
 }
 
 // selectedBy works out, by the filters themselves on the generated
