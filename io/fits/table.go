@@ -87,23 +87,7 @@ func (t *Table) Float(row, col int) (float64, error) {
 		return 0, fmt.Errorf("%w: column %q (TFORM %s) is not a numeric scalar", ErrUnsupported, c.Name, c.Format)
 	}
 	p := t.data[row*t.rowLen+c.Offset:]
-	var (
-		iv    int64
-		isInt = true
-	)
-	switch c.Type {
-	case 'B':
-		iv = int64(p[0])
-	case 'I':
-		iv = int64(int16(binary.BigEndian.Uint16(p)))
-	case 'J':
-		iv = int64(int32(binary.BigEndian.Uint32(p)))
-	case 'K':
-		iv = int64(binary.BigEndian.Uint64(p))
-	default:
-		isInt = false
-	}
-	if isInt {
+	if iv, isInt := rawInt(c.Type, p); isInt {
 		if c.HasNull && iv == c.Null {
 			return math.NaN(), nil
 		}
@@ -126,21 +110,8 @@ func (t *Table) Int(row, col int) (int64, bool) {
 	if c.Repeat != 1 || c.Scale != 1 {
 		return 0, false
 	}
-	p := t.data[row*t.rowLen+c.Offset:]
-	var iv int64
-	switch c.Type {
-	case 'B':
-		iv = int64(p[0])
-	case 'I':
-		iv = int64(int16(binary.BigEndian.Uint16(p)))
-	case 'J':
-		iv = int64(int32(binary.BigEndian.Uint32(p)))
-	case 'K':
-		iv = int64(binary.BigEndian.Uint64(p))
-	default:
-		return 0, false
-	}
-	if c.HasNull && iv == c.Null {
+	iv, ok := rawInt(c.Type, t.data[row*t.rowLen+c.Offset:])
+	if !ok || (c.HasNull && iv == c.Null) {
 		return 0, false
 	}
 	// TZERO offsets an unsigned integer (2^15, 2^31, 2^63): only whole
@@ -152,6 +123,22 @@ func (t *Table) Int(row, col int) (int64, bool) {
 		iv += int64(c.Zero)
 	}
 	return iv, true
+}
+
+// rawInt decodes the big-endian integer of TFORM type typ (B, I, J, K) at
+// the start of p, unscaled; ok is false for any other type.
+func rawInt(typ byte, p []byte) (v int64, ok bool) {
+	switch typ {
+	case 'B':
+		return int64(p[0]), true
+	case 'I':
+		return int64(int16(binary.BigEndian.Uint16(p))), true
+	case 'J':
+		return int64(int32(binary.BigEndian.Uint32(p))), true
+	case 'K':
+		return int64(binary.BigEndian.Uint64(p)), true
+	}
+	return 0, false
 }
 
 // String reads a character column (A) with trailing blanks and NULs
