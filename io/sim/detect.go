@@ -286,6 +286,19 @@ func (g *Generator) attach(r *rand.Rand, d *detection, o *object, img *imagePara
 	}
 }
 
+// pastDetection draws whether an epoch before tonight detected o (a known
+// object, six times in ten) and, if so, its signed S/N.
+func pastDetection(r *rand.Rand, o *object) (bool, float64) {
+	if !o.known || r.Float64() >= 0.6 {
+		return false, 0
+	}
+	snr := 5 / (1 - 0.9*r.Float64())
+	if r.Float64() < negativeFraction[o.kind] {
+		snr = -snr
+	}
+	return true, snr
+}
+
 // negativeFraction is how often each kind of source is fainter than in
 // the template (isdiffpos 'f', isNegative).
 var negativeFraction = [...]float64{

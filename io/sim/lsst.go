@@ -160,13 +160,7 @@ func (g *Generator) lsstConstsOf(o *object) *lsstConsts {
 			seeing:   0.8 * math.Exp(0.2*r.NormFloat64()),
 		}
 		e.visit = lsstVisitID(alert.JDTime(e.jd-0.5).Truncate(24*time.Hour), 1+r.IntN(900))
-		if o.known && r.Float64() < 0.6 {
-			e.detected = true
-			e.snr = 5 / (1 - 0.9*r.Float64())
-			if r.Float64() < negativeFraction[o.kind] {
-				e.snr = -e.snr
-			}
-		}
+		e.detected, e.snr = pastDetection(r, o)
 		k.epochs = append(k.epochs, e)
 	}
 	sort.Slice(k.epochs, func(i, j int) bool { return k.epochs[i].jd < k.epochs[j].jd })

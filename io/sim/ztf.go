@@ -302,13 +302,7 @@ func (g *Generator) ztfConstsOf(o *object) *ztfConsts {
 			depth:     clamp(ztfDepth[fid]+0.3*r.NormFloat64(), 19.0, 20.9),
 			seeing:    2.0 * math.Exp(0.2*r.NormFloat64()),
 		}
-		if o.known && r.Float64() < 0.6 {
-			e.detected = true
-			e.snr = 5 / (1 - 0.9*r.Float64())
-			if r.Float64() < negativeFraction[o.kind] {
-				e.snr = -e.snr
-			}
-		}
+		e.detected, e.snr = pastDetection(r, o)
 		k.epochs = append(k.epochs, e)
 	}
 	sort.Slice(k.epochs, func(i, j int) bool { return k.epochs[i].jd < k.epochs[j].jd })
