@@ -225,32 +225,35 @@ func ParseSpec(spec string) (*RateConfig, *SpatialConfig, error) {
 		} else if strings.Contains(part, "=") {
 			return nil, nil, fmt.Errorf("qa: %q: options missing after '='", part)
 		}
+		var err error
 		switch name {
 		case "rate":
-			if rate != nil {
-				return nil, nil, errors.New("qa: rate given twice")
-			}
-			c, err := parseRate(items)
-			if err != nil {
-				return nil, nil, err
-			}
-			rate = &c
+			err = parseOnce(&rate, name, items, parseRate)
 		case "spatial":
-			if spatial != nil {
-				return nil, nil, errors.New("qa: spatial given twice")
-			}
-			c, err := parseSpatial(items)
-			if err != nil {
-				return nil, nil, err
-			}
-			spatial = &c
+			err = parseOnce(&spatial, name, items, parseSpatial)
 		case "":
-			return nil, nil, fmt.Errorf("qa: empty check in %q (checks are separated by ',')", spec)
+			err = fmt.Errorf("qa: empty check in %q (checks are separated by ',')", spec)
 		default:
-			return nil, nil, fmt.Errorf("qa: unknown check %q in %q (want rate=... or spatial=...)", name, spec)
+			err = fmt.Errorf("qa: unknown check %q in %q (want rate=... or spatial=...)", name, spec)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	return rate, spatial, nil
+}
+
+// parseOnce parses a check's options into *dst, which must not be set yet.
+func parseOnce[T any](dst **T, name string, items []string, parse func([]string) (T, error)) error {
+	if *dst != nil {
+		return fmt.Errorf("qa: %s given twice", name)
+	}
+	c, err := parse(items)
+	if err != nil {
+		return err
+	}
+	*dst = &c
+	return nil
 }
 
 const rateOptions = "a threshold N or Fx, reject, flag, throttle=K, by=exposure|ccd|quadrant, min=N, pick=snr|hash, history=N, span=DURATION"
