@@ -103,10 +103,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	units := 1
 	reads := cfg.Read.Sharded(cfg.Shards)
 	for i, rc := range reads {
-		ss := s
-		if len(reads) > 1 {
-			ss = s.Scope(fmt.Sprintf("shard%d", i))
-		}
+		ss := shardScope(s, i, len(reads))
 		recs := kafkaio.Read(ss, rc)
 		msgs := fanout.Route(ss, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
 		acks = append(acks, kafkaio.Write(ss, cfg.Write, msgs))
@@ -148,6 +145,15 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
 	}
 	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil
+}
+
+// shardScope is the scope of shard i of n: s itself when there is one, so
+// an unsharded pipeline keeps its transforms' names.
+func shardScope(s beam.Scope, i, n int) beam.Scope {
+	if n < 2 {
+		return s
+	}
+	return s.Scope(fmt.Sprintf("shard%d", i))
 }
 
 // ackDeadLetter acknowledges a dead letter's source without writing it.

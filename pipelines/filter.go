@@ -82,6 +82,32 @@ type FilterConfig struct {
 	// it (a backfill from the archive; a Kafka read starts at a time with
 	// Read.Start = kafkaio.StartTimestamp instead).
 	Since time.Time
+	// Shards splits the Kafka read as DistributeConfig.Shards does, each
+	// shard with its own filters and writers. 0 or 1: one read. Only for
+	// filters that decide each alert alone: QA, CapPerVisit and
+	// Definitions (whose caps group a visit's alerts) need one read, and
+	// an archive replay is one.
+	Shards int
+}
+
+// NeedsOneRead reports whether cfg's filters need the whole stream in one
+// read (QA, a per-visit cap, live definitions, an archive replay), where
+// Shards must be 0 or 1.
+func (cfg FilterConfig) NeedsOneRead() bool { return cfg.oneReadFor() != "" }
+
+// oneReadFor says why cfg needs one read, or "" if it does not.
+func (cfg FilterConfig) oneReadFor() string {
+	switch {
+	case cfg.Archive != nil:
+		return "an archive replay is one read"
+	case cfg.QA != nil:
+		return "QA needs the whole stream in one read"
+	case cfg.CapPerVisit > 0:
+		return "a per-visit cap needs the whole stream in one read"
+	case cfg.Definitions != "":
+		return "live definitions need the whole stream in one read"
+	}
+	return ""
 }
 
 // FilterTopic is the topic a filter output is published to.
@@ -141,6 +167,12 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
 		}
 	}
+	if cfg.Shards < 0 {
+		return nil, fmt.Errorf("pipelines: Shards must not be negative, got %d", cfg.Shards)
+	}
+	if why := cfg.oneReadFor(); cfg.Shards > 1 && why != "" {
+		return nil, fmt.Errorf("pipelines: %s: use 1 shard, not %d", why, cfg.Shards)
+	}
 	topics, err := filterTopics(cfg.Filters, cfg.Survey, cfg.TopicPrefix)
 	if err != nil {
 		return nil, err
@@ -170,23 +202,31 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			cfg.Read.IdleAdvance = false
 		}
 	}
-	var recs beam.PCollection
+	// Each input is a shard of the read, with its own filters and writers
+	// (one, unless cfg.Shards splits it).
+	var inputs []beam.PCollection
+	var scopes []beam.Scope
 	if cfg.Archive != nil {
-		recs = archive.Read(s, *cfg.Archive)
+		recs := archive.Read(s, *cfg.Archive)
 		if !cfg.Since.IsZero() {
 			// Nothing commits a replay: what is left out owes no ack.
 			recs = beam.ParDo(s, &observedSinceFn{Since: cfg.Since}, recs)
 		}
+		inputs, scopes = append(inputs, recs), append(scopes, s)
 	} else {
-		recs = kafkaio.Read(s, cfg.Read)
+		reads := cfg.Read.Sharded(cfg.Shards)
+		for i, rc := range reads {
+			ss := shardScope(s, i, len(reads))
+			inputs, scopes = append(inputs, kafkaio.Read(ss, rc)), append(scopes, ss)
+		}
 	}
 	var qaOut qa.Outputs
 	if cfg.QA != nil {
 		var err error
-		if qaOut, err = qa.Apply(s, recs, qc); err != nil {
+		if qaOut, err = qa.Apply(s, inputs[0], qc); err != nil {
 			return nil, err
 		}
-		recs = qaOut.Kept
+		inputs[0] = qaOut.Kept
 	}
 	var gw *igwn.Source
 	if cfg.GWTopic != "" {
@@ -213,21 +253,27 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			defs.Reserved = append(defs.Reserved, t)
 		}
 	}
-	outs, err := filter.Apply(s, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-		Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-		Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
-	if err != nil {
-		return nil, err
+	var outs filter.Outputs
+	var acks []beam.PCollection
+	for i, recs := range inputs {
+		ss := scopes[i]
+		var err error
+		outs, err = filter.Apply(ss, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
+			Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
+		if err != nil {
+			return nil, err
+		}
+		// Kept packets and dead letters are written separately, so the
+		// packets never pass through a Flatten (see filter.Outputs.All).
+		acks = append(acks, kafkaio.Write(ss, cfg.Write, outs.All), kafkaio.Write(ss, cfg.Write, outs.Dead), outs.Acks)
+		if outs.Later.IsValid() {
+			acks = append(acks, kafkaio.Write(ss, cfg.Write, outs.Later))
+		}
 	}
 	if defs != nil {
 		reportDefinitions(s, cfg.Read, *defs, cfg.StatusTopic, cfg.Write,
 			filter.DefinitionEnv{Survey: cfg.Survey, Catalogs: cfg.Catalogs, GW: gw != nil})
-	}
-	// Kept packets and dead letters are written separately, so the
-	// packets never pass through a Flatten (see filter.Outputs.All).
-	acks := []beam.PCollection{kafkaio.Write(s, cfg.Write, outs.All), kafkaio.Write(s, cfg.Write, outs.Dead), outs.Acks}
-	if outs.Later.IsValid() {
-		acks = append(acks, kafkaio.Write(s, cfg.Write, outs.Later))
 	}
 	if cfg.QA != nil {
 		// QA owes each record it rejects or dead-letters every filter

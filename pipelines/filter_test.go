@@ -19,7 +19,8 @@ import (
 
 // Filter publishes each filter's output to its own topic with the original
 // bytes, and a second filter chained on the first one's topic keeps the
-// subset both select.
+// subset both select. Both read in shards (two over two partitions, then
+// three, one of them without a partition) and commit to the end.
 func TestFilterTopicsAndChaining(t *testing.T) {
 	b := kafkatest.Start(t, broker.Options{Partitions: 2})
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
@@ -55,7 +56,7 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "f1", StopAtEnd: true},
-		Write: w, Survey: "ztf", Filters: []string{"purity", "bright19=bright:max=19"},
+		Write: w, Survey: "ztf", Filters: []string{"purity", "bright19=bright:max=19"}, Shards: 2,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,16 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 	p, s = beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"purity"}, Group: "f2", StopAtEnd: true},
-		Write: w, Survey: "ztf", Filters: []string{"bright=candidate.magpsf <= 19.0"}, TopicPrefix: "pure.",
+		Write: w, Survey: "ztf", Filters: []string{"bright=candidate.magpsf <= 19.0"}, TopicPrefix: "pure.", Shards: 3,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
+	for group, topic := range map[string]string{"f1": "night", "f2": "purity"} {
+		if lag := groupLag(t, b.Addr(), group, topic); lag != 0 {
+			t.Fatalf("group %s is %d records behind the end of %s", group, lag, topic)
+		}
+	}
 
 	for topic, ids := range want {
 		got := kafkatest.ReadTopic(t, b.Addr(), topic)

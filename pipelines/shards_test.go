@@ -31,16 +31,45 @@ func TestDistributeShardedDoesWhatOneReadDoes(t *testing.T) {
 	checkSelected(t, in.addr, selectedBy(t, in.spec, "sharded.", filters...), in.want)
 }
 
-// QA compares alerts across the stream; a sharded Distribute with QA is
-// refused, naming the fix.
-func TestDistributeShardedRefusesQA(t *testing.T) {
+// What compares alerts across the stream (QA, per-visit caps, live
+// definitions' caps) needs one read: sharding it is refused, naming why.
+func TestShardedRefusedWhereAlertsAreCompared(t *testing.T) {
 	conn := kafkaio.Config{Brokers: []string{"127.0.0.1:9"}} // never dialled
-	_, s := beam.NewPipelineWithRoot()
-	_, err := pipelines.Distribute(s, pipelines.DistributeConfig{
-		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d"},
-		Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf", Filters: []string{"purity"}, QA: qaConfig(t), Shards: 2,
-	})
-	if want := "pipelines: QA needs the whole stream in one read: use 1 shard, not 2"; err == nil || err.Error() != want {
-		t.Fatalf("err = %v, want %q", err, want)
+	read := kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d"}
+	w := kafkaio.WriteConfig{Config: conn}
+	for _, tc := range []struct {
+		name  string
+		build func(beam.Scope) error
+		want  string
+	}{
+		{"distribute qa", func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+				Filters: []string{"purity"}, QA: qaConfig(t), Shards: 2})
+			return err
+		}, "pipelines: QA needs the whole stream in one read: use 1 shard, not 2"},
+		{"filter qa", func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+				Filters: []string{"purity"}, QA: qaConfig(t), Shards: 2})
+			return err
+		}, "pipelines: QA needs the whole stream in one read: use 1 shard, not 2"},
+		{"filter cap", func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+				Filters: []string{"purity"}, CapPerVisit: 20, Shards: 3})
+			return err
+		}, "pipelines: a per-visit cap needs the whole stream in one read: use 1 shard, not 3"},
+		{"filter definitions", func(s beam.Scope) error {
+			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+				Definitions: "defs", Shards: 2})
+			return err
+		}, "pipelines: live definitions need the whole stream in one read: use 1 shard, not 2"},
+		{"negative", func(s beam.Scope) error {
+			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf", Shards: -1})
+			return err
+		}, "pipelines: Shards must not be negative, got -1"},
+	} {
+		_, s := beam.NewPipelineWithRoot()
+		if err := tc.build(s); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

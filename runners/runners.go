@@ -45,6 +45,17 @@ func RunnerName() string {
 	return "direct"
 }
 
+// InProcess reports whether --runner runs the pipeline on prism in this
+// process (direct, prism), the runner that gives each stage's elements to
+// one bundle at a time.
+func InProcess() bool {
+	switch strings.ToLower(RunnerName()) {
+	case "direct", "prism":
+		return true
+	}
+	return false
+}
+
 // SafePrismExperiment stops prism from dynamically splitting splittable
 // DoFns, the setting under which prism lost elements.
 const SafePrismExperiment = "prism_disable_sdf_split"

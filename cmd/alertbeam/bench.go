@@ -91,7 +91,7 @@ Examples:
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,
-					Compression: *compression, Shards: *shards, ArchiveRoot: *archiveRoot}
+					Compression: *compression, Shards: shardsFor(*shards, false), ArchiveRoot: *archiveRoot}
 				if err := kafkaio.CheckCompression(*compression); err != nil {
 					return err
 				}

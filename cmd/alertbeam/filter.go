@@ -34,6 +34,7 @@ func init() {
 			defs := fs.String("definitions", "", "compacted `topic` of filter definitions (alertbeam filters add/rm) to run alongside the\n"+
 				"--filter ones, each from the moment the run reads it (e.g. "+filter.DefaultDefinitionsTopic+")")
 			status := fs.String("status-topic", filter.DefaultStatusTopic, "`topic` where the run reports each definition: accepted, removed or rejected with its error")
+			shards := addShardsFlag(fs)
 			return func(ctx context.Context, e *env) error {
 				if *list {
 					for _, en := range filter.Entries() {
@@ -51,11 +52,13 @@ func init() {
 				}
 				defer stop()
 				p, s := beam.NewPipelineWithRoot()
-				outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{
+				cfg := ff.config(pipelines.FilterConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, Definitions: *defs, StatusTopic: *status,
-				}, specs))
+				}, specs)
+				cfg.Shards = shardsFor(*shards, cfg.NeedsOneRead())
+				outs, err := pipelines.Filter(s, cfg)
 				if err != nil {
 					return err
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/metrics"
+	"github.com/alertbeam/alertbeam/runners"
 )
 
 // securityFlags are the Kafka connection settings every Kafka subcommand
@@ -163,15 +164,29 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 func (f *streamFlags) source() string { return *f.topic + *f.pattern }
 
 // defaultShards is how many reads a pipeline's ingest read is split into
-// by default (pipelines.DistributeConfig.Shards): one per core, at least
-// two and at most eight. Measured on 2 cores: see the README's
-// performance section.
+// when --shards is not given (pipelines.DistributeConfig.Shards): one per
+// core, at least two and at most eight. Measured on 2 cores: see the
+// README's performance section.
 func defaultShards() int { return min(max(runtime.NumCPU(), 2), 8) }
 
 // addShardsFlag adds --shards.
 func addShardsFlag(fs *flag.FlagSet) *int {
-	return fs.Int("shards", defaultShards(), "split the read into this many, each with its own router, filters, archive staging and\n"+
-		"writers (partition p goes to shard p mod N): the direct runner runs shards side by side, but\n"+
-		"a read's partitions one after another; default one per core (2 to 8). Flink and Dataflow\n"+
-		"split reads themselves, where 1 is enough")
+	return fs.Int("shards", 0, "split the read into this many (partition p goes to shard p mod N), each with its own\n"+
+		"filters, archive staging and writers: the direct runner runs shards side by side, and a read's\n"+
+		"partitions one after another. 0: on the direct runner one per core (2 to 8); 1 on Flink and\n"+
+		"Dataflow, which split reads themselves, and where the pipeline needs the whole stream in one\n"+
+		"read (QA, a per-visit cap, live definitions)")
+}
+
+// shardsFor resolves --shards: n when given; else the default on the
+// in-process runner, and 1 where the pipeline needs one read or the runner
+// splits reads itself (Flink, Dataflow: their job graphs stay as before).
+func shardsFor(n int, oneRead bool) int {
+	switch {
+	case n != 0:
+		return n
+	case oneRead || !runners.InProcess():
+		return 1
+	}
+	return defaultShards()
 }

@@ -154,7 +154,7 @@ Examples:
 				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
-					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: *shards,
+					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: shardsFor(*shards, false),
 				})
 				if err != nil {
 					return err
