@@ -67,6 +67,10 @@ func TestIntegrationProcessWorkerMode(t *testing.T) {
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
+		// The job server and Beam's boot program fetch the worker
+		// binary (~290 MB) into a temporary directory they leave: let
+		// it be the test's.
+		cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("alertbeam %s: %v\n%s", args[0], err, out)
