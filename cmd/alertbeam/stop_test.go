@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,6 +104,11 @@ func TestShutdownBench(t *testing.T) {
 			if childRunning(t, topic) {
 				t.Fatal("the live phase's process outlived the bench")
 			}
+			// A drained bench removes the archives of its phases.
+			tmp := strings.TrimPrefix(cmd.Env[len(cmd.Env)-1], "TMPDIR=")
+			if left, _ := filepath.Glob(filepath.Join(tmp, "alertbeam-bench-archive-*")); len(left) > 0 {
+				t.Fatalf("the stopped bench left its archives: %v", left)
+			}
 		})
 	}
 }
@@ -111,6 +117,9 @@ func TestShutdownBench(t *testing.T) {
 func startCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *output) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	// What a process stopped at once leaves in its temporary directory
+	// goes with the test's.
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	o := &output{}
 	cmd.Stdout, cmd.Stderr = o, o
 	if err := cmd.Start(); err != nil {
