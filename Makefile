@@ -100,7 +100,7 @@ bench: build
 
 ## bench-memory: peak RSS of every backlog phase at 10,000 and at 50,000
 ## ZTF alerts on real Kafka (the second run reports each phase's RSS as a
-## multiple of the first's). About 15 minutes; needs ~40 GB free.
+## multiple of the first's). About 15 minutes; needs ~50 GB free.
 bench-memory: build
 	.ci/deps
 	mkdir -p $(BENCHOUT)
