@@ -86,11 +86,12 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	if cfg.QA != nil && (cfg.Read.EventTime == "" || cfg.Read.EventTime == kafkaio.EventTimeRecord) {
 		cfg.Read.EventTime, cfg.Read.IdleAdvance = cfg.Survey, false
 	}
-	if cfg.Shards < 0 {
-		return beam.PCollection{}, fmt.Errorf("pipelines: Shards must not be negative, got %d", cfg.Shards)
+	oneRead := ""
+	if cfg.QA != nil {
+		oneRead = "QA needs the whole stream in one read"
 	}
-	if cfg.Shards > 1 && cfg.QA != nil {
-		return beam.PCollection{}, fmt.Errorf("pipelines: QA needs the whole stream in one read: use 1 shard, not %d", cfg.Shards)
+	if err := checkShards(cfg.Shards, oneRead); err != nil {
+		return beam.PCollection{}, err
 	}
 	var topics map[string]string
 	if len(cfg.Filters) > 0 {
@@ -145,6 +146,18 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		acks = append(acks, out.Acks, beam.ParDo(s, ackDeadLetter, out.Dead))
 	}
 	return kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: units}, acks...), nil
+}
+
+// checkShards refuses a negative number of shards, and more than one where
+// oneRead says why the pipeline needs the whole stream in one read.
+func checkShards(n int, oneRead string) error {
+	if n < 0 {
+		return fmt.Errorf("pipelines: Shards must not be negative, got %d", n)
+	}
+	if n > 1 && oneRead != "" {
+		return fmt.Errorf("pipelines: %s: use 1 shard, not %d", oneRead, n)
+	}
+	return nil
 }
 
 // shardScope is the scope of shard i of n: s itself when there is one, so

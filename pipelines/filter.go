@@ -167,11 +167,8 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 			return nil, errors.New("pipelines: filter needs a consumer group (--group) to commit offsets to")
 		}
 	}
-	if cfg.Shards < 0 {
-		return nil, fmt.Errorf("pipelines: Shards must not be negative, got %d", cfg.Shards)
-	}
-	if why := cfg.oneReadFor(); cfg.Shards > 1 && why != "" {
-		return nil, fmt.Errorf("pipelines: %s: use 1 shard, not %d", why, cfg.Shards)
+	if err := checkShards(cfg.Shards, cfg.oneReadFor()); err != nil {
+		return nil, err
 	}
 	topics, err := filterTopics(cfg.Filters, cfg.Survey, cfg.TopicPrefix)
 	if err != nil {
