@@ -10,6 +10,7 @@
 package kafkatest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -147,25 +148,27 @@ func ReadN(t testing.TB, addr, topic string, want int, wait time.Duration) []*sa
 		t.Fatalf("kafkatest: consumer on %s: %v", addr, err)
 	}
 	defer c.Close()
+	timeout := time.After(wait)
 	parts, err := c.Partitions(topic)
 	if err != nil {
 		t.Fatalf("kafkatest: partitions of %s: %v", topic, err)
 	}
 	ch := make(chan *sarama.ConsumerMessage, 1024)
+	done := make(chan struct{})
+	defer close(done)
 	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("kafkatest: read %s partition %d: %v", topic, p, err)
-		}
+		pc := consumeWithin(t, c, topic, p, timeout)
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
-				ch <- m
+				select {
+				case ch <- m:
+				case <-done: // returned: let Close drain the rest
+				}
 			}
 		}()
 	}
 	var out []*sarama.ConsumerMessage
-	timeout := time.After(wait)
 	for len(out) < want {
 		select {
 		case m := <-ch:
@@ -180,6 +183,27 @@ func ReadN(t testing.TB, addr, topic string, want int, wait time.Duration) []*sa
 			out = append(out, m)
 		case <-time.After(200 * time.Millisecond):
 			return out
+		}
+	}
+}
+
+// consumeWithin opens a partition from its oldest offset. A topic the
+// pipeline has just created may not have its leader yet (the broker says
+// "not the leader"): that is retried until timeout.
+func consumeWithin(t testing.TB, c sarama.Consumer, topic string, p int32, timeout <-chan time.Time) sarama.PartitionConsumer {
+	t.Helper()
+	for {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err == nil {
+			return pc
+		}
+		if !errors.Is(err, sarama.ErrNotLeaderForPartition) && !errors.Is(err, sarama.ErrLeaderNotAvailable) {
+			t.Fatalf("kafkatest: read %s partition %d: %v", topic, p, err)
+		}
+		select {
+		case <-timeout:
+			t.Fatalf("kafkatest: read %s partition %d: %v", topic, p, err)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
