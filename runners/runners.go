@@ -16,13 +16,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/gcpopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 )
 
@@ -161,30 +159,4 @@ func AddExperiment(exp string) {
 	} else {
 		*jobopts.Experiments = cur + "," + exp
 	}
-}
-
-var (
-	directMu sync.Mutex
-	// directEndpoint is the in-process prism job server the first direct run
-	// started; later direct runs in the process reuse it.
-	directEndpoint string
-)
-
-// runDirect runs on prism in this process. prism.Execute records its
-// in-process server in Beam's global --endpoint; that must not leak into a
-// later portable run in the same process (it would submit there), so the
-// user's endpoint and environment are restored afterwards.
-func runDirect(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
-	directMu.Lock()
-	userEndpoint, userEnv := *jobopts.Endpoint, *jobopts.EnvironmentType
-	*jobopts.Endpoint = directEndpoint
-	*jobopts.EnvironmentType = "LOOPBACK"
-	directMu.Unlock()
-	defer func() {
-		directMu.Lock()
-		directEndpoint = *jobopts.Endpoint
-		*jobopts.Endpoint, *jobopts.EnvironmentType = userEndpoint, userEnv
-		directMu.Unlock()
-	}()
-	return prism.Execute(ctx, p)
 }
