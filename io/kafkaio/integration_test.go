@@ -202,8 +202,14 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 		}
 	}
 	produce(t, addr, in, 4, n/2, n/2, alertValue)
+	last := -1
 	waitFor(t, errc, "every record copied after the restart", func() bool {
-		return len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second)))) >= n
+		got := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
+		if got != last { // what a timeout leaves: copied, and committed or not
+			t.Logf("after the restart: %d distinct copied; committed to end: %v", got, kafkatest.CommittedToEnd(t, addr, group, in))
+			last = got
+		}
+		return got >= n
 	})
 	cancel()
 	<-errc
