@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +25,25 @@ for a in "$@"; do
 done
 exec BOOT $args
 `
+
+// removeBootCopies removes, when the test ends, the copies of the worker
+// binary Beam's boot program made meanwhile: it copies the staged binary
+// (~290 MB) to /tmp/binNNN/worker, ignoring TMPDIR, and leaves it there.
+func removeBootCopies(t *testing.T) {
+	t.Helper()
+	before, _ := filepath.Glob("/tmp/bin*")
+	t.Cleanup(func() {
+		after, _ := filepath.Glob("/tmp/bin*")
+		for _, d := range after {
+			if slices.Contains(before, d) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(d, "worker")); err == nil {
+				os.RemoveAll(d)
+			}
+		}
+	})
+}
 
 // shippedLDFlags are the Makefile's LDFLAGS: the binaries the tests start
 // are built as make build and make crosscompile build them (stripped; the
@@ -63,6 +83,7 @@ func TestIntegrationProcessWorkerMode(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte(strings.Replace(bootWrapper, "BOOT", boot, 1)), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	removeBootCopies(t)
 
 	run := func(args ...string) string {
 		t.Helper()
