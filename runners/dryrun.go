@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -106,4 +107,44 @@ func (c *jobCapture) Log(ctx context.Context, sev log.Severity, depth int, msg s
 	default:
 		c.next.Log(ctx, sev, depth+1, msg)
 	}
+}
+
+// DryRunSummary is what a dry run says in brief: the job's name, project
+// and type, and the unique names of the pipeline's transforms, sorted.
+type DryRunSummary struct {
+	Name, ProjectID, Type string
+	Transforms            []string
+}
+
+// Has reports whether the pipeline holds a transform of that unique name.
+func (s DryRunSummary) Has(transform string) bool {
+	_, ok := slices.BinarySearch(s.Transforms, transform)
+	return ok
+}
+
+// SummarizeDryRun reads what a dry run wrote (see DryRun).
+func SummarizeDryRun(b []byte) (DryRunSummary, error) {
+	var d struct {
+		Job struct {
+			Name      string `json:"name"`
+			ProjectID string `json:"projectId"`
+			Type      string `json:"type"`
+		} `json:"job"`
+		Pipeline struct {
+			Components struct {
+				Transforms map[string]struct {
+					UniqueName string `json:"uniqueName"`
+				} `json:"transforms"`
+			} `json:"components"`
+		} `json:"pipeline"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return DryRunSummary{}, fmt.Errorf("runners: not a dry run's JSON: %w", err)
+	}
+	s := DryRunSummary{Name: d.Job.Name, ProjectID: d.Job.ProjectID, Type: d.Job.Type}
+	for _, t := range d.Pipeline.Components.Transforms {
+		s.Transforms = append(s.Transforms, t.UniqueName)
+	}
+	slices.Sort(s.Transforms)
+	return s, nil
 }

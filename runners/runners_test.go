@@ -3,10 +3,8 @@ package runners_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -94,33 +92,16 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 			if _, err := runners.Run(context.Background(), p); err != nil {
 				t.Fatalf("dry run: %v", err)
 			}
-			var got struct {
-				Job struct {
-					Name      string `json:"name"`
-					ProjectID string `json:"projectId"`
-					Type      string `json:"type"`
-				} `json:"job"`
-				Pipeline struct {
-					Components struct {
-						Transforms map[string]struct {
-							UniqueName string `json:"uniqueName"`
-						} `json:"transforms"`
-					} `json:"components"`
-				} `json:"pipeline"`
+			got, err := runners.SummarizeDryRun(out.Bytes())
+			if err != nil {
+				t.Fatalf("%v\n%.2000s", err, out.String())
 			}
-			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-				t.Fatalf("the dry run's output is not JSON: %v\n%.2000s", err, out.String())
-			}
-			if got.Job.Name != "alertbeam-dry-run-test" || got.Job.ProjectID != "alertbeam-test" || got.Job.Type != "JOB_TYPE_STREAMING" {
-				t.Errorf("job = %+v, want the streaming job alertbeam-dry-run-test of alertbeam-test", got.Job)
-			}
-			names := map[string]bool{}
-			for _, tr := range got.Pipeline.Components.Transforms {
-				names[tr.UniqueName] = true
+			if got.Name != "alertbeam-dry-run-test" || got.ProjectID != "alertbeam-test" || got.Type != "JOB_TYPE_STREAMING" {
+				t.Errorf("job = %+v, want the streaming job alertbeam-dry-run-test of alertbeam-test", got)
 			}
 			for _, want := range tc.transforms {
-				if !names[want] {
-					t.Errorf("the pipeline has no transform %s; it has %v", want, sorted(names))
+				if !got.Has(want) {
+					t.Errorf("the pipeline has no transform %s; it has %v", want, got.Transforms)
 				}
 			}
 			if !strings.Contains(logs.buf.String(), "Dry-run: not submitting job") {
@@ -128,15 +109,6 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func TestCheckNamesMissingFlags(t *testing.T) {

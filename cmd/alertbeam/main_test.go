@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	imagepng "image/png"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/picture"
 	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
@@ -247,35 +247,18 @@ func TestDataflowDryRunPrintsJob(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("%s: %v\n%s", c.args[0], err, stderr.String())
 		}
-		var got struct {
-			Job struct {
-				ProjectID string `json:"projectId"`
-				Type      string `json:"type"`
-				Name      string `json:"name"`
-			} `json:"job"`
-			Pipeline struct {
-				Components struct {
-					Transforms map[string]struct {
-						UniqueName string `json:"uniqueName"`
-					} `json:"transforms"`
-				} `json:"components"`
-			} `json:"pipeline"`
-		}
-		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-			t.Fatalf("%s: stdout is not the dry run's JSON: %v\n%.2000s", c.args[0], err, stdout.String())
+		got, err := runners.SummarizeDryRun(stdout.Bytes())
+		if err != nil {
+			t.Fatalf("%s: stdout: %v\n%.2000s", c.args[0], err, stdout.String())
 		}
 		if !strings.Contains(stderr.String(), c.stderr) {
 			t.Errorf("%s: stderr lacks %q:\n%s", c.args[0], c.stderr, stderr.String())
 		}
-		if got.Job.ProjectID != "alertbeam-test" || got.Job.Type != "JOB_TYPE_STREAMING" || got.Job.Name != c.job {
-			t.Errorf("%s: job %+v, want the streaming job %s of project alertbeam-test", c.args[0], got.Job, c.job)
-		}
-		names := map[string]bool{}
-		for _, tr := range got.Pipeline.Components.Transforms {
-			names[tr.UniqueName] = true
+		if got.ProjectID != "alertbeam-test" || got.Type != "JOB_TYPE_STREAMING" || got.Name != c.job {
+			t.Errorf("%s: job %+v, want the streaming job %s of project alertbeam-test", c.args[0], got, c.job)
 		}
 		for _, want := range c.transforms {
-			if !names[want] {
+			if !got.Has(want) {
 				t.Errorf("%s: the pipeline has no transform %s", c.args[0], want)
 			}
 		}
