@@ -201,29 +201,32 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	// Each input is a shard of the read, with its own filters and writers
 	// (one, unless cfg.Shards splits it).
-	var inputs []beam.PCollection
-	var scopes []beam.Scope
+	type input struct {
+		s    beam.Scope
+		recs beam.PCollection
+	}
+	var inputs []input
 	if cfg.Archive != nil {
 		recs := archive.Read(s, *cfg.Archive)
 		if !cfg.Since.IsZero() {
 			// Nothing commits a replay: what is left out owes no ack.
 			recs = beam.ParDo(s, &observedSinceFn{Since: cfg.Since}, recs)
 		}
-		inputs, scopes = append(inputs, recs), append(scopes, s)
+		inputs = append(inputs, input{s, recs})
 	} else {
 		reads := cfg.Read.Sharded(cfg.Shards)
 		for i, rc := range reads {
 			ss := shardScope(s, i, len(reads))
-			inputs, scopes = append(inputs, kafkaio.Read(ss, rc)), append(scopes, ss)
+			inputs = append(inputs, input{ss, kafkaio.Read(ss, rc)})
 		}
 	}
 	var qaOut qa.Outputs
 	if cfg.QA != nil {
 		var err error
-		if qaOut, err = qa.Apply(s, inputs[0], qc); err != nil {
+		if qaOut, err = qa.Apply(s, inputs[0].recs, qc); err != nil {
 			return nil, err
 		}
-		inputs[0] = qaOut.Kept
+		inputs[0].recs = qaOut.Kept
 	}
 	var gw *igwn.Source
 	if cfg.GWTopic != "" {
@@ -252,10 +255,10 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	var outs filter.Outputs
 	var acks []beam.PCollection
-	for i, recs := range inputs {
-		ss := scopes[i]
+	for _, in := range inputs {
+		ss := in.s
 		var err error
-		outs, err = filter.Apply(ss, recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+		outs, err = filter.Apply(ss, in.recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
 			Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
 		if err != nil {

@@ -403,15 +403,15 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
 		}
-		if phase != PhaseQA {
-			cfg.Shards = opts.Shards
-		}
 		if phase == PhaseQA {
+			// QA decides over every alert of an exposure: one read.
 			rate, spatial, err := qa.ParseSpec(QASpec)
 			if err != nil {
 				return err
 			}
 			cfg.QA = &qa.Config{Rate: rate, Spatial: spatial, QATopic: "bench.qa.records"}
+		} else {
+			cfg.Shards = opts.Shards
 		}
 		if _, err := pipelines.Distribute(s, cfg); err != nil {
 			return err
