@@ -279,16 +279,7 @@ func parseBlock(tp topicPartition, pos int64, b *sarama.FetchResponseBlock) (fac
 			return
 		}
 		none(m.Offset-1, whyHole)
-		// The record's bytes are slices of the fetch response (up to
-		// Fetch.Max, 64 MB): one record kept downstream would keep the
-		// whole response alive. A copy of each frees the response as
-		// soon as it is parsed; a 70 KB copy costs microseconds.
-		m.Key, m.Value = bytes.Clone(m.Key), bytes.Clone(m.Value)
-		for i, h := range m.Headers {
-			if h != nil {
-				m.Headers[i] = &sarama.RecordHeader{Key: bytes.Clone(h.Key), Value: bytes.Clone(h.Value)}
-			}
-		}
+		detach(m)
 		facts = append(facts, fact{msg: m})
 		next = m.Offset + 1
 	}
@@ -339,4 +330,18 @@ func parseBlock(tp topicPartition, pos int64, b *sarama.FetchResponseBlock) (fac
 		}
 	}
 	return facts, next, false
+}
+
+// detach gives a message its own copy of its bytes. They are slices of the
+// fetch response (8 MB and up to Fetch.Max, 64 MB): one record kept
+// downstream, by a producer waiting for its acknowledgement or a queue,
+// would keep the whole response alive. A copy of each frees the response
+// as soon as it is parsed; a 70 KB copy costs microseconds.
+func detach(m *sarama.ConsumerMessage) {
+	m.Key, m.Value = bytes.Clone(m.Key), bytes.Clone(m.Value)
+	for i, h := range m.Headers {
+		if h != nil {
+			m.Headers[i] = &sarama.RecordHeader{Key: bytes.Clone(h.Key), Value: bytes.Clone(h.Value)}
+		}
+	}
 }
