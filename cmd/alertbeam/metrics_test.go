@@ -214,7 +214,12 @@ func TestMetricsCountTheRun(t *testing.T) {
 			// writes, after the filter counted the alerts kept.
 			written, _ := sum(m, "alertbeam_output_latency_seconds_count", `output="filter"`)
 			filtered, _ := sum(m, "alertbeam_stage_seconds_count", `stage="filter"`)
-			return read == qaRead && kept == float64(clean) && written == float64(clean) && filtered == float64(clean)
+			// The spiked exposure is decided on its own path (counts,
+			// their history, a CoGroupByKey), which may end after the
+			// clean alerts were written: wait for the drops too.
+			dropped, _ := sum(m, "alertbeam_qa_dropped_total")
+			return read == qaRead && kept == float64(clean) && written == float64(clean) && filtered == float64(clean) &&
+				dropped == float64(spatial+spiked)
 		})
 	bySpatial, _ := sum(m, "alertbeam_qa_dropped_total", `reason="spatial"`)
 	byRate, _ := sum(m, "alertbeam_qa_dropped_total", `reason="rate_reject"`)
