@@ -33,6 +33,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal/extworker"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal/runnerlib"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/vet"
 )
 
 var (
@@ -66,6 +67,12 @@ const cancelWait = 30 * time.Second
 func runDirect(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	if !beam.Initialized() {
 		return nil, errors.New("runners: beam.Init() was not called before the pipeline was built")
+	}
+	if *jobopts.Strict {
+		// --beam_strict: Beam's checks of the pipeline's functions first.
+		if _, err := vet.Execute(ctx, p); err != nil {
+			return nil, fmt.Errorf("runners: --beam_strict: %w", err)
+		}
 	}
 	client, err := directJobService()
 	if err != nil {
