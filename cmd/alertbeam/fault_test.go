@@ -192,6 +192,10 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 		return err
 	}
 	sc.Producer.Return.Successes = true
+	// Acknowledged by every in-sync replica: a leader killed right after
+	// answering (the cluster test) must not take acknowledged messages
+	// with it, as it did with sarama's default of the leader alone.
+	sc.Producer.RequiredAcks = sarama.WaitForAll
 	// The broker may be restarting (the broker fault test): wait for it.
 	sc.Producer.Retry.Max, sc.Producer.Retry.Backoff = 60, 500*time.Millisecond
 	var p sarama.SyncProducer
