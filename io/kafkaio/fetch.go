@@ -176,6 +176,13 @@ func (fn *fetchFn) ProcessElement(ctx context.Context, ts beam.EventTime, refs [
 	start := time.Now()
 	parts := plan(refs)
 	defer fn.closeUnused()
+	defer func() {
+		for _, p := range parts {
+			if p.r != nil {
+				p.r.unwant()
+			}
+		}
+	}()
 	flush := func() {
 		for _, p := range parts {
 			for _, l := range p.lost {

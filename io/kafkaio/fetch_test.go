@@ -227,7 +227,16 @@ func checkFetchStamped(t *testing.T, addr string, stamp *stampBatchFn, wantRecs,
 	}
 }
 
-func TestFetchReturnsRecordsAsProduced(t *testing.T) {
+func TestFetchReturnsRecordsAsProduced(t *testing.T) { fetchAsProduced(t) }
+
+// Within a 16-byte budget, readers fetch only for an element waiting on them
+// and with nothing queued, and Fetch returns the same.
+func TestFetchWithinATightBudget(t *testing.T) {
+	defer kafkaio.TightBudgets(16)()
+	fetchAsProduced(t)
+}
+
+func fetchAsProduced(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	const topic = "alerts"
 	msgs := produceRecords(t, addr, topic, 4, sarama.CompressionNone, 0, 160)

@@ -9,10 +9,23 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
 )
+
+// fetchAhead is what every Fetch reader of the process holds fetched and not
+// yet taken. Each reader may hold its own limit (PrefetchBytes), but a
+// pipeline runs several Fetch instances at once (one per bundle in flight,
+// per stage), each with a reader per partition it was asked for, and those
+// add up to hundreds of MB of alerts that no element is waiting for
+// (207 MB of a 480 MB heap in a qa run). fetchAheadMax bounds the sum,
+// except that a reader with nothing queued may always fetch: an element
+// waiting on it is never held back.
+var fetchAhead atomic.Int64
+
+var fetchAheadMax int64 = 32 << 20 // a variable only so that tests can make it tight
 
 // fact is what a reader learned about one offset or a run of them: the
 // record there, or that they hold none, and why.
@@ -55,6 +68,7 @@ type reader struct {
 	next   int64 // the offset after the last fact taken
 	queue  []fact
 	queued int64
+	wanted bool // an element is reading it (from place to done)
 	hwm    int64
 	endAt  time.Time // when a fetch found pos at the high-water mark; zero otherwise
 	err    error     // the last fetch's error
@@ -69,17 +83,30 @@ func newReader(tp topicPartition, client sarama.Client, spec fetchSpec, limit in
 
 func (r *reader) close() { close(r.stop) }
 
+// unwant says no element is reading the reader any more: until it is
+// placed again it fetches only within the process's budget.
+func (r *reader) unwant() {
+	r.mu.Lock()
+	r.wanted = false
+	r.mu.Unlock()
+}
+
 // place makes the reader deliver facts from offset on. It reads on when
 // offset is no further than readAhead past what it has fetched, keeping
 // what it fetched ahead, and seeks otherwise.
 func (r *reader) place(offset, readAhead int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.wanted {
+		r.wanted = true
+		notify(r.kick)
+	}
 	if r.placed > 0 && r.next <= offset && offset <= r.pos+readAhead {
 		return
 	}
 	r.placed++
 	r.pos, r.next = offset, offset
+	fetchAhead.Add(-r.queued)
 	r.queue, r.queued = nil, 0
 	r.endAt, r.err = time.Time{}, nil
 	notify(r.kick)
@@ -96,6 +123,7 @@ func (r *reader) take() (fact, bool) {
 	r.queue[0] = fact{}
 	r.queue = r.queue[1:]
 	r.queued -= f.bytes()
+	fetchAhead.Add(-f.bytes())
 	if f.msg != nil {
 		r.next = f.msg.Offset + 1
 	} else {
@@ -136,14 +164,25 @@ func notify(c chan<- struct{}) {
 }
 
 // run fetches while the reader is placed, short of its limit and not at the
-// end, retrying failures with backoff.
+// end, retrying failures with backoff. Past the process's budget
+// (fetchAheadMax) it fetches only for an element waiting on it, and only
+// once its queue is empty, so that readers whose partitions no element is
+// reading cannot hold the process's memory while an element waits on
+// another.
 func (r *reader) run() {
 	defer close(r.done)
+	defer func() {
+		r.mu.Lock()
+		fetchAhead.Add(-r.queued)
+		r.queue, r.queued = nil, 0
+		r.mu.Unlock()
+	}()
 	size := int32(firstFetchBytes)
 	wait := backoffFirst
 	for {
 		r.mu.Lock()
-		idle := r.placed == 0 || r.queued >= r.limit || !r.endAt.IsZero()
+		idle := r.placed == 0 || r.queued >= r.limit || !r.endAt.IsZero() ||
+			((r.queued > 0 || !r.wanted) && fetchAhead.Load() >= fetchAheadMax)
 		placed, pos := r.placed, r.pos
 		r.mu.Unlock()
 		if idle {
@@ -179,6 +218,7 @@ func (r *reader) run() {
 		for _, f := range facts {
 			r.queue = append(r.queue, f)
 			r.queued += f.bytes()
+			fetchAhead.Add(f.bytes())
 		}
 		r.pos = next
 		if next >= hwm {
