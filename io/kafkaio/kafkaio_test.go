@@ -51,7 +51,16 @@ func run(t *testing.T, ctx context.Context, p *beam.Pipeline) error {
 	return err
 }
 
-func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) {
+func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) { readEveryRecordOnce(t) }
+
+// Within a 16-byte read-ahead budget, partitions pause and resume at nearly
+// every record, and the read is the same.
+func TestReadWithinATightBudget(t *testing.T) {
+	defer kafkaio.TightBudgets(16)()
+	readEveryRecordOnce(t)
+}
+
+func readEveryRecordOnce(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 4, 0, 300, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
 
@@ -135,7 +144,17 @@ func TestReadStartsWhereAsked(t *testing.T) {
 	}
 }
 
-func TestWriteRoutesPerElementAndAcks(t *testing.T) {
+func TestWriteRoutesPerElementAndAcks(t *testing.T) { writeRoutesAndAcks(t) }
+
+// Within a 16-byte budget of unanswered bytes, every 3 KB message waits for
+// the one before it to be answered (one larger than the budget takes all
+// of it), and the writes are the same.
+func TestWriteWithinATightBudget(t *testing.T) {
+	defer kafkaio.TightBudgets(16)()
+	writeRoutesAndAcks(t)
+}
+
+func writeRoutesAndAcks(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	var msgs []kafkaio.Message
 	for i := 0; i < 60; i++ {

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/alertbeam/alertbeam/io/metrics"
 )
@@ -75,6 +76,25 @@ type sendMeta struct {
 	attempt int // sends of this message so far, less one
 	srcTime time.Time
 	output  string
+	size    int64 // what it holds of unanswered (its share of the budget)
+}
+
+// unanswered bounds the bytes of every Write in the process that are sent
+// and not yet answered by the broker, as the Java producer's buffer.memory
+// does: sarama queues without a bound, and a pipeline runs several bundles
+// at once, each of up to a thousand 70-150 KB alerts written to several
+// topics, all held until the broker answers. ProcessElement waits for room.
+// 64 MB is hundreds of alerts in flight, many produce requests' worth.
+var (
+	unansweredMax int64 = 32 << 20 // a variable only so that tests can make it tight
+	unanswered          = semaphore.NewWeighted(unansweredMax)
+)
+
+// reserve waits until n bytes may be sent: one message larger than the whole
+// budget waits for it to be all free.
+func reserve(ctx context.Context, n int64) (int64, error) {
+	n = min(n, unansweredMax)
+	return n, unanswered.Acquire(ctx, n)
 }
 
 // latency is one message's time from its source record's timestamp to
@@ -178,6 +198,7 @@ func (fn *writeFn) collect() {
 				log.Warnf(ctx, "kafkaio: producing to %s/%d: recovered after %v", m.Topic, m.Partition, d.Round(time.Millisecond))
 			}
 			meta := m.Metadata.(sendMeta)
+			unanswered.Release(meta.size)
 			metrics.MessagesWritten.WithLabelValues(m.Topic).Inc()
 			var lat time.Duration
 			if !meta.srcTime.IsZero() {
@@ -202,6 +223,7 @@ func (fn *writeFn) collect() {
 			if fn.retryLater(ctx, e) {
 				continue
 			}
+			unanswered.Release(e.Msg.Metadata.(sendMeta).size)
 			fn.mu.Lock()
 			fn.errs = append(fn.errs, fmt.Errorf("kafkaio: producing to %s: %w", e.Msg.Topic, e.Err))
 			fn.done++
@@ -246,6 +268,7 @@ func (fn *writeFn) resend(pm *sarama.ProducerMessage, cause error) {
 		fn.producer.Input() <- pm
 		return
 	}
+	unanswered.Release(pm.Metadata.(sendMeta).size)
 	fn.mu.Lock()
 	fn.errs = append(fn.errs, fmt.Errorf("kafkaio: producing to %s: %w (closed while retrying)", pm.Topic, cause))
 	fn.done++
@@ -262,11 +285,19 @@ func (fn *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Mess
 	if err := fn.ensureTopic(ctx, m.Topic); err != nil {
 		return err
 	}
+	size := int64(len(m.Key) + len(m.Value))
+	for _, h := range m.Headers {
+		size += int64(len(h.Key) + len(h.Value))
+	}
+	size, err := reserve(ctx, size)
+	if err != nil {
+		return err
+	}
 	pm := &sarama.ProducerMessage{
 		Topic:    m.Topic,
 		Key:      bytesOrNil(m.Key),
 		Value:    sarama.ByteEncoder(m.Value),
-		Metadata: sendMeta{ts: ts, source: m.Source, units: m.Units, srcTime: m.SourceTime, output: m.Output},
+		Metadata: sendMeta{ts: ts, source: m.Source, units: m.Units, srcTime: m.SourceTime, output: m.Output, size: size},
 	}
 	for _, h := range m.Headers {
 		pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
@@ -278,6 +309,7 @@ func (fn *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Mess
 	case fn.producer.Input() <- pm:
 		return nil
 	case <-ctx.Done():
+		unanswered.Release(size)
 		return ctx.Err()
 	}
 }

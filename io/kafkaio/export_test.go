@@ -1,0 +1,16 @@
+package kafkaio
+
+import "golang.org/x/sync/semaphore"
+
+// TightBudgets makes the process's read-ahead, Fetch read-ahead and
+// unanswered-bytes budgets as small as they go (bytes), so that a test
+// exercises every pause and wait, and returns what restores them. Tests
+// using it must not run in parallel with others.
+func TightBudgets(bytes int64) (restore func()) {
+	ra, pm, fa, um, u := readAheadMax, pumpMin, fetchAheadMax, unansweredMax, unanswered
+	readAheadMax, pumpMin, fetchAheadMax, unansweredMax = bytes, bytes, bytes, bytes
+	unanswered = semaphore.NewWeighted(bytes)
+	return func() {
+		readAheadMax, pumpMin, fetchAheadMax, unansweredMax, unanswered = ra, pm, fa, um, u
+	}
+}
