@@ -11,8 +11,18 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	gometrics "github.com/rcrowley/go-metrics"
 	"github.com/xdg-go/scram"
 )
+
+func init() {
+	// sarama keeps go-metrics meters and histograms per broker and per topic
+	// for every client (a 1,028-sample reservoir each), and a pipeline
+	// opens a client per DoFn instance and writes to dozens of topics:
+	// memory and CPU for figures nothing reads. alertbeam's own metrics
+	// (io/metrics) are what it serves. sarama's documented switch:
+	gometrics.UseNilMetrics = true
+}
 
 // KafkaVersion is the protocol version alertbeam speaks: new enough for
 // idempotent producers and record headers, old enough for the embedded broker

@@ -123,6 +123,11 @@ func getConn(run string, c Config) (*conn, error) {
 	// Each partition's prefetch buffer holds this many messages; alerts are
 	// up to 150 KB, so keep it modest.
 	sc.ChannelBufferSize = 64
+	// A fetch response is held whole until each partition's share is
+	// parsed: 2 MB per partition (a dozen LSST alerts, thirty ZTF) keeps
+	// the responses of a read of many partitions small, and a fetch of a
+	// local broker takes about a millisecond.
+	sc.Consumer.Fetch.Default = 2 << 20
 	sc.Consumer.Return.Errors = true
 	cl, err := newClient(context.Background(), c, sc)
 	if err != nil {
@@ -151,6 +156,7 @@ func (c *conn) release() {
 	for _, p := range c.parts {
 		if p.pc != nil {
 			p.pc.AsyncClose()
+			p.abandon()
 		}
 	}
 	c.mu.Unlock()
@@ -166,14 +172,21 @@ type partReader struct {
 	next   int64
 	broken bool
 
-	// msgs is fed by pump, which drains pc at once so that sarama's fetch
+	// q is fed by pump, which drains pc at once so that sarama's fetch
 	// loop, shared by every partition on a broker, never waits on this
 	// one while the reader is busy with another; pump pauses fetching
-	// instead once queued bytes pass pumpHigh.
+	// instead once the queue is full.
+	q *pumped
+}
+
+// pumped is the read-ahead queue of one partition consumer.
+type pumped struct {
 	msgs   chan *sarama.ConsumerMessage
 	queued atomic.Int64
 	paused atomic.Bool
 }
+
+func msgBytes(m *sarama.ConsumerMessage) int64 { return int64(len(m.Key) + len(m.Value)) }
 
 // pumpHigh and pumpLow bound what each partition holds read ahead: about
 // a hundred ZTF alerts, more than a bundle takes at once. 32/16 MB held
@@ -182,24 +195,58 @@ type partReader struct {
 // 1,465-1,544).
 const pumpHigh, pumpLow = 8 << 20, 4 << 20
 
-func (p *partReader) pump(pc sarama.PartitionConsumer, out chan<- *sarama.ConsumerMessage) {
-	defer close(out)
+// readAhead is what every partition of every Read in the process holds read
+// ahead. Past readAheadMax a partition holding more than pumpMin pauses
+// too: a read of 50 partitions would otherwise hold 400 MB ahead. One
+// holding less always reads on, so every partition moves.
+var readAhead atomic.Int64
+
+// Variables only so that tests can make them tight.
+var (
+	readAheadMax int64 = 64 << 20
+	pumpMin      int64 = 1 << 20
+)
+
+// full says whether a partition holding queued bytes should stop fetching.
+func full(queued int64) bool {
+	return queued > pumpHigh || (queued > pumpMin && readAhead.Load() > readAheadMax)
+}
+
+func pump(pc sarama.PartitionConsumer, q *pumped) {
+	defer close(q.msgs)
 	for m := range pc.Messages() {
 		// Queued and passed on, a message must not pin its fetch
 		// response: what this queue and the writers downstream hold is
 		// then what they count.
 		detach(m)
-		if p.queued.Add(int64(len(m.Key)+len(m.Value))) > pumpHigh && !p.paused.Swap(true) {
+		n := msgBytes(m)
+		readAhead.Add(n)
+		if full(q.queued.Add(n)) && !q.paused.Swap(true) {
 			pc.Pause()
 		}
-		out <- m
+		q.msgs <- m
 	}
 }
 
-// taken accounts for a message the reader took from msgs.
+// taken accounts for a message the reader took from the queue.
 func (p *partReader) taken(m *sarama.ConsumerMessage) {
-	if p.queued.Add(-int64(len(m.Key)+len(m.Value))) < pumpLow && p.paused.Swap(false) {
+	n := msgBytes(m)
+	readAhead.Add(-n)
+	if q := p.q.queued.Add(-n); q < pumpLow && !full(q) && p.q.paused.Swap(false) {
 		p.pc.Resume()
+	}
+}
+
+// abandon gives up the queue of a consumer being closed: what it holds, and
+// what its pump still passes on, is no longer read ahead.
+func (p *partReader) abandon() {
+	if q := p.q; q != nil {
+		p.q = nil
+		go func() {
+			for m := range q.msgs {
+				readAhead.Add(-msgBytes(m))
+			}
+		}()
 	}
 }
 
@@ -210,6 +257,7 @@ func (p *partReader) closeConsumer() {
 	if p.pc != nil {
 		p.pc.AsyncClose()
 		p.pc = nil
+		p.abandon()
 	}
 }
 
@@ -238,6 +286,7 @@ func (c *conn) partition(ctx context.Context, topic string, partition int32, off
 	if p.pc != nil {
 		p.pc.Close() // drains and releases the partition for a new consumer
 		p.pc = nil
+		p.abandon()
 	}
 	pc, err := c.consumer.ConsumePartition(topic, partition, offset)
 	if errors.Is(err, sarama.ErrOffsetOutOfRange) {
@@ -248,10 +297,8 @@ func (c *conn) partition(ctx context.Context, topic string, partition int32, off
 		return nil, err
 	}
 	p.pc, p.next, p.broken = pc, offset, false
-	p.queued.Store(0)
-	p.paused.Store(false)
-	p.msgs = make(chan *sarama.ConsumerMessage, 1<<16)
-	go p.pump(pc, p.msgs)
+	p.q = &pumped{msgs: make(chan *sarama.ConsumerMessage, 1<<16)}
+	go pump(pc, p.q)
 	return p, nil
 }
 

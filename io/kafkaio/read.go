@@ -551,7 +551,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		select {
 		case <-ctx.Done():
 			return sdf.ResumeProcessingIn(0), nil
-		case m, ok := <-pr.msgs:
+		case m, ok := <-pr.q.msgs:
 			if !ok {
 				pr.broken = true
 				return sdf.ResumeProcessingIn(fn.Cfg.IdleResume), nil
@@ -584,7 +584,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 				// there are more.
 				timer.Reset(time.Until(began.Add(batchWait)))
 			}
-			if n >= fn.Cfg.BatchRecords || (len(pr.msgs) == 0 && next >= pr.pc.HighWaterMarkOffset()) {
+			if n >= fn.Cfg.BatchRecords || (len(pr.q.msgs) == 0 && next >= pr.pc.HighWaterMarkOffset()) {
 				// Checkpoint so the bundle ends and its output moves on;
 				// at once when the partition is caught up: a runner may
 				// run several partitions' reads one after the other in
