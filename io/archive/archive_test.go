@@ -154,6 +154,14 @@ func TestWriteReadZTF(t *testing.T) {
 	}
 }
 
+// With a pending bound of one byte, each record is handed to the bundle's
+// writing goroutine as it comes: the archive is the same.
+func TestWriteReadZTFHandingOff(t *testing.T) {
+	defer func(n int) { pendingMax = n }(pendingMax)
+	pendingMax = 1
+	TestWriteReadZTF(t)
+}
+
 // checkMix makes sure the test input has what the archive must cope with.
 func checkMix(t *testing.T, alerts []alert) {
 	t.Helper()

@@ -61,6 +61,10 @@ type writeFn struct {
 	schemas map[string]*writerInfo
 	buf     []byte
 	pending []pendingRecord
+	// pendingBytes is what pending holds; past pendingMax the records go
+	// to the bundle's writing goroutine, which reports on writing.
+	pendingBytes int
+	writing      chan writeResult
 
 	records beam.Counter
 	dead    beam.Counter
@@ -128,8 +132,56 @@ func (fn *writeFn) ProcessElement(ctx context.Context, w beam.Window, ts beam.Ev
 	// to be compressed and written. Nothing is acknowledged before the
 	// temporary file is committed, so the order of the work is free.
 	fn.pending = append(fn.pending, pendingRecord{tw: tw, data: d.Bytes, id: id.ID, source: r.Source, ts: ts, took: time.Since(start)})
+	fn.pendingBytes += len(d.Bytes)
 	fn.records.Inc(ctx, 1)
+	if fn.pendingBytes >= pendingMax {
+		return fn.handOff(ctx)
+	}
 	return nil
+}
+
+// pendingMax bounds what a bundle holds waiting to be written. A bundle of
+// the read holds up to 500 records per partition it read, and prism runs a
+// few partitions in one: 100-300 MB of alerts (ZTF to LSST), held to
+// FinishBundle, made the pipeline's memory grow with its throughput. Past
+// pendingMax they are written by a goroutine of the bundle while the bundle
+// goes on, so the night copies still do not wait for them, and a bundle
+// holds at most twice pendingMax.
+var pendingMax = 16 << 20 // a variable only so that tests can make it tight
+
+// writeResult is how a handed-off batch was written.
+type writeResult struct {
+	batch []pendingRecord
+	err   error
+}
+
+// handOff gives the pending records to a writing goroutine, once the one
+// before is done.
+func (fn *writeFn) handOff(ctx context.Context) error {
+	if err := fn.waitWriting(ctx); err != nil {
+		return err
+	}
+	batch := fn.pending
+	fn.pending, fn.pendingBytes = nil, 0
+	fn.writing = make(chan writeResult, 1)
+	go func(done chan<- writeResult) {
+		done <- writeResult{batch, fn.writeRecords(batch)}
+	}(fn.writing)
+	return nil
+}
+
+// waitWriting waits for the handed-off batch, if any, and records its
+// stage times (metrics are updated on the bundle's goroutine).
+func (fn *writeFn) waitWriting(ctx context.Context) error {
+	if fn.writing == nil {
+		return nil
+	}
+	res := <-fn.writing
+	fn.writing = nil
+	for _, p := range res.batch {
+		fn.timer.Observe(ctx, p.took)
+	}
+	return res.err
 }
 
 // pendingRecord is a record of the bundle, to be written into its
@@ -143,10 +195,28 @@ type pendingRecord struct {
 	took   time.Duration // in ProcessElement, for the stage timer
 }
 
-// writePending compresses and writes the bundle's records, in order.
+// writePending compresses and writes the bundle's records, in order:
+// first those handed off, then those still pending.
 func (fn *writeFn) writePending(ctx context.Context) error {
-	defer func() { fn.pending = fn.pending[:0] }()
+	if err := fn.waitWriting(ctx); err != nil {
+		return err
+	}
+	defer func() { fn.pending, fn.pendingBytes = fn.pending[:0], 0 }()
+	err := fn.writeRecords(fn.pending)
 	for _, p := range fn.pending {
+		fn.timer.Observe(ctx, p.took)
+	}
+	return err
+}
+
+// writeRecords compresses and writes records into their temporary files, in
+// order, adding the time it took to each record's. It runs on the bundle's
+// goroutine or on the one writing goroutine, never both at once: it alone
+// touches the files' encoders, fn.buf and the files' descriptions until
+// FinishBundle.
+func (fn *writeFn) writeRecords(batch []pendingRecord) error {
+	for i := range batch {
+		p := &batch[i]
 		start := time.Now()
 		var err error
 		if fn.buf, err = fn.comp.compress(fn.buf[:0], p.data); err != nil {
@@ -162,7 +232,7 @@ func (fn *writeFn) writePending(ctx context.Context) error {
 		if p.ts < tw.ts {
 			tw.ts = p.ts
 		}
-		fn.timer.Observe(ctx, p.took+time.Since(start))
+		p.took += time.Since(start)
 	}
 	return nil
 }
@@ -270,11 +340,15 @@ func (fn *writeFn) FinishBundle(ctx context.Context, emit func(beam.EventTime, t
 }
 
 func (fn *writeFn) abortAll() {
+	if fn.writing != nil {
+		<-fn.writing // it may be writing into the files aborted here
+		fn.writing = nil
+	}
 	for _, tw := range fn.writers {
 		tw.obj.abort()
 	}
 	fn.writers = nil
-	fn.pending = fn.pending[:0]
+	fn.pending, fn.pendingBytes = fn.pending[:0], 0
 }
 
 func (fn *writeFn) Teardown() {
