@@ -2,6 +2,7 @@ package runners
 
 import (
 	"context"
+	"flag"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
 )
@@ -17,4 +18,11 @@ func DirectJobState(ctx context.Context, jobID string) (string, error) {
 		return "", err
 	}
 	return st.GetState().String(), nil
+}
+
+// UnsetMemoryFlag puts --memory_limit back to its default, as if not given.
+func UnsetMemoryFlag() {
+	DefineMemoryFlag()
+	f := flag.Lookup("memory_limit").Value.(*memoryFlag)
+	f.value, f.set = DefaultMemoryLimit, false
 }

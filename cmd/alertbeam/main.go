@@ -27,7 +27,10 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness/init"
 )
 
-func init() { runners.DefineRunnerFlag() }
+func init() {
+	runners.DefineRunnerFlag()
+	runners.DefineMemoryFlag()
+}
 
 func main() {
 	// Dataflow and PROCESS/DOCKER environments start this binary with Beam's
@@ -183,6 +186,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.beam {
 		// A runner that cannot work fails before any broker or pipeline starts.
 		if err := runners.Check(); err != nil {
+			fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
+			return 2
+		}
+		if _, err := runners.ApplyMemoryLimit(); err != nil {
 			fmt.Fprintf(stderr, "alertbeam %s: %v\n", c.name, err)
 			return 2
 		}
