@@ -51,6 +51,16 @@ func DefineMemoryFlag() {
 	}
 }
 
+// MemoryLimitFlag returns --memory_limit's value and whether it was given,
+// for a process that starts others (bench's phases) to pass it on.
+func MemoryLimitFlag() (string, bool) {
+	f, ok := flag.Lookup("memory_limit").Value.(*memoryFlag)
+	if !ok {
+		return "", false
+	}
+	return f.value, f.set
+}
+
 // ApplyMemoryLimit sets the process's soft memory limit from --memory_limit,
 // leaving GOMEMLIMIT's when that is set and the flag was not given. It
 // returns the limit in bytes (0: none).

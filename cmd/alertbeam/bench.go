@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertbeam/alertbeam/cmd/alertbeam/internal/bench"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/pipelines/bench"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/registry"
 )

@@ -995,6 +995,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	for _, b := range opts.Brokers {
 		args = append(args, "--brokers", b)
 	}
+	if limit, given := runners.MemoryLimitFlag(); given {
+		args = append(args, "--memory_limit", limit) // else the phase takes the default, or GOMEMLIMIT
+	}
 	cmd := exec.CommandContext(ctx, opts.Exe, args...)
 	// Stopped with an interrupt, as a user would, so it shuts down cleanly.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
