@@ -60,9 +60,7 @@ type DistributeConfig struct {
 // routed (or dead-lettered) copy. It returns the commits.
 func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	s = s.Scope("Distribute")
-	if cfg.DeadLetterTopic == "" {
-		cfg.DeadLetterTopic = deadletter.DefaultTopic
-	}
+	deadletter.Defaults(&cfg.DeadLetterTopic, nil)
 	if err := cfg.Read.Validate(); err != nil {
 		return beam.PCollection{}, err
 	}

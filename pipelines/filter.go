@@ -146,9 +146,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	if cfg.StatusTopic == "" {
 		cfg.StatusTopic = filter.DefaultStatusTopic
 	}
-	if cfg.DeadLetterTopic == "" {
-		cfg.DeadLetterTopic = deadletter.DefaultTopic
-	}
+	deadletter.Defaults(&cfg.DeadLetterTopic, nil)
 	if err := cfg.Write.Validate(); err != nil {
 		return nil, err
 	}

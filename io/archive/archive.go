@@ -92,12 +92,7 @@ func (c Config) withDefaults() Config {
 	if c.AllowedLateness == 0 {
 		c.AllowedLateness = DefaultAllowedLateness
 	}
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = deadletter.DefaultTopic
-	}
-	if c.Units == 0 {
-		c.Units = 1
-	}
+	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
 	if c.RetryTimeout == 0 {
 		c.RetryTimeout = DefaultRetryTimeout
 	}

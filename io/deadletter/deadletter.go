@@ -25,6 +25,18 @@ func init() {
 // DefaultTopic is where dead letters go unless --dead-letter-topic says otherwise.
 const DefaultTopic = "alertbeam-deadletter"
 
+// Defaults fills what every dead-lettering stage's Config leaves unset: its
+// dead-letter topic (DefaultTopic) and, when units is not nil, the units a
+// record counts for (1).
+func Defaults(topic *string, units *int) {
+	if *topic == "" {
+		*topic = DefaultTopic
+	}
+	if units != nil && *units == 0 {
+		*units = 1
+	}
+}
+
 // Header keys of a dead-letter message.
 const (
 	HeaderError     = "error"

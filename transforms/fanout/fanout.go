@@ -54,12 +54,7 @@ func Route(s beam.Scope, recs beam.PCollection, cfg Config) beam.PCollection {
 }
 
 func (c Config) withDefaults() Config {
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = deadletter.DefaultTopic
-	}
-	if c.Units == 0 {
-		c.Units = 1
-	}
+	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
 	return c
 }
 

@@ -138,12 +138,7 @@ type Kept struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = deadletter.DefaultTopic
-	}
-	if c.Units == 0 {
-		c.Units = 1
-	}
+	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
 	return c
 }
 

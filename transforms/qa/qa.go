@@ -218,14 +218,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QATopic == "" {
 		c.QATopic = DefaultTopic
 	}
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = deadletter.DefaultTopic
-	}
+	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
 	if c.Window == 0 {
 		c.Window = DefaultWindow
-	}
-	if c.Units == 0 {
-		c.Units = 1
 	}
 	switch {
 	case c.Survey != schemas.ZTF && c.Survey != schemas.LSST:
