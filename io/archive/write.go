@@ -178,10 +178,15 @@ func (fn *writeFn) waitWriting(ctx context.Context) error {
 	}
 	res := <-fn.writing
 	fn.writing = nil
-	for _, p := range res.batch {
+	fn.observe(ctx, res.batch)
+	return res.err
+}
+
+// observe records written records' stage times.
+func (fn *writeFn) observe(ctx context.Context, batch []pendingRecord) {
+	for _, p := range batch {
 		fn.timer.Observe(ctx, p.took)
 	}
-	return res.err
 }
 
 // pendingRecord is a record of the bundle, to be written into its
@@ -203,9 +208,7 @@ func (fn *writeFn) writePending(ctx context.Context) error {
 	}
 	defer func() { fn.pending, fn.pendingBytes = fn.pending[:0], 0 }()
 	err := fn.writeRecords(fn.pending)
-	for _, p := range fn.pending {
-		fn.timer.Observe(ctx, p.took)
-	}
+	fn.observe(ctx, fn.pending)
 	return err
 }
 

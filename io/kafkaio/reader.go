@@ -21,8 +21,8 @@ import (
 // per stage), each with a reader per partition it was asked for, and those
 // add up to hundreds of MB of alerts that no element is waiting for
 // (207 MB of a 480 MB heap in a qa run). fetchAheadMax bounds the sum,
-// except that a reader with nothing queued may always fetch: an element
-// waiting on it is never held back.
+// except that a reader an element is reading may always fetch once it has
+// nothing queued: that element is never held back.
 var fetchAhead atomic.Int64
 
 var fetchAheadMax int64 = 32 << 20 // a variable only so that tests can make it tight
@@ -68,7 +68,7 @@ type reader struct {
 	next   int64 // the offset after the last fact taken
 	queue  []fact
 	queued int64
-	wanted bool // an element is reading it (from place to done)
+	wanted bool // an element is reading it (from place to unwant)
 	hwm    int64
 	endAt  time.Time // when a fetch found pos at the high-water mark; zero otherwise
 	err    error     // the last fetch's error
