@@ -34,10 +34,18 @@ type DistributeConfig struct {
 	Archive *archive.Config
 	// Filters, when given, also run these filter specs on every alert read
 	// (as Filter does), each output to the topic FilterTopicPrefix + its
-	// name, in the same pipeline: one read of the stream feeds the night
-	// topics, the filters and the archive.
+	// name, in the same pipeline.
 	Filters           []string
 	FilterTopicPrefix string
+	// OneRead makes one read of the stream feed the night topics, the
+	// filters and the archive. By default, when there are filters or an
+	// archive, the router has a read of its own (kafkaio.Reads: the same
+	// records from the same offsets, committed together), so that a
+	// night copy never waits for the filters' and the archive's work on
+	// the alerts read before it: on prism each read's stage handles its
+	// records one after another. One read fetches every record once
+	// instead of twice, for catch-up runs where latency does not matter.
+	OneRead bool
 	// QA, when set with Filters, runs the aggregate QA checks first, as
 	// Filter does (see FilterConfig.QA): the filters see only what QA
 	// keeps; the night topics and the archive still get every alert. The
@@ -103,8 +111,13 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	reads := cfg.Read.Sharded(cfg.Shards)
 	for i, rc := range reads {
 		ss := shardScope(s, i, len(reads))
-		recs := kafkaio.Read(ss, rc)
-		msgs := fanout.Route(ss, recs, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
+		readers := 1
+		if !cfg.OneRead && (len(cfg.Filters) > 0 || cfg.Archive != nil) {
+			readers = 2
+		}
+		rs := kafkaio.Reads(ss, rc, readers)
+		routed, recs := rs[0], rs[len(rs)-1]
+		msgs := fanout.Route(ss, routed, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
 		acks = append(acks, kafkaio.Write(ss, cfg.Write, msgs))
 		staged = append(staged, recs)
 		if len(cfg.Filters) == 0 {

@@ -88,8 +88,10 @@ Examples:
 				"(the report gives what the outputs hold on the brokers' disks)")
 			profile := fs.String("profile", "", "write each phase's CPU, allocation and peak-heap profiles to this directory")
 			shards := addShardsFlag(fs)
+			oneRead := fs.Bool("one-read", false, "full, qa and live phases: one read of the ingest stream feeds the router, the filters and\n"+
+				"the archive (default: the router reads it on its own, so night copies never wait for the others)")
 			return func(ctx context.Context, e *env) error {
-				opts := bench.Options{Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
+				opts := bench.Options{OneRead: *oneRead, Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,
 					Compression: *compression, Shards: shardsFor(*shards, false), ArchiveRoot: *archiveRoot}
 				if err := kafkaio.CheckCompression(*compression); err != nil {

@@ -139,6 +139,9 @@ Examples:
 			archiveRoot := fs.String("archive", "", "also archive every alert, exactly once, under this root (a directory or gs://bucket/prefix); offsets then wait for the archive too")
 			codec := fs.String("archive-codec", archive.DefaultCodec, "codec of archive files: null, deflate, snappy or zstd")
 			shards := addShardsFlag(fs)
+			oneRead := fs.Bool("one-read", false, "with --archive, read the ingest stream once for the night topics and the archive. By\n"+
+				"default the router reads it on its own, so a night copy never waits for the archive's work\n"+
+				"on the alerts before it; one read fetches each record once instead of twice (catch-up runs)")
 			return func(ctx context.Context, e *env) error {
 				var arch *archive.Config
 				if *archiveRoot != "" {
@@ -155,6 +158,7 @@ Examples:
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: shardsFor(*shards, false),
+					OneRead: *oneRead,
 				})
 				if err != nil {
 					return err

@@ -116,6 +116,52 @@ func TestShardedReadsSplitThePartitions(t *testing.T) {
 	}
 }
 
+// The readers of one Reads read the same records with the same chain of
+// offsets, so the acknowledgements of sinks fed by each add up in one
+// Commit: here each reader feeds a writer of its own, the commit waits for
+// both (Units 2), and the group is committed to the end with every record
+// written twice.
+func TestReadsFeedOneCommit(t *testing.T) {
+	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
+	produce(t, addr, "in", 3, 0, 90, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
+
+	p, s := beam.NewPipelineWithRoot()
+	base := kafkaio.Config{Brokers: []string{addr}}
+	rs := kafkaio.Reads(s, kafkaio.ReadConfig{Config: base, Topics: []string{"in"}, Group: "twice", Start: kafkaio.StartCommitted, StopAtEnd: true}, 2)
+	if len(rs) != 2 {
+		t.Fatalf("Reads(2) gave %d readers", len(rs))
+	}
+	var want []any
+	for i := 0; i < 90; i++ {
+		part, off := i%3, i/3
+		want = append(want, fmt.Sprintf("in/%d@%d prev=%d base=0 value=v%d", part, off, off-1, i))
+	}
+	var acks []beam.PCollection
+	for _, recs := range rs {
+		passert.Equals(s, beam.ParDo(s, recordChain, recs), want...)
+		acks = append(acks, kafkaio.Write(s, kafkaio.WriteConfig{Config: base, Partitions: 2}, beam.ParDo(s, forward, recs)))
+	}
+	kafkaio.Commit(s, kafkaio.CommitConfig{Config: base, Group: "twice", Units: 2}, acks...)
+	if err := run(t, context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if !kafkatest.CommittedToEnd(t, addr, "twice", "in") {
+		t.Error("group twice is not committed to the end of in")
+	}
+	count := map[string]int{}
+	for _, k := range keysOf(kafkatest.ReadN(t, addr, "out", 180, 5*time.Second)) {
+		count[k]++
+	}
+	for i := 0; i < 90; i++ {
+		if k := fmt.Sprintf("k%d", i); count[k] != 2 {
+			t.Errorf("%s written %d times, want 2 (once per reader)", k, count[k])
+		}
+	}
+	if len(count) != 90 {
+		t.Errorf("out has %d distinct keys, want 90", len(count))
+	}
+}
+
 func TestReadStartsWhereAsked(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 2, 0, 40, func(i int) []byte { return []byte{byte(i)} })

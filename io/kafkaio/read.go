@@ -40,17 +40,39 @@ const noEnd = math.MaxInt64
 // pipeline construction, like Beam's own IOs; call cfg.Validate first to
 // report the error yourself.
 func Read(s beam.Scope, cfg ReadConfig) beam.PCollection {
+	return Reads(s, cfg, 1)[0]
+}
+
+// Reads is Read with n readers of the same records: one discovery hands
+// every partition, with where its read starts (and, bounded, ends), to
+// each of them, so they read the same offsets and their sinks'
+// acknowledgements add up in one Commit. Each reader is a stage of its
+// own, with its own connections to the brokers, and stages run side by
+// side: what is fused after one reader never waits for what is fused
+// after another. This is how a pipeline keeps cheap, urgent work (routing
+// to the night topics) from queueing behind costly work on the same
+// alerts (filters, the archive), at the price of fetching each record n
+// times. It panics as Read does, and on n < 1.
+func Reads(s beam.Scope, cfg ReadConfig, n int) []beam.PCollection {
 	s = s.Scope("kafkaio.Read")
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	// Each Read gets its own connections: a cancelled pipeline's readers
-	// may still hold theirs while the next run in the same process starts.
+	if n < 1 {
+		panic(fmt.Sprintf("kafkaio: Reads needs at least one reader, got %d", n))
+	}
+	// Each reader gets its own connections: sarama lets one consumer read a
+	// partition once, and a cancelled pipeline's readers may still hold
+	// theirs while the next run in the same process starts.
 	run := newRunID()
 	imp := beam.Impulse(s)
 	parts := beam.ParDo(s, &discoverFn{Cfg: cfg, Run: run}, imp)
-	return beam.ParDo(s, &readFn{Cfg: cfg, Run: run}, parts)
+	out := []beam.PCollection{beam.ParDo(s, &readFn{Cfg: cfg, Run: run}, parts)}
+	for len(out) < n {
+		out = append(out, beam.ParDo(s, &readFn{Cfg: cfg, Run: newRunID()}, parts))
+	}
+	return out
 }
 
 // watermarkEstimator is a manual estimator: the DoFns set it from event

@@ -101,6 +101,9 @@ type Options struct {
 	// Shards is pipelines.DistributeConfig.Shards of the pipeline phases
 	// but qa (which needs one read).
 	Shards int
+	// OneRead is pipelines.DistributeConfig.OneRead of the full, qa and
+	// live phases: one read feeds the router too.
+	OneRead bool
 	// ArchiveRoot is where the full phases archive (a temporary directory
 	// when empty).
 	ArchiveRoot string
@@ -191,7 +194,9 @@ type Report struct {
 	// Compression is the producer compression of the phases' outputs.
 	Compression string `json:"compression,omitempty"`
 	// Shards is the number of reads the pipeline phases but qa split into.
-	Shards  int      `json:"shards,omitempty"`
+	Shards int `json:"shards,omitempty"`
+	// OneRead says the router shared the filters' and the archive's read.
+	OneRead bool     `json:"one_read,omitempty"`
 	Results []Result `json:"results"`
 }
 
@@ -200,6 +205,14 @@ func (r Report) compression() string {
 		return "none"
 	}
 	return r.Compression
+}
+
+// reads says how the full phases read the ingest stream.
+func (r Report) reads() string {
+	if r.OneRead {
+		return ", one read for router, filters and archive"
+	}
+	return ", the router's read apart"
 }
 
 func (o Options) survey() string {
@@ -402,6 +415,7 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 			}
 			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
+			cfg.OneRead = opts.OneRead
 		}
 		if phase == PhaseQA {
 			// QA decides over every alert of an exposure: one read.
@@ -513,7 +527,7 @@ func rawLoop(ctx context.Context, opts Options) error {
 // Run measures every phase, each in a child process when opts.Exe is set.
 func Run(ctx context.Context, opts Options, bytes int64) (Report, error) {
 	rep := Report{Survey: opts.survey(), Filters: opts.filters(), Alerts: opts.Alerts, Bytes: bytes, Brokers: opts.Brokers,
-		Compression: opts.Compression, Shards: opts.Shards}
+		Compression: opts.Compression, Shards: opts.Shards, OneRead: opts.OneRead}
 	var raw float64
 	rates := map[string]float64{}
 	sweep, err := newSweeper(opts)
@@ -668,7 +682,7 @@ func runLive(ctx context.Context, opts Options) (Result, error) {
 	} else {
 		go func() {
 			err := RunPhase(ctx, PhaseLive, Options{Brokers: opts.Brokers, Topic: topic, Survey: opts.Survey, Registry: opts.Registry,
-				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot, Compression: opts.Compression, Shards: opts.Shards})
+				Partitions: opts.Partitions, Filters: opts.Filters, ArchiveRoot: opts.ArchiveRoot, Compression: opts.Compression, Shards: opts.Shards, OneRead: opts.OneRead})
 			childEnd <- ended{err: err}
 		}()
 	}
@@ -980,6 +994,9 @@ func startChild(ctx context.Context, opts Options, phase, topic string) (*exec.C
 	if len(opts.Filters) > 0 {
 		args = append(args, "--filters", strings.Join(opts.Filters, ";"))
 	}
+	if opts.OneRead {
+		args = append(args, "--one-read")
+	}
 	if opts.Compression != "" {
 		args = append(args, "--compression", opts.Compression)
 	}
@@ -1021,7 +1038,7 @@ func waitChild(cmd *exec.Cmd) (float64, error) {
 func Print(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "\nalertbeam bench: %d %s alerts (%.1f MB, mean %.1f KB) on %v\n", rep.Alerts, rep.Survey, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3, rep.Brokers)
-	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s; output compression %s; reads in %d shards (qa: 1)\n", len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1))
+	fmt.Fprintf(w, "  full = distribute + archive + %d filters: %s; output compression %s; reads in %d shards (qa: 1)%s\n", len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1), rep.reads())
 	fmt.Fprintf(w, "  %-16s %8s %9s %10s %8s %7s %9s %12s %10s %9s %9s\n", "phase", "alerts", "seconds", "alerts/s", "MB/s", "x raw", "x floor", "peak RSS MB", "output MB", "p50 ms", "p99 ms")
 	for _, r := range rep.Results {
 		rss, out, p50, p99, floor := "-", "-", "-", "-", "-"
@@ -1088,8 +1105,8 @@ func WriteMarkdown(path string, rep Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s: %d alerts (%.1f MB, mean %.1f KB)\n\n", strings.ToUpper(rep.Survey), rep.Alerts, float64(rep.Bytes)/1e6,
 		float64(rep.Bytes)/float64(max(rep.Alerts, 1))/1e3)
-	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s). Output compression: %s. Read shards: %d (qa: 1).\n\n", machine(),
-		strings.Join(rep.Brokers, ","), len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1))
+	fmt.Fprintf(&b, "Machine: %s. Brokers: %s. Full = distribute + archive + %d filters (%s). Output compression: %s. Read shards: %d (qa: 1)%s.\n\n", machine(),
+		strings.Join(rep.Brokers, ","), len(rep.Filters), strings.Join(rep.Filters, " "), rep.compression(), max(rep.Shards, 1), rep.reads())
 	b.WriteString("| phase | alerts/s | MB/s | x raw | x floor | peak RSS MB | RSS x baseline | output MB | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	cell := func(v float64, format string) string {
 		if v == 0 {
