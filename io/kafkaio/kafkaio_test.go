@@ -17,6 +17,7 @@ import (
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/runners"
 )
 
@@ -120,7 +121,7 @@ func TestShardedReadsSplitThePartitions(t *testing.T) {
 // offsets, so the acknowledgements of sinks fed by each add up in one
 // Commit: here each reader feeds a writer of its own, the commit waits for
 // both (Units 2), and the group is committed to the end with every record
-// written twice.
+// written twice. The read metric counts each record once.
 func TestReadsFeedOneCommit(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
 	produce(t, addr, "in", 3, 0, 90, func(i int) []byte { return []byte(fmt.Sprintf("v%d", i)) })
@@ -142,8 +143,12 @@ func TestReadsFeedOneCommit(t *testing.T) {
 		acks = append(acks, kafkaio.Write(s, kafkaio.WriteConfig{Config: base, Partitions: 2}, beam.ParDo(s, forward, recs)))
 	}
 	kafkaio.Commit(s, kafkaio.CommitConfig{Config: base, Group: "twice", Units: 2}, acks...)
+	before := metrics.Sum(metrics.RecordsRead)
 	if err := run(t, context.Background(), p); err != nil {
 		t.Fatal(err)
+	}
+	if got := metrics.Sum(metrics.RecordsRead) - before; got != 90 {
+		t.Errorf("%v records counted as read, want 90 (each once)", got)
 	}
 	if !kafkatest.CommittedToEnd(t, addr, "twice", "in") {
 		t.Error("group twice is not committed to the end of in")

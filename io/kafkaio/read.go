@@ -65,15 +65,25 @@ func Reads(s beam.Scope, cfg ReadConfig, n int) []beam.PCollection {
 	// Each reader gets its own connections: sarama lets one consumer read a
 	// partition once, and a cancelled pipeline's readers may still hold
 	// theirs while the next run in the same process starts.
+	// The read and lag metrics come from the last reader, so a record
+	// counts once; in Distribute that is the one behind the costlier work,
+	// whose lag is the larger.
 	run := newRunID()
 	imp := beam.Impulse(s)
 	parts := beam.ParDo(s, &discoverFn{Cfg: cfg, Run: run}, imp)
-	out := []beam.PCollection{beam.ParDo(s, &readFn{Cfg: cfg, Run: run}, parts)}
+	out := []beam.PCollection{beam.ParDo(s, &readFn{Cfg: cfg, Run: run, Uncounted: n > 1}, parts)}
 	for len(out) < n {
-		out = append(out, beam.ParDo(s, &readFn{Cfg: cfg, Run: newRunID()}, parts))
+		out = append(out, beam.ParDo(s, &readFn{Cfg: cfg, Run: newRunID(), Uncounted: len(out) < n-1}, parts))
 	}
 	return out
 }
+
+// uncounted stands for the read and lag metrics in a reader that leaves
+// them to another.
+type uncounted struct{}
+
+func (uncounted) Inc()        {}
+func (uncounted) Set(float64) {}
 
 // watermarkEstimator is a manual estimator: the DoFns set it from event
 // times and idleness. Its state is milliseconds since the epoch.
@@ -425,6 +435,9 @@ func (fn *discoverFn) describe(p topicPartition, firstRound bool) (partitionDesc
 type readFn struct {
 	Cfg ReadConfig
 	Run string
+	// Uncounted leaves the read and lag metrics to another reader of the
+	// same records (Reads), so that a record read twice counts once.
+	Uncounted bool
 
 	conn      *conn
 	eventTime EventTimeFunc
@@ -556,7 +569,11 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	timer := time.NewTimer(fn.Cfg.PollTimeout) // for the first record; then batchWait
 	defer timer.Stop()
 	part := strconv.Itoa(int(d.Partition))
-	read, lag := metrics.RecordsRead.WithLabelValues(d.Topic, part), metrics.Lag.WithLabelValues(d.Topic, part)
+	var read interface{ Inc() } = metrics.RecordsRead.WithLabelValues(d.Topic, part)
+	var lag interface{ Set(float64) } = metrics.Lag.WithLabelValues(d.Topic, part)
+	if fn.Uncounted {
+		read, lag = uncounted{}, uncounted{}
+	}
 	for n := 0; ; {
 		if next >= rest.End {
 			rt.TryClaim(rest.End)
