@@ -44,7 +44,8 @@ type DistributeConfig struct {
 	// night copy never waits for the filters' and the archive's work on
 	// the alerts read before it: on prism each read's stage handles its
 	// records one after another. One read fetches every record once
-	// instead of twice, for catch-up runs where latency does not matter.
+	// instead of twice: for batch jobs (a bounded read), judged by when
+	// all of it is done, not by when each alert is.
 	OneRead bool
 	// QA, when set with Filters, runs the aggregate QA checks first, as
 	// Filter does (see FilterConfig.QA): the filters see only what QA

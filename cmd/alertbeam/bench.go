@@ -88,8 +88,9 @@ Examples:
 				"(the report gives what the outputs hold on the brokers' disks)")
 			profile := fs.String("profile", "", "write each phase's CPU, allocation and peak-heap profiles to this directory")
 			shards := addShardsFlag(fs)
-			oneRead := fs.Bool("one-read", false, "full, qa and live phases: one read of the ingest stream feeds the router, the filters and\n"+
-				"the archive (default: the router reads it on its own, so night copies never wait for the others)")
+			oneRead := fs.Bool("one-read", false, "live phase: one read of the ingest stream feeds the router, the filters and the archive\n"+
+				"(default: the router reads it on its own, so night copies never wait for the others; the\n"+
+				"backlog phases are batch jobs and always read once)")
 			return func(ctx context.Context, e *env) error {
 				opts := bench.Options{OneRead: *oneRead, Brokers: brokers, Topic: *topic, Survey: *survey, Registry: *reg, Alerts: *alerts,
 					Partitions: int32(*partitions), Seed: 1, Visits: *visits, Burst: *burst, Cadence: *cadence,

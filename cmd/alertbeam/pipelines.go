@@ -141,7 +141,8 @@ Examples:
 			shards := addShardsFlag(fs)
 			oneRead := fs.Bool("one-read", false, "with --archive, read the ingest stream once for the night topics and the archive. By\n"+
 				"default the router reads it on its own, so a night copy never waits for the archive's work\n"+
-				"on the alerts before it; one read fetches each record once instead of twice (catch-up runs)")
+				"on the alerts before it; one read fetches each record once instead of twice (batch jobs;\n"+
+				"the default with --stop-at-end or --max-records)")
 			return func(ctx context.Context, e *env) error {
 				var arch *archive.Config
 				if *archiveRoot != "" {
@@ -158,7 +159,7 @@ Examples:
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: shardsFor(*shards, false),
-					OneRead: *oneRead,
+					OneRead: *oneRead || read.StopAtEnd || read.MaxRecords > 0,
 				})
 				if err != nil {
 					return err

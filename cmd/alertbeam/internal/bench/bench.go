@@ -101,8 +101,9 @@ type Options struct {
 	// Shards is pipelines.DistributeConfig.Shards of the pipeline phases
 	// but qa (which needs one read).
 	Shards int
-	// OneRead is pipelines.DistributeConfig.OneRead of the full, qa and
-	// live phases: one read feeds the router too.
+	// OneRead is pipelines.DistributeConfig.OneRead of the live phase:
+	// one read feeds the router too. The backlog phases, batch jobs,
+	// always read once.
 	OneRead bool
 	// ArchiveRoot is where the full phases archive (a temporary directory
 	// when empty).
@@ -207,12 +208,12 @@ func (r Report) compression() string {
 	return r.Compression
 }
 
-// reads says how the full phases read the ingest stream.
+// reads says how the live phase read the ingest stream.
 func (r Report) reads() string {
 	if r.OneRead {
-		return ", one read for router, filters and archive"
+		return "; live: one read for router, filters and archive"
 	}
-	return ", the router's read apart"
+	return "; live: the router's read apart"
 }
 
 func (o Options) survey() string {
@@ -415,7 +416,9 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 			}
 			cfg.Archive = &archive.Config{Root: root, Window: time.Minute}
 			cfg.Filters, cfg.FilterTopicPrefix = opts.filters(), "bench."+phase+"."
-			cfg.OneRead = opts.OneRead
+			// The backlog phases are batch jobs: one read, as a user would
+			// run them; the live phase reads apart unless told otherwise.
+			cfg.OneRead = opts.OneRead || phase != PhaseLive
 		}
 		if phase == PhaseQA {
 			// QA decides over every alert of an exposure: one read.
