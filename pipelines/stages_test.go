@@ -137,3 +137,45 @@ func doesIO(e *graph.MultiEdge) bool {
 	n := e.Name()
 	return strings.Contains(n, "kafkaio.writeFn") || strings.Contains(n, "kafkaio.commitFn")
 }
+
+// The router reads the stream on its own when there are filters or an
+// archive, so night copies never queue behind their work; OneRead, and a
+// pipeline that only routes, read once (per shard).
+func TestTheRouterReadsApart(t *testing.T) {
+	conn := kafkaio.Config{Brokers: []string{"127.0.0.1:9"}} // never dialled: the pipelines are only built
+	read := kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "d"}
+	w := kafkaio.WriteConfig{Config: conn}
+	arch := &archive.Config{Root: t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		cfg  pipelines.DistributeConfig
+		want int
+	}{
+		{"route only", pipelines.DistributeConfig{}, 1},
+		{"filters", pipelines.DistributeConfig{Filters: []string{"purity"}}, 2},
+		{"archive", pipelines.DistributeConfig{Archive: arch}, 2},
+		{"filters and archive, 3 shards", pipelines.DistributeConfig{Filters: []string{"purity"}, Archive: arch, Shards: 3}, 6},
+		{"one read", pipelines.DistributeConfig{Filters: []string{"purity"}, Archive: arch, OneRead: true}, 1},
+		{"one read, 2 shards", pipelines.DistributeConfig{Archive: arch, OneRead: true, Shards: 2}, 2},
+	} {
+		cfg := tc.cfg
+		cfg.Read, cfg.Write, cfg.Survey = read, w, "ztf"
+		p, s := beam.NewPipelineWithRoot()
+		if _, err := pipelines.Distribute(s, cfg); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		edges, _, err := p.Build()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		reads := 0
+		for _, e := range edges {
+			if strings.Contains(e.Name(), "kafkaio.readFn") {
+				reads++
+			}
+		}
+		if reads != tc.want {
+			t.Errorf("%s: %d reads of the stream, want %d", tc.name, reads, tc.want)
+		}
+	}
+}

@@ -86,8 +86,11 @@ func TestPacedReplay(t *testing.T) {
 			t.Errorf("alert %d (observed %v) emitted after %d (observed %v)", n.id, n.obs, got[i-1].id, got[i-1].obs)
 		}
 		due := time.Duration(float64(n.obs.Sub(first.obs)) / speed)
-		// A millisecond for the clock readings around the emit.
-		if early := due - n.wall.Sub(first.wall); early > time.Millisecond {
+		// Readings are taken downstream, so the first alert's own delay in
+		// reaching this sink shifts every one of them (3.6 ms seen on a
+		// loaded machine). 20 ms is far below the 150 ms between visits
+		// that pacing keeps: a replay that does not pace still fails.
+		if early := due - n.wall.Sub(first.wall); early > 20*time.Millisecond {
 			t.Errorf("alert %d emitted %v before it was due", n.id, early)
 		}
 	}
