@@ -31,23 +31,8 @@ func TestFilterCapPerVisit(t *testing.T) {
 	produceNight(t, spec, "night", w)
 
 	const n = 20
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	byVisit := map[string][]filter.Scored{}
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		fa := filter.OfZTF(a.ZTF)
-		byVisit[fa.Visit().Key()] = append(byVisit[fa.Visit().Key()], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
-	}
-	var want []string
-	for _, as := range byVisit {
-		keep, _ := filter.Select(as, n)
-		for _, id := range keep {
-			want = append(want, strconv.FormatInt(id, 10))
-		}
-	}
-	slices.Sort(want)
+	keep, _, visits := capped(t, spec, n, func(int) bool { return true })
+	want := sortedSet(keep)
 
 	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
@@ -64,7 +49,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N (%d per visit over %d visits)",
-			len(got), len(want), n, len(byVisit))
+			len(got), len(want), n, visits)
 	}
 }
 
@@ -82,34 +67,7 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	c := sim.Defaults(sim.SurveyZTF)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 8, 200, true
 	spec := pipelines.SpecOf(c)
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
-	decided := func(v int) bool {
-		end := g.VisitTime(v).Truncate(filter.DefaultCapWindow).Add(filter.DefaultCapWindow)
-		return !end.After(lastSeen)
-	}
-	if !decided(0) || decided(g.Visits()-1) {
-		t.Fatal("the test wants the first visit decided and the last one pending")
-	}
-	byVisit, pending := map[int][]filter.Scored{}, map[string]bool{}
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		fa := filter.OfZTF(a.ZTF)
-		if !decided(a.Visit) {
-			pending[strconv.FormatInt(fa.ID(), 10)] = true
-			continue
-		}
-		byVisit[a.Visit] = append(byVisit[a.Visit], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
-	}
-	want := map[string]bool{}
-	for _, as := range byVisit {
-		keep, _ := filter.Select(as, n)
-		for _, id := range keep {
-			want[strconv.FormatInt(id, 10)] = true
-		}
-	}
+	want, pending, visits := capped(t, spec, n, decidedLive(t, spec, maxDelay, filter.DefaultCapWindow, 0))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -123,17 +81,7 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	done := runLive(ctx, p)
 	sendNight(t, b.Addr(), "live", spec)
 
-	// A guard against a hang, not a measure of speed.
-	deadline := time.After(3 * time.Minute)
-	for messages(t, b.Addr(), "all") < int64(len(want)) {
-		select {
-		case err := <-done:
-			t.Fatalf("the pipeline ended: %v", err)
-		case <-deadline:
-			t.Fatalf("after 3 minutes the capped output has %d of %d alerts", messages(t, b.Addr(), "all"), len(want))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return messages(t, b.Addr(), "all") >= int64(len(want)) })
 	cancel()
 	<-done
 	seen := map[string]bool{}
@@ -150,6 +98,67 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 		seen[k] = true
 	}
 	if len(seen) != len(want) {
-		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N of the %d decided visits", len(seen), len(want), len(byVisit))
+		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N of the %d decided visits", len(seen), len(want), visits)
 	}
+}
+
+// capped is what a per-visit cap of n keeps of spec's night: the ids, as
+// record keys, of each decided visit's n alerts of highest S/N (keep), the
+// ids of the visits not yet decided (open), and how many visits were
+// decided.
+func capped(t *testing.T, spec pipelines.NightSpec, n int, decided func(visit int) bool) (keep, open map[string]bool, visits int) {
+	t.Helper()
+	all, err := sim.Generate(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byVisit, open := map[string][]filter.Scored{}, map[string]bool{}
+	for _, a := range all {
+		fa := filter.OfZTF(a.ZTF)
+		if !decided(a.Visit) {
+			open[strconv.FormatInt(fa.ID(), 10)] = true
+			continue
+		}
+		byVisit[fa.Visit().Key()] = append(byVisit[fa.Visit().Key()], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
+	}
+	keep = map[string]bool{}
+	for _, as := range byVisit {
+		ids, _ := filter.Select(as, n)
+		for _, id := range ids {
+			keep[strconv.FormatInt(id, 10)] = true
+		}
+	}
+	return keep, open, len(byVisit)
+}
+
+// decidedLive says which visits of spec a live pipeline that groups them in
+// event-time windows of window has decided once the whole night has
+// arrived, the watermark maxDelay behind the last visit: those whose window
+// has ended by then. The tests want visits up to first decided and the last
+// one open.
+func decidedLive(t *testing.T, spec pipelines.NightSpec, maxDelay, window time.Duration, first int) func(visit int) bool {
+	t.Helper()
+	g, err := sim.New(spec.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
+	decided := func(v int) bool {
+		end := g.VisitTime(v).Truncate(window).Add(window)
+		return !end.After(lastSeen)
+	}
+	if !decided(first) || decided(g.Visits()-1) {
+		t.Fatalf("the test wants visits 0-%d decided and the last one pending", first)
+	}
+	return decided
+}
+
+// sortedSet is set's members, sorted.
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -51,14 +51,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	createTopics(t, addr, map[string]int32{n.alerts: 2}, nil)
 	createTopics(t, addr, map[string]int32{n.defs: 1}, map[string]*string{"cleanup.policy": ptr("compact")})
 
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	sc.Producer.Return.Successes = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := kafkatest.Producer(t, addr)
 	defer prod.Close()
 	// Definitions go out as 'alertbeam filters add' and 'rm' publish them.
 	define := func(name string, d *filter.Definition) {
@@ -325,37 +318,19 @@ func TestFilterLiveDefinitionWithCap(t *testing.T) {
 	c := sim.Defaults(sim.SurveyZTF)
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 6, 100, true
 	spec := pipelines.SpecOf(c)
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
-	decided := func(v int) bool {
-		end := g.VisitTime(v).Truncate(filter.DefaultCapWindow).Add(filter.DefaultCapWindow)
-		return !end.After(lastSeen)
-	}
-	if !decided(0) || decided(g.Visits()-1) {
-		t.Fatal("the test wants the first visit decided and the last one pending")
-	}
+	want, _, visits := capped(t, spec, n, decidedLive(t, spec, maxDelay, filter.DefaultCapWindow, 0))
 	few, err := filter.Build("candidate.magpsf < 17.0", "ztf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	byVisit, wantFew := map[int][]filter.Scored{}, map[string]bool{}
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		fa := filter.OfZTF(a.ZTF)
-		if k, _ := few.Keep(fa); k {
-			wantFew[strconv.FormatInt(fa.ID(), 10)] = true
-		}
-		if decided(a.Visit) {
-			byVisit[a.Visit] = append(byVisit[a.Visit], filter.Scored{ID: fa.ID(), Score: fa.SNR()})
-		}
+	all, err := sim.Generate(spec.Config())
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for _, as := range byVisit {
-		keep, _ := filter.Select(as, n)
-		for _, id := range keep {
-			want[strconv.FormatInt(id, 10)] = true
+	wantFew := map[string]bool{}
+	for _, a := range all {
+		if k, _ := few.Keep(filter.OfZTF(a.ZTF)); k {
+			wantFew[strconv.FormatInt(a.ZTF.Candid, 10)] = true
 		}
 	}
 
@@ -392,5 +367,5 @@ func TestFilterLiveDefinitionWithCap(t *testing.T) {
 			t.Fatalf("%s holds %d alerts, want exactly %d", out.topic, len(seen), len(out.want))
 		}
 	}
-	t.Logf("top kept %d alerts (%d per decided visit, %d visits); few %d", len(want), n, len(byVisit), len(wantFew))
+	t.Logf("top kept %d alerts (%d per decided visit, %d visits); few %d", len(want), n, visits, len(wantFew))
 }

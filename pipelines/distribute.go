@@ -1,6 +1,3 @@
-// Package pipelines wires alertbeam's transforms into runnable graphs: each
-// function builds one pipeline that cmd/alertbeam runs on the runner chosen by
-// --runner.
 package pipelines
 
 import (
@@ -128,7 +125,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		if cfg.QA != nil {
 			qc := *cfg.QA
 			qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
-			qc.Reread = qa.FromKafka(cfg.Read.Config)
+			qc.Reread = RereadKafka(cfg.Read.Config)
 			qaOut, err := qa.Apply(ss, recs, qc)
 			if err != nil {
 				return beam.PCollection{}, err
@@ -140,7 +137,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			acks = append(acks, qaOut.Acks, beam.ParDo(ss, ackDeadLetter, qaOut.Dead))
 		}
 		outs, err := filter.Apply(ss, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: qa.FromKafka(cfg.Read.Config)})
+			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: RereadKafka(cfg.Read.Config)})
 		if err != nil {
 			return beam.PCollection{}, err
 		}

@@ -174,9 +174,9 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	}
 	// QA and the per-visit cap read the alerts they keep back from where
 	// they came, once a visit is decided.
-	reread := qa.FromKafka(cfg.Read.Config)
+	reread := RereadKafka(cfg.Read.Config)
 	if cfg.Archive != nil {
-		reread = qa.FromArchive(*cfg.Archive)
+		reread = RereadArchive(*cfg.Archive)
 	}
 	var qc qa.Config
 	if cfg.QA != nil {

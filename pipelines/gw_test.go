@@ -40,12 +40,7 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := sarama.NewConfig()
-	sc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := kafkatest.Producer(t, b.Addr())
 	defer prod.Close()
 	notice := func(v []byte) {
 		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "gwnotices", Value: sarama.ByteEncoder(v)}); err != nil {

@@ -40,12 +40,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := sarama.NewConfig()
-	sc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := kafkatest.Producer(t, b.Addr())
 	defer prod.Close()
 	send := func(visits ...int) {
 		for _, v := range visits {

@@ -57,6 +57,36 @@ func expected(t *testing.T, spec pipelines.NightSpec, msgs map[int64][]byte, top
 	}
 }
 
+// checkNightTopics asserts that each night topic holds exactly its count of
+// alerts, that every produced alert is in one of them, once, and that each
+// has the bytes produced for it (want, by candid).
+func checkNightTopics(t *testing.T, addr string, perTopic map[string]int, want map[int64][]byte) {
+	t.Helper()
+	seen := map[int64]string{}
+	for topic, n := range perTopic {
+		got := kafkatest.ReadTopic(t, addr, topic)
+		if len(got) != n {
+			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
+		}
+		for _, m := range got {
+			id, err := strconv.ParseInt(string(m.Key), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: key %q is not a candid", topic, m.Key)
+			}
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("candid %d in %s and %s", id, prev, topic)
+			}
+			seen[id] = topic
+			if !bytes.Equal(m.Value, want[id]) {
+				t.Fatalf("%s: candid %d bytes differ from what was produced", topic, id)
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d alerts distributed, want %d", len(seen), len(want))
+	}
+}
+
 func runPipeline(t *testing.T, p *beam.Pipeline) {
 	t.Helper()
 	start := time.Now()
@@ -107,29 +137,7 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 	if len(perTopic) < 2 {
 		t.Fatalf("the generated nights should give at least two topics, got %v", perTopic)
 	}
-	seen := map[int64]string{}
-	for topic, n := range perTopic {
-		got := kafkatest.ReadTopic(t, b.Addr(), topic)
-		if len(got) != n {
-			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
-		}
-		for _, m := range got {
-			id, err := strconv.ParseInt(string(m.Key), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: key %q is not a candid", topic, m.Key)
-			}
-			if prev, dup := seen[id]; dup {
-				t.Fatalf("candid %d in %s and %s", id, prev, topic)
-			}
-			seen[id] = topic
-			if !bytes.Equal(m.Value, want[id]) {
-				t.Fatalf("%s: candid %d bytes differ from what was produced", topic, id)
-			}
-		}
-	}
-	if len(seen) != len(want) {
-		t.Fatalf("%d alerts distributed, want %d", len(seen), len(want))
-	}
+	checkNightTopics(t, b.Addr(), perTopic, want)
 
 	dead := kafkatest.ReadTopic(t, b.Addr(), deadletter.DefaultTopic)
 	if len(dead) != len(corrupt) {
@@ -174,13 +182,7 @@ func headers(m *sarama.ConsumerMessage) map[string]string {
 
 func sendRaw(t *testing.T, addr, topic string, values [][]byte) {
 	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	sc.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := kafkatest.Producer(t, addr)
 	defer p.Close()
 	for _, v := range values {
 		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)}); err != nil {

@@ -98,18 +98,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	}
 	runPipeline(t, p)
 
-	for topic, n := range perTopic {
-		got := kafkatest.ReadTopic(t, addr, topic)
-		if len(got) != n {
-			t.Fatalf("%s: %d messages, want %d", topic, len(got), n)
-		}
-		for _, m := range got {
-			id, _ := strconv.ParseInt(string(m.Key), 10, 64)
-			if !bytes.Equal(m.Value, want[id]) {
-				t.Fatalf("%s: candid %d differs", topic, id)
-			}
-		}
-	}
+	checkNightTopics(t, addr, perTopic, want)
 	// A filter behind aggregate QA (its gate's state and timers, and
 	// reading kept alerts back) and the archive on the same path.
 	var nightTopics []string

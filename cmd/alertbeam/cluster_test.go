@@ -326,14 +326,9 @@ func (c *clusterRun) distribute() {
 // filter starts the streaming purity filter over the test's night topics.
 func (c *clusterRun) filter() {
 	f := c.f
-	cmd := exec.Command(f.bin, "filter", "--brokers", f.addr, "--group", f.name+"_filter",
+	cmd, out := launch(c.t, f.bin, "filter", "--brokers", f.addr, "--group", f.name+"_filter",
 		"--topic-pattern", "^ztf_("+strings.Join(f.nights, "|")+")_programid[0-9]+$",
 		"--filter", "purity", "--topic-prefix", f.name+"_", "--dead-letter-topic", c.filterDLQ, "--partitions", "4")
-	out := &output{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
 	c.filt = watch("filter", cmd, out)
 }
 

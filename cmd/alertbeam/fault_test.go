@@ -286,13 +286,27 @@ func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *output) {
 	if bounded {
 		args = append(args, "--stop-at-end")
 	}
-	cmd := exec.Command(f.bin, args...)
+	return launch(f.t, f.bin, args...)
+}
+
+// launch starts `bin args...` in the background, with its stdout and
+// stderr together in the returned output.
+func launch(t testing.TB, bin string, args ...string) (*exec.Cmd, *output) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	return cmd, startWith(t, cmd)
+}
+
+// startWith starts cmd with its stdout and stderr together in the returned
+// output.
+func startWith(t testing.TB, cmd *exec.Cmd) *output {
+	t.Helper()
 	out := &output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return cmd, out
+	return out
 }
 
 // output collects what a process prints, safe to read while it runs.

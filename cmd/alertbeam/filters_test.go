@@ -74,13 +74,7 @@ func newTestNight(t *testing.T, addr, topic string) *testNight {
 // zero).
 func (n *testNight) send(from, to int, ts time.Time) {
 	n.t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	sc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{n.addr}, sc)
-	if err != nil {
-		n.t.Fatal(err)
-	}
+	prod := kafkatest.Producer(n.t, n.addr)
 	defer prod.Close()
 	for i := from; i < to; i++ {
 		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: n.topic, Key: sarama.StringEncoder(strconv.FormatInt(n.ids[i], 10)),
@@ -225,17 +219,7 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 	if !strings.Contains(out, "published c version 1") || !strings.Contains(out, "backfilled c version 1") {
 		t.Fatal(out)
 	}
-	msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{b.Addr()}}, Topic: "live.c", Since: time.UnixMilli(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotIDs := map[string]bool{}
-	for _, m := range msgs {
-		if string(m.Header(filter.HeaderName)) != "c" || string(m.Header(filter.HeaderVersion)) != "1" || gotIDs[string(m.Key)] {
-			t.Fatalf("live.c: alert %s with headers %v (or twice)", m.Key, m.Headers)
-		}
-		gotIDs[string(m.Key)] = true
-	}
+	gotIDs := published(t, b.Addr(), "live.c", "c", "1")
 	if len(want) == 0 || len(want) == 60 || fmt.Sprint(gotIDs) != fmt.Sprint(want) {
 		t.Fatalf("live.c holds %d alerts, want the %d of the last 60 that %s keeps", len(gotIDs), len(want), spec)
 	}
@@ -262,17 +246,7 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 	if !strings.Contains(out, "backfilled d version 1") {
 		t.Fatal(out)
 	}
-	msgs, err = kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{b.Addr()}}, Topic: "live.d", Since: time.UnixMilli(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotCapped := map[string]bool{}
-	for _, m := range msgs {
-		if string(m.Header(filter.HeaderName)) != "d" || string(m.Header(filter.HeaderVersion)) != "1" || gotCapped[string(m.Key)] {
-			t.Fatalf("live.d: alert %s with headers %v (or twice)", m.Key, m.Headers)
-		}
-		gotCapped[string(m.Key)] = true
-	}
+	gotCapped := published(t, b.Addr(), "live.d", "d", "1")
 	if len(wantCapped) != 2*len(byVisit) || fmt.Sprint(gotCapped) != fmt.Sprint(wantCapped) {
 		t.Fatalf("live.d holds %v, want the 2 of highest S/N of each of the %d visits: %v", gotCapped, len(byVisit), wantCapped)
 	}
@@ -369,17 +343,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 		{"live.a", "a", "0", want("candidate.magpsf < 18.0", 0, 120)},
 		{"live.b", "b", "1", want("candidate.rb > 0.5", 40, 80)},
 	} {
-		msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kc, Topic: out.topic, Since: time.UnixMilli(0)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]bool{}
-		for _, m := range msgs {
-			if string(m.Header(filter.HeaderName)) != out.name || string(m.Header(filter.HeaderVersion)) != out.version || got[string(m.Key)] {
-				t.Fatalf("%s: alert %s with headers %v (or twice)", out.topic, m.Key, m.Headers)
-			}
-			got[string(m.Key)] = true
-		}
+		got := published(t, addr, out.topic, out.name, out.version)
 		if len(out.want) == 0 || fmt.Sprint(got) != fmt.Sprint(out.want) {
 			t.Fatalf("%s holds %d alerts, want the %d its definition keeps", out.topic, len(got), len(out.want))
 		}
@@ -440,21 +404,29 @@ func TestFiltersAddBackfillsFromArchive(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "backfilled c version 1") {
 		t.Fatalf("filters add --archive exited %d:\n%s%s", code, out, errOut)
 	}
-	msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{b.Addr()}}, Topic: "arch.c", Since: time.UnixMilli(0)})
+	got := published(t, b.Addr(), "arch.c", "c", "1")
+	if len(want) == 0 || len(want) == 60 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("arch.c holds %d alerts, want the %d of the second visit that %s keeps", len(got), len(want), spec)
+	}
+	t.Logf("the archive backfill kept %d of the 60 alerts observed since --from", len(want))
+}
+
+// published is the set of alert ids (record keys) on topic, each of which
+// must be there once, stamped by filter name at version.
+func published(t *testing.T, addr, topic, name, version string) map[string]bool {
+	t.Helper()
+	msgs, err := kafkaio.Tail(context.Background(), kafkaio.TailConfig{Config: kafkaio.Config{Brokers: []string{addr}}, Topic: topic, Since: time.UnixMilli(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
 	for _, m := range msgs {
-		if string(m.Header(filter.HeaderName)) != "c" || string(m.Header(filter.HeaderVersion)) != "1" || got[string(m.Key)] {
-			t.Fatalf("arch.c: alert %s with headers %v (or twice)", m.Key, m.Headers)
+		if string(m.Header(filter.HeaderName)) != name || string(m.Header(filter.HeaderVersion)) != version || got[string(m.Key)] {
+			t.Fatalf("%s: alert %s with headers %v (or twice)", topic, m.Key, m.Headers)
 		}
 		got[string(m.Key)] = true
 	}
-	if len(want) == 0 || len(want) == 60 || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("arch.c holds %d alerts, want the %d of the second visit that %s keeps", len(got), len(want), spec)
-	}
-	t.Logf("the archive backfill kept %d of the 60 alerts observed since --from", len(want))
+	return got
 }
 
 func maxTime(a, b time.Time) time.Time {

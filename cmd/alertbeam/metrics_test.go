@@ -101,12 +101,7 @@ func TestMetricsCountTheRun(t *testing.T) {
 	run := func(what string, args []string, settled func(map[string]float64) bool) map[string]float64 {
 		t.Helper()
 		addr := freeAddr(t)
-		cmd := exec.Command(f.bin, append(args, "--metrics-addr", addr)...)
-		o := &output{}
-		cmd.Stdout, cmd.Stderr = o, o
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, o := launch(t, f.bin, append(args, "--metrics-addr", addr)...)
 		var m map[string]float64
 		for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 			if m = scrape(t, addr); m != nil && settled(m) {

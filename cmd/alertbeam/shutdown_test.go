@@ -114,13 +114,7 @@ func TestShutdownDrainsFilter(t *testing.T) {
 		if bounded {
 			args = append(args, "--stop-at-end")
 		}
-		cmd := exec.Command(f.bin, args...)
-		o := &output{}
-		cmd.Stdout, cmd.Stderr = o, o
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, o
+		return launch(t, f.bin, args...)
 	}
 	kept := func() int { return len(kafkatest.ReadTopic(t, f.addr, out)) }
 	waitKept := func(n int) {
@@ -178,13 +172,7 @@ func TestShutdownDrainsArchive(t *testing.T) {
 		if bounded {
 			args = append(args, "--stop-at-end")
 		}
-		cmd := exec.Command(f.bin, args...)
-		o := &output{}
-		cmd.Stdout, cmd.Stderr = o, o
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, o
+		return launch(t, f.bin, args...)
 	}
 	archived := func() int64 {
 		var n int64

@@ -120,11 +120,7 @@ func startCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *output) {
 	// What a process stopped at once leaves in its temporary directory
 	// goes with the test's.
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
-	o := &output{}
-	cmd.Stdout, cmd.Stderr = o, o
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	o := startWith(t, cmd)
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()

@@ -71,12 +71,7 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 	for range 100 {
 		places = append(places, [2]float64{360 * r.Float64(), math.Asin(2*r.Float64()-1) * 180 / math.Pi})
 	}
-	sc := sarama.NewConfig()
-	sc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := kafkatest.Producer(t, b.Addr())
 	defer prod.Close()
 	var want []string
 	for i, pl := range places {

@@ -1,12 +1,3 @@
-// Package kafkatest is the Kafka side of alertbeam's tests: it starts the
-// embedded broker (io/broker) for one test, writes to a topic, reads a topic
-// back and asks for a group's committed offsets, with plain sarama clients so
-// that what a test checks does not go through the code under test. Every
-// helper takes a testing.TB, fails the test with a message naming what it
-// was doing, and closes what it opened with t.Cleanup or before returning.
-//
-// Only tests import it. Package io/broker's in-package tests cannot (import
-// cycle).
 package kafkatest
 
 import (
@@ -52,6 +43,24 @@ func Admin(t testing.TB, addr string) sarama.ClusterAdmin {
 	return admin
 }
 
+// Producer is a synchronous producer on the brokers at addr, each message
+// acknowledged by all replicas; configure, if given, adjusts its
+// configuration first (e.g. a manual partitioner). The caller closes it.
+func Producer(t testing.TB, addr string, configure ...func(*sarama.Config)) sarama.SyncProducer {
+	t.Helper()
+	sc := Config()
+	sc.Producer.Return.Successes = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	for _, c := range configure {
+		c(sc)
+	}
+	p, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatalf("kafkatest: producer on %s: %v", addr, err)
+	}
+	return p
+}
+
 // Produced is one message as the broker stored it.
 type Produced struct {
 	Partition int32
@@ -63,14 +72,7 @@ type Produced struct {
 // each acknowledged by all replicas, and returns where each landed.
 func Produce(t testing.TB, addr, topic string, partitions int32, values [][]byte) []Produced {
 	t.Helper()
-	sc := Config()
-	sc.Producer.Return.Successes = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	p, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatalf("kafkatest: producer on %s: %v", addr, err)
-	}
+	p := Producer(t, addr, func(sc *sarama.Config) { sc.Producer.Partitioner = sarama.NewManualPartitioner })
 	defer p.Close()
 	out := make([]Produced, len(values))
 	for i, v := range values {

@@ -135,21 +135,7 @@ func ztfAlerts(t testing.TB, copiesPerSample, visits, perVisit int) []alert {
 	for ni, night := range []time.Time{time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)} {
 		cfg := sim.Defaults(sim.SurveyZTF)
 		cfg.Seed, cfg.Night, cfg.Visits, cfg.AlertsPerVisit = int64(7+ni), night, visits, perVisit
-		g, err := sim.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			a, ok := g.Next()
-			if !ok {
-				break
-			}
-			v, err := c.Encode(a.ZTF)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, newAlert(t, c, v, "sim"))
-		}
+		out = append(out, generated(t, c, cfg)...)
 	}
 	return out
 }
@@ -175,22 +161,26 @@ func lsstAlerts(t testing.TB, copiesPerSample, visits, perVisit int) ([]alert, s
 	}
 	cfg := sim.Defaults(sim.SurveyLSST)
 	cfg.Seed, cfg.Night, cfg.Visits, cfg.AlertsPerVisit = 3, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), visits, perVisit
-	g, err := sim.New(cfg)
+	return append(out, generated(t, c, cfg)...), srv.URL()
+}
+
+// generated is every alert cfg generates, encoded with c (kind "sim").
+func generated(t testing.TB, c *framing.Codec, cfg sim.Config) []alert {
+	t.Helper()
+	all, err := sim.Generate(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		a, ok := g.Next()
-		if !ok {
-			break
-		}
-		v, err := c.Encode(a.LSST)
+	var out []alert
+	for _, a := range all {
+		packet, _ := a.Packet()
+		v, err := c.Encode(packet)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, newAlert(t, c, v, "sim"))
 	}
-	return out, srv.URL()
+	return out
 }
 
 // records turns alerts into Kafka records of one partition, offsets in order.

@@ -36,42 +36,42 @@ const idle = 3 * time.Second
 // ztfAlerts generates n small ZTF alerts (no cutouts), a good share of
 // them known asteroids so both forms of ssnamenr appear.
 func ztfAlerts(t *testing.T, n int, seed int64) []*ztf.Alert {
-	t.Helper()
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Night = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	cfg.Seed, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = seed, 1, n, true
-	cfg.AsteroidFraction = 0.3
-	g, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*ztf.Alert
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
+	for _, a := range generate(t, sim.SurveyZTF, n, seed) {
 		out = append(out, a.ZTF)
-	}
-	if len(out) != n {
-		t.Fatalf("generated %d ZTF alerts, want %d", len(out), n)
 	}
 	return out
 }
 
 func lsstAlerts(t *testing.T, n int) []*lsst.Alert {
+	var out []*lsst.Alert
+	for _, a := range generate(t, sim.SurveyLSST, n, 0) {
+		out = append(out, a.LSST)
+	}
+	return out
+}
+
+// generate is n alerts of one visit of survey, without cutouts; seed 0
+// keeps the generator's default. A third of ZTF's are known asteroids.
+func generate(t *testing.T, survey string, n int, seed int64) []sim.Generated {
 	t.Helper()
-	cfg := sim.Defaults(sim.SurveyLSST)
+	cfg := sim.Defaults(survey)
 	cfg.Night = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = 1, n, true
-	g, err := sim.New(cfg)
+	if seed != 0 {
+		cfg.Seed = seed
+	}
+	if survey == sim.SurveyZTF {
+		cfg.AsteroidFraction = 0.3
+	}
+	all, err := sim.Generate(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*lsst.Alert
-	for a, ok := g.Next(); ok; a, ok = g.Next() {
-		out = append(out, a.LSST)
+	if len(all) != n {
+		t.Fatalf("generated %d %s alerts, want %d", len(all), survey, n)
 	}
-	if len(out) != n {
-		t.Fatalf("generated %d LSST alerts, want %d", len(out), n)
-	}
-	return out
+	return all
 }
 
 func encodeZTF(t *testing.T, alerts []*ztf.Alert) [][]byte {

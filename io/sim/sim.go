@@ -1,21 +1,3 @@
-// Package sim generates realistic synthetic alert streams for ZTF and Rubin
-// (LSST), seeded and reproducible, for tests, demos and load generation.
-//
-// A run is one night: Visits exposures at a fixed cadence, each pointed at
-// one field that is up at that time, each yielding AlertsPerVisit alerts
-// spread over the camera's readout quadrants (ZTF) or detectors (Rubin).
-// Fields are observed in blocks of two passes, so objects recur within the
-// night and later alerts carry the earlier detections as history; a share
-// of objects are old variables with history from previous nights. Every
-// alert carries three cutouts with real FITS images whose difference image
-// holds a PSF at the centre consistent with the alert's flux.
-//
-// Quality-control artefacts (a rate spike, a bleed trail beside a bright
-// star, a satellite streak) can be injected at chosen visits, and every
-// alert records what produced it, so tests know the truth.
-//
-// Everything is a function of Config: the same Config gives byte-identical
-// alerts, in any order of Visit calls.
 package sim
 
 import (
@@ -348,6 +330,21 @@ func New(cfg Config) (*Generator, error) {
 	}
 	g.night = newNightState()
 	return g, nil
+}
+
+// Generate returns every alert of the night cfg describes, in visit order:
+// what a Generator's Next yields, all at once, for tests and small nights
+// (a night with cutouts holds tens of KB an alert in memory).
+func Generate(cfg Config) ([]Generated, error) {
+	g, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Generated, 0, g.Total())
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // Config returns the configuration in use, defaults filled in.

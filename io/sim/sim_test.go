@@ -1,17 +1,17 @@
 package sim
 
 import (
-	"github.com/alertbeam/alertbeam/schemas/alert"
-
 	"bytes"
 	"errors"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/alertbeam/alertbeam/io/fits"
 	"github.com/alertbeam/alertbeam/schemas"
-	"github.com/hamba/avro/v2"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 )
 
 var night = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
@@ -42,6 +42,27 @@ func all(g *Generator) []Generated {
 			return out
 		}
 		out = append(out, a)
+	}
+}
+
+// Generate yields what Next does, all at once.
+func TestGenerate(t *testing.T) {
+	c := config(SurveyLSST, 3, 7)
+	got, err := Generate(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all(generator(t, c))
+	if len(got) != 21 || len(want) != 21 {
+		t.Fatalf("Generate gave %d alerts, Next %d, want 21", len(got), len(want))
+	}
+	for i := range got {
+		if _, id := got[i].Packet(); id != want[i].LSST.DiaSourceID || got[i].Visit != want[i].Visit {
+			t.Fatalf("alert %d: Generate %d (visit %d), Next %d (visit %d)", i, id, got[i].Visit, want[i].LSST.DiaSourceID, want[i].Visit)
+		}
+	}
+	if _, err := Generate(Config{Survey: "hst"}); err == nil {
+		t.Fatal("Generate accepted an unknown survey")
 	}
 }
 

@@ -1,7 +1,6 @@
 package filter_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/internal/linefile"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/deadletter"
@@ -174,7 +174,7 @@ func (fn *sinkMsgFn) ProcessElement(m kafkaio.Message) {
 		m.Topic, string(m.Key), h[deadletter.HeaderStage], strconv.Quote(h[deadletter.HeaderError])))
 }
 
-func (fn *sinkMsgFn) FinishBundle() error { return flush(fn.Dir, fn.Kind, fn.lines) }
+func (fn *sinkMsgFn) FinishBundle() error { return linefile.Write(fn.Dir, fn.Kind, fn.lines) }
 
 type sinkAckFn struct {
 	Dir   string
@@ -187,7 +187,7 @@ func (fn *sinkAckFn) ProcessElement(a kafkaio.Ack) {
 	fn.lines = append(fn.lines, fmt.Sprintf("%d\t%d", a.Offset, a.Units))
 }
 
-func (fn *sinkAckFn) FinishBundle() error { return flush(fn.Dir, "acks", fn.lines) }
+func (fn *sinkAckFn) FinishBundle() error { return linefile.Write(fn.Dir, "acks", fn.lines) }
 
 type sinkStatFn struct {
 	Dir   string
@@ -200,22 +200,7 @@ func (fn *sinkStatFn) ProcessElement(s filter.CapStat) {
 	fn.lines = append(fn.lines, fmt.Sprintf("%s\t%s\t%d\t%d", s.Output, s.Visit, s.Alerts, s.Capped))
 }
 
-func (fn *sinkStatFn) FinishBundle() error { return flush(fn.Dir, "stats", fn.lines) }
-
-func flush(dir, kind string, lines []string) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	f, err := os.CreateTemp(dir, kind+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func (fn *sinkStatFn) FinishBundle() error { return linefile.Write(fn.Dir, "stats", fn.lines) }
 
 // sunk is one line a sink wrote.
 type sunk struct {
@@ -228,18 +213,14 @@ type sunk struct {
 // results reads the sinks' files by kind.
 func results(t *testing.T, dir string) map[string][]sunk {
 	t.Helper()
+	files, err := linefile.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string][]sunk{}
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	for _, path := range files {
-		base := filepath.Base(path)
-		kind := base[:strings.LastIndex(base, ".")]
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			p := strings.Split(sc.Text(), "\t")
+	for kind, lines := range files {
+		for _, l := range lines {
+			p := strings.Split(l, "\t")
 			var s sunk
 			switch kind {
 			case "acks":
@@ -255,7 +236,6 @@ func results(t *testing.T, dir string) map[string][]sunk {
 			}
 			out[kind] = append(out[kind], s)
 		}
-		f.Close()
 	}
 	return out
 }

@@ -119,6 +119,25 @@ type CapConfig struct {
 	Version int64
 }
 
+func (c CapConfig) withDefaults() CapConfig {
+	if c.Window == 0 {
+		c.Window = DefaultCapWindow
+	}
+	return c
+}
+
+// Validate reports what Cap would return for c: a negative N or Window, or
+// no Reread.
+func (c CapConfig) Validate() error {
+	if c.N < 0 || c.Window < 0 {
+		return errors.New("filter: Cap with a negative N or Window")
+	}
+	if c.Reread == nil {
+		return errors.New("filter: a per-visit cap needs Reread, to read kept alerts back once their visit is decided")
+	}
+	return nil
+}
+
 // CapOutputs are what Cap produces, all in the global window.
 type CapOutputs struct {
 	Kept  beam.PCollection // kafkaio.Message
@@ -148,15 +167,10 @@ type CapOutputs struct {
 // dropped or held.
 func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error) {
 	s = s.Scope("filter.Cap")
-	if cfg.N < 0 {
-		return CapOutputs{}, errors.New("filter: Cap with a negative N")
+	if err := cfg.Validate(); err != nil {
+		return CapOutputs{}, err
 	}
-	if cfg.Reread == nil {
-		return CapOutputs{}, errors.New("filter: a per-visit cap needs Reread, to read kept alerts back once their visit is decided")
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultCapWindow
-	}
+	cfg = cfg.withDefaults()
 	refs := beam.ParDo(s, capRefOf, kept)
 	batches, capped, stats := beam.ParDo3(s, &capGateFn{N: cfg.N, Window: cfg.Window, Name: cfg.Name,
 		Decide: timers.InEventTime("decide"), Waiting: state.MakeBagState[capRef]("waiting")},

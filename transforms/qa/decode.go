@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/schemas"
+	"github.com/alertbeam/alertbeam/schemas/alert"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
-	"github.com/alertbeam/alertbeam/transforms/filter"
 )
 
 // The parts of a packet QA reads: the alert id and the triggering
@@ -27,7 +27,7 @@ type lsstFacts struct {
 
 // facts is one decoded alert as QA sees it.
 type facts struct {
-	Exposure string // filter.Visit key
+	Exposure string // alert.Visit key
 	Time     time.Time
 	Point    Point
 }
@@ -47,7 +47,7 @@ func decodeOnce(ctx context.Context, c *framing.Codec, msg []byte) (facts, error
 		if err := c.Decode(ctx, msg, &z); err != nil {
 			return facts{}, err
 		}
-		a := filter.OfZTF(&ztf.Alert{Candid: z.Candid, Candidate: z.Candidate})
+		a := alert.Packet{ZTF: &ztf.Alert{Candid: z.Candid, Candidate: z.Candidate}}
 		cd := z.Candidate
 		p := Point{ID: a.ID(), RA: cd.RA, Dec: cd.Dec, Unit: -1, X: nan, Y: nan, SNR: a.SNR()}
 		if cd.Rcid != nil {
@@ -62,13 +62,13 @@ func decodeOnce(ctx context.Context, c *framing.Codec, msg []byte) (facts, error
 	if err := c.Decode(ctx, msg, &l); err != nil {
 		return facts{}, err
 	}
-	a := filter.OfLSST(&lsst.Alert{DiaSourceID: l.DiaSourceID, DiaSource: l.DiaSource})
+	a := alert.Packet{LSST: &lsst.Alert{DiaSourceID: l.DiaSourceID, DiaSource: l.DiaSource}}
 	d := l.DiaSource
 	p := Point{ID: a.ID(), RA: d.RA, Dec: d.Dec, Unit: int32(d.Detector), X: d.X, Y: d.Y, SNR: a.SNR()}
 	return finish(a, p), nil
 }
 
-func finish(a *filter.Alert, p Point) facts {
+func finish(a alert.Packet, p Point) facts {
 	t := a.Time()
 	p.Time = t.UnixNano()
 	return facts{Exposure: a.Visit().Key(), Time: t, Point: p}

@@ -65,7 +65,7 @@
 // detection, never the history or the cutouts), and re-timestamped with
 // its observation time: ZTF candidate.jd, LSST diaSource.midpointMjdTai
 // (TAI converted to UTC). Its small Point (id, position, readout unit and
-// pixel, S/N) is grouped by exposure key (filter.Visit.Key) in fixed
+// pixel, S/N) is grouped by exposure key (alert.Visit.Key) in fixed
 // event-time windows of Config.Window (default 1 minute), with the trigger
 // AfterEndOfWindow, a late firing for every late pane, Config.AllowedLateness
 // and discarding panes. All alerts of an exposure share one observation
@@ -99,9 +99,9 @@
 // order of arrival and however far alerts run ahead of the watermark. The
 // gate acknowledges (with Config.Units) exactly the ids listed, and sends
 // the others, in batches, to Config.Reread, which reads them back from
-// where they already are: Kafka by offset (FromKafka) or the archive by
-// file and index (FromArchive). So every record ends up exactly once in
-// Outputs.Kept, Outputs.Acks or Outputs.Dead (a record that does not
+// where they already are: Kafka by offset (pipelines.RereadKafka) or the
+// archive by file and index (pipelines.RereadArchive). So every record ends
+// up exactly once in Outputs.Kept, Outputs.Acks or Outputs.Dead (a record that does not
 // decode, or a kept one that can no longer be read back, is
 // dead-lettered, stage "qa"), and the caller's offset commits stay exact.
 // An alert a check only flags stays in Kept. A record delivered twice is

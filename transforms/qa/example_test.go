@@ -53,7 +53,7 @@ func Example() {
 	// QA groups exposures by observation time: read with the survey's
 	// event-time policy.
 	recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf"}, StopAtEnd: true, EventTime: "ztf"})
-	out, err := qa.Apply(s, recs, qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Reread: qa.FromKafka(conn)})
+	out, err := qa.Apply(s, recs, qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Reread: pipelines.RereadKafka(conn)})
 	if err != nil {
 		panic(err)
 	}

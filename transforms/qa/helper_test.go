@@ -1,7 +1,6 @@
 package qa_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,12 +18,15 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/linefile"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
 	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -100,16 +102,7 @@ func serveNight(t testing.TB, n nightSpec) qa.Reread {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	sc, err := kafkaio.SaramaConfig(kafkaio.Config{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Producer.Return.Successes = true
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	prod, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := kafkatest.Producer(t, b.Addr(), func(sc *sarama.Config) { sc.Producer.Partitioner = sarama.NewManualPartitioner })
 	defer prod.Close()
 	var batch []*sarama.ProducerMessage
 	send := func() {
@@ -146,7 +139,7 @@ func serveNight(t testing.TB, n nightSpec) qa.Reread {
 	if len(batch) > 0 {
 		send()
 	}
-	return qa.FromKafka(kafkaio.Config{Brokers: []string{b.Addr()}})
+	return pipelines.RereadKafka(kafkaio.Config{Brokers: []string{b.Addr()}})
 }
 
 func corruptValue(i int) []byte { return []byte("not an alert " + strconv.Itoa(i)) }
@@ -286,20 +279,7 @@ func (fn *sinkFn) ProcessElement(v beam.X) error {
 	return nil
 }
 
-func (fn *sinkFn) FinishBundle() error {
-	if len(fn.lines) == 0 {
-		return nil
-	}
-	f, err := os.CreateTemp(fn.Dir, fn.Kind+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(strings.Join(fn.lines, "\n") + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func (fn *sinkFn) FinishBundle() error { return linefile.Write(fn.Dir, fn.Kind, fn.lines) }
 
 // line is what a sink writes of any element.
 type line struct {
@@ -376,19 +356,14 @@ func execute(t *testing.T, p *beam.Pipeline, dir string) run {
 		t.Fatal(err)
 	}
 	r := run{took: time.Since(start), sent: map[int64]time.Time{}}
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	for _, path := range files {
-		base := filepath.Base(path)
-		kind := base[:strings.LastIndex(base, ".")]
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<24)
-		for sc.Scan() {
+	files, err := linefile.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, lines := range files {
+		for _, text := range lines {
 			var l line
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			if err := json.Unmarshal([]byte(text), &l); err != nil {
 				t.Fatal(err)
 			}
 			switch kind {
@@ -407,7 +382,6 @@ func execute(t *testing.T, p *beam.Pipeline, dir string) run {
 				r.sent[l.Offset] = l.At
 			}
 		}
-		f.Close()
 	}
 	for i := range r.flags {
 		r.flags[i].at = r.flagsAt[i]

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
@@ -91,30 +90,15 @@ type Config struct {
 	Units int
 	// Reread reads kept records back, by the Source Apply's input gave
 	// them, once their exposure is decided: packets wait where they
-	// already are, never in the pipeline. FromKafka for records read from
-	// Kafka, FromArchive for an archive replay. Required.
+	// already are, never in the pipeline. pipelines.RereadKafka for
+	// records read from Kafka, pipelines.RereadArchive for an archive
+	// replay. Required.
 	Reread Reread
 }
 
 // Reread re-reads records by Source (see filter.Reread): kafkaio.Fetch and
 // archive.Fetch have this shape.
 type Reread = filter.Reread
-
-// FromKafka re-reads kept records from the Kafka cluster they were read
-// from.
-func FromKafka(cfg kafkaio.Config) Reread {
-	return func(s beam.Scope, refs beam.PCollection) (beam.PCollection, beam.PCollection) {
-		return kafkaio.Fetch(s, cfg, refs)
-	}
-}
-
-// FromArchive re-reads kept records from the archive they are replayed
-// from.
-func FromArchive(cfg archive.ReadConfig) Reread {
-	return func(s beam.Scope, refs beam.PCollection) (beam.PCollection, beam.PCollection) {
-		return archive.Fetch(s, cfg, refs)
-	}
-}
 
 // Outputs are what Apply produces, all in the global window.
 type Outputs struct {
@@ -144,7 +128,7 @@ type Flag struct {
 	// ByQuadrant); for spatial, the group's kind (KindClump,
 	// KindBleedTrail, KindStreak); for late, CheckLate.
 	Kind string
-	// Key names the group: the exposure key (filter.Visit.Key), with
+	// Key names the group: the exposure key (alert.Visit.Key), with
 	// "/ccdN", "/rcidN" (ZTF) or "/detN" (LSST) for rate sub-groups.
 	Key      string
 	Exposure string
@@ -252,7 +236,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Spatial = &sp
 	}
 	if c.Reread == nil {
-		return c, errors.New("qa: no way to read kept records back (set Reread: qa.FromKafka or qa.FromArchive)")
+		return c, errors.New("qa: no way to read kept records back (set Reread, e.g. pipelines.RereadKafka or pipelines.RereadArchive)")
 	}
 	return c, nil
 }

@@ -23,7 +23,7 @@ type Point struct {
 	// (0-63), LSST detector; -1 when unknown.
 	Unit int32
 	X, Y float32 // pixel position on Unit; NaN when unknown
-	SNR  float64 // filter.Alert.SNR
+	SNR  float64 // alert.Packet.SNR
 	// Time is the observation time (Unix nanoseconds), the same for every
 	// alert of an exposure.
 	Time int64

@@ -25,7 +25,7 @@ const (
 
 // How a throttle chooses the alerts it keeps (RateConfig.Pick).
 const (
-	PickSNR  = "snr"  // highest signal-to-noise ratio (filter.Alert.SNR), ties by the lower id
+	PickSNR  = "snr"  // highest signal-to-noise ratio (alert.Packet.SNR), ties by the lower id
 	PickHash = "hash" // lowest splitmix64 hash of the id: a fixed pseudo-random sample
 )
 

@@ -1,27 +1,9 @@
-// Package filtertest helps users test alert filters: build alerts with the
-// field values a test needs, run a filter over them as alertbeam runs it
-// (decode, filter, publish, on the direct runner), and compare the kept ids.
-//
-//	func TestMain(m *testing.M) { ptest.Main(m) }
-//
-//	func TestBright(t *testing.T) {
-//		bright := filtertest.ZTF(1, func(a *ztf.Alert) { a.Candidate.Magpsf = 16 })
-//		faint := filtertest.ZTF(2, func(a *ztf.Alert) { a.Candidate.Magpsf = 20 })
-//		if got := filtertest.Kept(t, "bright:max=18", bright, faint); !slices.Equal(got, []int64{1}) {
-//			t.Errorf("kept %v, want [1]", got)
-//		}
-//	}
-//
-// Run needs Beam's test harness initialised: call ptest.Main(m) (package
-// github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest) from TestMain.
 package filtertest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/alertbeam/alertbeam/internal/linefile"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/fits"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -272,7 +255,7 @@ func (fn *collectMsgFn) ProcessElement(m kafkaio.Message) {
 	fn.lines = append(fn.lines, fmt.Sprintf("%d %s %s", m.Source.Offset, strconv.Quote(string(m.Value)), strconv.Quote(errText)))
 }
 
-func (fn *collectMsgFn) FinishBundle() error { return writeLines(fn.Dir, fn.Kind, fn.lines) }
+func (fn *collectMsgFn) FinishBundle() error { return linefile.Write(fn.Dir, fn.Kind, fn.lines) }
 
 type collectAckFn struct {
 	Dir string
@@ -286,48 +269,24 @@ func (fn *collectAckFn) ProcessElement(a kafkaio.Ack) {
 	fn.lines = append(fn.lines, fmt.Sprintf("%d %q %q", a.Offset, "", ""))
 }
 
-func (fn *collectAckFn) FinishBundle() error { return writeLines(fn.Dir, "dropped", fn.lines) }
-
-func writeLines(dir, kind string, lines []string) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	f, err := os.CreateTemp(dir, kind+"-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func (fn *collectAckFn) FinishBundle() error { return linefile.Write(fn.Dir, "dropped", fn.lines) }
 
 func readResults(dir string, ids map[int64]int64) (Result, error) {
 	r := Result{Dead: map[int64]string{}, Values: map[int64][]byte{}}
-	files, err := filepath.Glob(filepath.Join(dir, "*-*"))
+	files, err := linefile.Read(dir)
 	if err != nil {
 		return r, err
 	}
-	for _, path := range files {
-		kind, _, _ := strings.Cut(filepath.Base(path), "-")
-		f, err := os.Open(path)
-		if err != nil {
-			return r, err
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, math.MaxInt32)
-		for sc.Scan() {
-			offText, rest, _ := strings.Cut(sc.Text(), " ")
+	for kind, lines := range files {
+		for _, l := range lines {
+			offText, rest, _ := strings.Cut(l, " ")
 			off, _ := strconv.ParseInt(offText, 10, 64)
 			value, rest, err := unquoteFirst(rest)
 			if err != nil {
-				f.Close()
 				return r, err
 			}
 			errText, _, err := unquoteFirst(rest)
 			if err != nil {
-				f.Close()
 				return r, err
 			}
 			id := ids[off]
@@ -340,10 +299,6 @@ func readResults(dir string, ids map[int64]int64) (Result, error) {
 			case "dropped":
 				r.Dropped = append(r.Dropped, id)
 			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			return r, err
 		}
 	}
 	sort.Slice(r.Kept, func(i, j int) bool { return r.Kept[i] < r.Kept[j] })
