@@ -1,6 +1,10 @@
 package kafkaio
 
-import "golang.org/x/sync/semaphore"
+import (
+	"sync"
+
+	"golang.org/x/sync/semaphore"
+)
 
 // TightBudgets makes the process's read-ahead, Fetch read-ahead and
 // unanswered-bytes budgets as small as they go (bytes), so that a test
@@ -13,4 +17,13 @@ func TightBudgets(bytes int64) (restore func()) {
 	return func() {
 		readAheadMax, pumpMin, fetchAheadMax, unansweredMax, unanswered = ra, pm, fa, um, u
 	}
+}
+
+// Undrain ends a test's Drain once its pipelines have stopped, so that
+// the tests after it read on. Tests using it must not run in parallel with
+// others.
+func Undrain() {
+	draining.Store(false)
+	drained = make(chan struct{})
+	drainOnce = sync.Once{}
 }

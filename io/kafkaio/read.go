@@ -71,9 +71,15 @@ func Reads(s beam.Scope, cfg ReadConfig, n int) []beam.PCollection {
 	run := newRunID()
 	imp := beam.Impulse(s)
 	parts := beam.ParDo(s, &discoverFn{Cfg: cfg, Run: run}, imp)
-	out := []beam.PCollection{beam.ParDo(s, &readFn{Cfg: cfg, Run: run, Uncounted: n > 1}, parts)}
+	// Readers of the same records stop together on a drain (drainLine):
+	// the discovery's run id names them.
+	peers := ""
+	if n > 1 {
+		peers = run
+	}
+	out := []beam.PCollection{beam.ParDo(s, &readFn{Cfg: cfg, Run: run, Uncounted: n > 1, Peers: peers}, parts)}
 	for len(out) < n {
-		out = append(out, beam.ParDo(s, &readFn{Cfg: cfg, Run: newRunID(), Uncounted: len(out) < n-1}, parts))
+		out = append(out, beam.ParDo(s, &readFn{Cfg: cfg, Run: newRunID(), Uncounted: len(out) < n-1, Peers: peers, Reader: len(out)}, parts))
 	}
 	return out
 }
@@ -438,6 +444,11 @@ type readFn struct {
 	// Uncounted leaves the read and lag metrics to another reader of the
 	// same records (Reads), so that a record read twice counts once.
 	Uncounted bool
+	// Peers names the readers of the same records (Reads with several),
+	// which a drain stops at the same offsets; Reader is this one's index
+	// among them. "" for a reader alone.
+	Peers  string
+	Reader int
 
 	conn      *conn
 	eventTime EventTimeFunc
@@ -455,6 +466,16 @@ func (fn *readFn) Setup() error {
 	}
 	fn.eventTime = et
 	return nil
+}
+
+// drained says whether a drain stops the reader before it reads next: at
+// once when it reads alone, at its peers' line (drainLine) when it has
+// peers.
+func (fn *readFn) drained(line *drainLine, next int64) bool {
+	if line == nil {
+		return Draining()
+	}
+	return line.stopped(Draining(), next)
 }
 
 func (fn *readFn) Teardown() {
@@ -548,7 +569,11 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		rt.TryClaim(rest.End)
 		return sdf.StopProcessing(), nil
 	}
-	if Draining() {
+	var line *drainLine
+	if fn.Peers != "" {
+		line = drainLineOf(fn.Peers, d.Topic, d.Partition)
+	}
+	if fn.drained(line, next) {
 		// Stop here; what is left is read after a restart, from the
 		// offsets committed for what was finished.
 		return sdf.StopProcessing(), nil
@@ -583,7 +608,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			fn.conn.idle(tp)
 			return sdf.StopProcessing(), nil
 		}
-		if Draining() {
+		if fn.drained(line, next) {
 			pr.closeConsumer()
 			return sdf.StopProcessing(), nil
 		}
@@ -601,6 +626,10 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 			}
 			if m.Offset < next {
 				continue // a compressed batch can start before the asked offset
+			}
+			if line != nil && !line.read(Draining(), fn.Reader, m.Offset) {
+				pr.closeConsumer() // drained: its peers stop here too
+				return sdf.StopProcessing(), nil
 			}
 			if !rt.TryClaim(m.Offset) {
 				pr.broken = true // the message is past our range; reopen next time
