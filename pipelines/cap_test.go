@@ -2,6 +2,7 @@ package pipelines_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -32,7 +33,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 
 	const n = 20
 	keep, _, visits := capped(t, spec, n, func(int) bool { return true })
-	want := sortedSet(keep)
+	want := slices.Sorted(maps.Keys(keep))
 
 	p, s := beam.NewPipelineWithRoot()
 	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
@@ -151,14 +152,4 @@ func decidedLive(t *testing.T, spec pipelines.NightSpec, maxDelay, window time.D
 		t.Fatalf("the test wants visits 0-%d decided and the last one pending", first)
 	}
 	return decided
-}
-
-// sortedSet is set's members, sorted.
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

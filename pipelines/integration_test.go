@@ -3,8 +3,10 @@ package pipelines_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func TestIntegrationDistributeAndConsumeRealKafka(t *testing.T) {
 	checkNightTopics(t, addr, perTopic, want)
 
 	// An astronomer's consumer reads one night topic back: every candid.
-	topic := sortedKeys(perTopic)[0]
+	topic := slices.Sorted(maps.Keys(perTopic))[0]
 	var out bytes.Buffer
 	stats, err := consumer.Consume(context.Background(), consumer.Options{Brokers: []string{addr}, Topic: topic,
 		Group: "it-consume", Limit: perTopic[topic], Timeout: time.Minute}, &out)
@@ -115,15 +117,6 @@ func TestIntegrationKcatReadsEmbeddedBroker(t *testing.T) {
 	if strings.Join(keys, ",") != strings.Join(wantKeys, ",") {
 		t.Fatalf("kcat read %d keys, want the %d candids", len(keys), len(wantKeys))
 	}
-}
-
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // The live filter definitions flow of TestFilterLiveDefinitions against
