@@ -100,7 +100,11 @@ func runDirect(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, erro
 	if err != nil {
 		return nil, fmt.Errorf("runners: encoding the pipeline: %w", err)
 	}
-	jobID, err := submitLoopback(ctx, client, pipe)
+	// Submitted whatever ctx does meanwhile: prism starts the job before
+	// its Run call returns, so a submission cut short by ctx would leave a
+	// running job with no id to cancel it by. A cancelled ctx is handled
+	// once there is one.
+	jobID, err := submitLoopback(workerCtx, client, pipe)
 	if err != nil {
 		return nil, err
 	}
