@@ -199,8 +199,14 @@ func (cs *celSchema) converter(s avro.Schema, gt reflect.Type, sentinels, nullNa
 			}
 			return types.Int(i), true
 		}, types.IntType, false, nil
-	case avro.Float:
-		if gt.Kind() != reflect.Float32 {
+	case avro.Float, avro.Double:
+		// A float reads as the shortest decimal it prints as, not as its
+		// binary expansion.
+		kind, double := reflect.Float64, func(x float64) float64 { return x }
+		if s.Type() == avro.Float {
+			kind, double = reflect.Float32, shortest32
+		}
+		if gt.Kind() != kind {
 			return mismatch()
 		}
 		return func(v reflect.Value) (ref.Val, bool) {
@@ -208,18 +214,7 @@ func (cs *celSchema) converter(s avro.Schema, gt reflect.Type, sentinels, nullNa
 			if sentinels && x == Sentinel {
 				return nil, false
 			}
-			return types.Double(shortest32(x)), true
-		}, types.DoubleType, false, nil
-	case avro.Double:
-		if gt.Kind() != reflect.Float64 {
-			return mismatch()
-		}
-		return func(v reflect.Value) (ref.Val, bool) {
-			x := v.Float()
-			if sentinels && x == Sentinel {
-				return nil, false
-			}
-			return types.Double(x), true
+			return types.Double(double(x)), true
 		}, types.DoubleType, false, nil
 	case avro.String:
 		if gt.Kind() != reflect.String {

@@ -159,7 +159,24 @@ func panicSite() string {
 // makes the result missing. It is named "a&b&c" (rename it with As).
 func And(fs ...*Filter) *Filter {
 	mustSome("And", fs)
-	return &Filter{name: joinNames(fs, "&"), doc: "all of: " + joinNames(fs, ", "), surveys: intersect(fs), needs: needsOf(fs), run: func(a *Alert) (*Alert, error) {
+	return combine(fs, "&", "all of: ", true)
+}
+
+// Or keeps an alert that any filter keeps, publishing the first keeping
+// filter's output. A definite "keep" wins over a missing value; otherwise a
+// missing value makes the result missing. It is named "a|b|c".
+func Or(fs ...*Filter) *Filter {
+	mustSome("Or", fs)
+	return combine(fs, "|", "any of: ", false)
+}
+
+// combine is And (all) or Or: the filters run in order until one decides
+// (for And a drop, for Or a keep); the first missing value is remembered
+// and is the result if none decides and And would otherwise keep (Or
+// otherwise drops). Only And chains transforms: Or runs every filter on
+// the alert as it came.
+func combine(fs []*Filter, sep, doc string, all bool) *Filter {
+	return &Filter{name: joinNames(fs, sep), doc: doc + joinNames(fs, ", "), surveys: intersect(fs), needs: needsOf(fs), run: func(a *Alert) (*Alert, error) {
 		cur := a
 		var missing error
 		for _, f := range fs {
@@ -171,40 +188,16 @@ func And(fs ...*Filter) *Filter {
 				}
 			case err != nil:
 				return nil, fmt.Errorf("%s: %w", f.name, err)
-			case out == nil:
-				return nil, nil
-			default:
+			case (out == nil) == all: // And's drop, Or's keep
+				return out, nil
+			case all:
 				cur = out
 			}
 		}
-		if missing != nil {
+		if missing != nil || !all {
 			return nil, missing
 		}
 		return cur, nil
-	}}
-}
-
-// Or keeps an alert that any filter keeps, publishing the first keeping
-// filter's output. A definite "keep" wins over a missing value; otherwise a
-// missing value makes the result missing. It is named "a|b|c".
-func Or(fs ...*Filter) *Filter {
-	mustSome("Or", fs)
-	return &Filter{name: joinNames(fs, "|"), doc: "any of: " + joinNames(fs, ", "), surveys: intersect(fs), needs: needsOf(fs), run: func(a *Alert) (*Alert, error) {
-		var missing error
-		for _, f := range fs {
-			out, err := f.run(a)
-			switch {
-			case errors.Is(err, ErrMissing):
-				if missing == nil {
-					missing = fmt.Errorf("%s: %w", f.name, err)
-				}
-			case err != nil:
-				return nil, fmt.Errorf("%s: %w", f.name, err)
-			case out != nil:
-				return out, nil
-			}
-		}
-		return nil, missing
 	}}
 }
 

@@ -27,40 +27,33 @@ type DefinitionRecord struct {
 // ReadDefinitions reads a definitions topic from its beginning to its
 // current end, oldest first; a topic that does not exist yet is empty.
 func ReadDefinitions(ctx context.Context, conn kafkaio.Config, topic string) ([]DefinitionRecord, error) {
-	recs, err := readAll(ctx, conn, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DefinitionRecord, 0, len(recs))
-	for _, r := range recs {
+	return readAll(ctx, conn, topic, func(r kafkaio.Record) (DefinitionRecord, error) {
 		name, d, err := ParseDefinition(r)
-		out = append(out, DefinitionRecord{Name: name, Def: d, Err: err, Partition: r.Partition, Offset: r.Offset, Published: r.Timestamp})
-	}
-	return out, nil
+		return DefinitionRecord{Name: name, Def: d, Err: err, Partition: r.Partition, Offset: r.Offset, Published: r.Timestamp}, nil
+	})
 }
 
 // ReadStatuses reads a status topic (see DefinitionStatus) from its
 // beginning to its current end; a topic that does not exist yet is empty.
 func ReadStatuses(ctx context.Context, conn kafkaio.Config, topic string) ([]DefinitionStatus, error) {
-	recs, err := readAll(ctx, conn, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DefinitionStatus, 0, len(recs))
-	for _, r := range recs {
+	return readAll(ctx, conn, topic, func(r kafkaio.Record) (DefinitionStatus, error) {
 		var st DefinitionStatus
 		if err := json.Unmarshal(r.Value, &st); err != nil {
-			return nil, fmt.Errorf("filter: %s/%d@%d is not a definition status: %w", r.Topic, r.Partition, r.Offset, err)
+			return st, fmt.Errorf("filter: %s/%d@%d is not a definition status: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		out = append(out, st)
-	}
-	return out, nil
+		return st, nil
+	})
 }
 
-func readAll(ctx context.Context, conn kafkaio.Config, topic string) ([]kafkaio.Record, error) {
+// readAll reads a topic from its beginning to its current end, in offset
+// order, and parses each record; a topic that does not exist yet is empty.
+func readAll[T any](ctx context.Context, conn kafkaio.Config, topic string, parse func(kafkaio.Record) (T, error)) ([]T, error) {
 	recs, err := kafkaio.Tail(ctx, kafkaio.TailConfig{Config: conn, Topic: topic, Since: time.UnixMilli(0)})
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return nil, nil
+		recs, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	// Tail orders by timestamp; a definitions topic's order is its offsets.
 	sort.SliceStable(recs, func(i, j int) bool {
@@ -69,7 +62,15 @@ func readAll(ctx context.Context, conn kafkaio.Config, topic string) ([]kafkaio.
 		}
 		return recs[i].Offset < recs[j].Offset
 	})
-	return recs, err
+	out := make([]T, 0, len(recs))
+	for _, r := range recs {
+		v, err := parse(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // NextVersion is the version a new definition of name takes: one more

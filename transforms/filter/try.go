@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,9 +44,7 @@ type TryResult struct {
 // added (alertbeam filters try). A gw filter cannot be tried: it needs a
 // run's notice topic.
 func Try(ctx context.Context, recs []kafkaio.Record, cfg TryConfig) (TryResult, error) {
-	if cfg.IDs == 0 {
-		cfg.IDs = 5
-	}
+	cfg.IDs = cmp.Or(cfg.IDs, 5)
 	f, err := Build(cfg.Spec, cfg.Survey)
 	if err != nil {
 		return TryResult{}, err

@@ -43,13 +43,7 @@ func checkNight(t *testing.T, tr *truth, r run) {
 		return func(g sim.Generated) bool { return g.Artefact == kind }
 	}
 	clean := func(g sim.Generated) bool { return g.Artefact == "" }
-	if len(r.dead) > 0 {
-		t.Errorf("%d dead letters, e.g. %+v", len(r.dead), r.dead[0])
-	}
-	rejected := tr.idsAt(offsets(r.acks))
-	if d := testdiff.IDs(rejected, tr.ids(func(g sim.Generated) bool { return g.Artefact != "" })); d != "" {
-		t.Errorf("rejected: %s", d)
-	}
+	checkArtefactsRejected(t, tr, r)
 	if d := testdiff.IDs(tr.idsAt(offsets(r.kept)), tr.ids(clean)); d != "" {
 		t.Errorf("kept: %s", d)
 	}
@@ -80,6 +74,18 @@ func checkNight(t *testing.T, tr *truth, r run) {
 		t.Errorf("flags %v, want one rate/exposure, one spatial/bleed-trail, one spatial/streak", kinds)
 	}
 	checkQA(t, r)
+}
+
+// checkArtefactsRejected: nothing was dead-lettered, and the records QA
+// rejected are exactly the generated artefacts.
+func checkArtefactsRejected(t *testing.T, tr *truth, r run) {
+	t.Helper()
+	if len(r.dead) > 0 {
+		t.Errorf("%d dead letters, e.g. %+v", len(r.dead), r.dead[0])
+	}
+	if d := testdiff.IDs(tr.idsAt(offsets(r.acks)), tr.ids(func(g sim.Generated) bool { return g.Artefact != "" })); d != "" {
+		t.Errorf("rejected: %s", d)
+	}
 }
 
 func sortedCopy(s []string) []string {
@@ -185,13 +191,7 @@ var lsstNight = nightSpec{Survey: sim.SurveyLSST, Seed: 1, Visits: 3, PerVisit: 
 func TestGeneratedLSSTNight(t *testing.T) {
 	tr := truthOf(t, lsstNight)
 	r := runNight(t, lsstNight, nightQA)
-	if len(r.dead) > 0 {
-		t.Errorf("%d dead letters, e.g. %+v", len(r.dead), r.dead[0])
-	}
-	artefact := func(g sim.Generated) bool { return g.Artefact != "" }
-	if d := testdiff.IDs(tr.idsAt(offsets(r.acks)), tr.ids(artefact)); d != "" {
-		t.Errorf("rejected: %s", d)
-	}
+	checkArtefactsRejected(t, tr, r)
 	checkOnce(t, tr, r)
 	var kinds []string
 	for _, f := range r.flags {

@@ -1,6 +1,7 @@
 package qa
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -91,21 +92,11 @@ type SpatialConfig struct {
 }
 
 func (c RateConfig) withDefaults() RateConfig {
-	if c.By == "" {
-		c.By = ByExposure
-	}
-	if c.Action == "" {
-		c.Action = ActionReject
-	}
-	if c.Pick == "" {
-		c.Pick = PickSNR
-	}
-	if c.History == 0 {
-		c.History = DefaultHistory
-	}
-	if c.Span == 0 {
-		c.Span = DefaultSpan
-	}
+	c.By = cmp.Or(c.By, ByExposure)
+	c.Action = cmp.Or(c.Action, ActionReject)
+	c.Pick = cmp.Or(c.Pick, PickSNR)
+	c.History = cmp.Or(c.History, DefaultHistory)
+	c.Span = cmp.Or(c.Span, DefaultSpan)
 	return c
 }
 
@@ -149,24 +140,12 @@ func (c RateConfig) Validate() error {
 func (c RateConfig) relative() bool { return c.Factor > 0 }
 
 func (c SpatialConfig) withDefaults() SpatialConfig {
-	if c.K == 0 {
-		c.K = DefaultK
-	}
-	if c.Radius == 0 {
-		c.Radius = DefaultRadius
-	}
-	if c.Line == 0 {
-		c.Line = DefaultLine
-	}
-	if c.Width == 0 {
-		c.Width = DefaultWidth
-	}
-	if c.Gap == 0 {
-		c.Gap = DefaultGap
-	}
-	if c.Action == "" {
-		c.Action = ActionReject
-	}
+	c.K = cmp.Or(c.K, DefaultK)
+	c.Radius = cmp.Or(c.Radius, DefaultRadius)
+	c.Line = cmp.Or(c.Line, DefaultLine)
+	c.Width = cmp.Or(c.Width, DefaultWidth)
+	c.Gap = cmp.Or(c.Gap, DefaultGap)
+	c.Action = cmp.Or(c.Action, ActionReject)
 	return c
 }
 
