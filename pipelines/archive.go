@@ -18,10 +18,14 @@ type ArchiveConfig struct {
 	Write kafkaio.WriteConfig
 }
 
-// Archive reads a stream and keeps every alert, exactly once, in per-night
-// Avro files under Archive.Root; offsets are committed once an alert is in a
-// final file. What cannot be archived goes to the dead-letter topic.
-func Archive(s beam.Scope, cfg ArchiveConfig) error {
+// Archive is TryArchive that panics where it would return an error.
+func Archive(s beam.Scope, cfg ArchiveConfig) { must(struct{}{}, TryArchive(s, cfg)) }
+
+// TryArchive reads a stream and keeps every alert, exactly once, in
+// per-night Avro files under Archive.Root; offsets are committed once an
+// alert is in a final file. What cannot be archived goes to the dead-letter
+// topic.
+func TryArchive(s beam.Scope, cfg ArchiveConfig) error {
 	s = s.Scope("Archive")
 	if err := cfg.Read.Validate(); err != nil {
 		return err
@@ -34,7 +38,7 @@ func Archive(s beam.Scope, cfg ArchiveConfig) error {
 		return err
 	}
 	recs := kafkaio.Read(s, cfg.Read)
-	out := archive.Write(s, recs, cfg.Archive)
+	out := archive.Write(s, cfg.Archive, recs)
 	deadAcks := kafkaio.Write(s, cfg.Write, out.Dead)
 	kafkaio.Commit(s, kafkaio.CommitConfig{Config: cfg.Read.Config, Group: cfg.Read.Group, Units: 1}, out.Acks, deadAcks)
 	return nil
@@ -47,10 +51,13 @@ type ReplayConfig struct {
 	Write   kafkaio.WriteConfig
 }
 
-// Replay publishes an archived night back to a topic with the bytes it was
-// archived with (one-record containers for ZTF, wire format for LSST), so
-// Distribute and the filters can run on it again.
-func Replay(s beam.Scope, cfg ReplayConfig) error {
+// Replay is TryReplay that panics where it would return an error.
+func Replay(s beam.Scope, cfg ReplayConfig) { must(struct{}{}, TryReplay(s, cfg)) }
+
+// TryReplay publishes an archived night back to a topic with the bytes it
+// was archived with (one-record containers for ZTF, wire format for LSST),
+// so Distribute and the filters can run on it again.
+func TryReplay(s beam.Scope, cfg ReplayConfig) error {
 	s = s.Scope("Replay")
 	if cfg.Topic == "" {
 		return errors.New("pipelines: replay needs a topic (--topic)")

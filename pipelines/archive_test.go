@@ -31,7 +31,7 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 	w := kafkaio.WriteConfig{Config: in.conn, Partitions: 2}
 	root := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: in.conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
 	}); err != nil {
@@ -42,7 +42,7 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 
 	// Replay straight into the filters, on a fresh output prefix.
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Archive: &archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261124"},
 		Write:   w, Survey: "ztf", Filters: []string{"purity", "bright:max=19"}, TopicPrefix: "replay.",
 	}); err != nil {

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -26,8 +28,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 7, 6, 200, true
+	c := simtest.Night(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 7, 6, 200)
 	spec := pipelines.SpecOf(c)
 	produceNight(t, spec, "night", w)
 
@@ -36,7 +37,7 @@ func TestFilterCapPerVisit(t *testing.T) {
 	want := slices.Sorted(maps.Keys(keep))
 
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "cap", StopAtEnd: true, EventTime: "ztf"},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
 	}); err != nil {
@@ -65,15 +66,14 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
 	const n, maxDelay = 20, 5 * time.Second
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 8, 200, true
+	c := simtest.Night(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), 8, 8, 200)
 	spec := pipelines.SpecOf(c)
 	want, pending, visits := capped(t, spec, n, decidedLive(t, spec, maxDelay, filter.DefaultCapWindow, 0))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "cap-live", MaxDelay: maxDelay},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
 	}); err != nil {
@@ -85,19 +85,16 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return messages(t, b.Addr(), "all") >= int64(len(want)) })
 	cancel()
 	<-done
-	seen := map[string]bool{}
-	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
+	seen := readKeys(t, b.Addr(), "all", func(m *sarama.ConsumerMessage) string {
 		k := string(m.Key)
 		switch {
 		case pending[k]:
-			t.Errorf("alert %s of the open visit passed the cap before its visit was decided", k)
+			return "alert " + k + " of the open visit passed the cap before its visit was decided"
 		case !want[k]:
-			t.Errorf("alert %s is over its visit's cap", k)
-		case seen[k]:
-			t.Errorf("alert %s is in the output twice", k)
+			return "alert " + k + " is over its visit's cap"
 		}
-		seen[k] = true
-	}
+		return ""
+	})
 	if len(seen) != len(want) {
 		t.Fatalf("the capped output holds %d alerts, want exactly the %d of highest S/N of the %d decided visits", len(seen), len(want), visits)
 	}

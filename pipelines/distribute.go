@@ -60,11 +60,16 @@ type DistributeConfig struct {
 	Shards int
 }
 
-// Distribute reads the ingest stream and fans every alert out to its night's
-// topic with its exact bytes; what cannot be routed goes to the dead-letter
-// topic. Offsets are committed to Read.Group once the broker acknowledged the
-// routed (or dead-lettered) copy. It returns the commits.
-func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
+// Distribute is TryDistribute that panics where it would return an error.
+func Distribute(s beam.Scope, cfg DistributeConfig) beam.PCollection {
+	return must(TryDistribute(s, cfg))
+}
+
+// TryDistribute reads the ingest stream and fans every alert out to its
+// night's topic with its exact bytes; what cannot be routed goes to the
+// dead-letter topic. Offsets are committed to Read.Group once the broker
+// acknowledged the routed (or dead-lettered) copy. It returns the commits.
+func TryDistribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	s = s.Scope("Distribute")
 	deadletter.Defaults(&cfg.DeadLetterTopic, nil)
 	if err := cfg.Read.Validate(); err != nil {
@@ -115,7 +120,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 		}
 		rs := kafkaio.Reads(ss, rc, readers)
 		routed, recs := rs[0], rs[len(rs)-1]
-		msgs := fanout.Route(ss, routed, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1})
+		msgs := fanout.Route(ss, fanout.Config{Survey: cfg.Survey, Registry: cfg.Registry, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1}, routed)
 		acks = append(acks, kafkaio.Write(ss, cfg.Write, msgs))
 		staged = append(staged, recs)
 		if len(cfg.Filters) == 0 {
@@ -126,7 +131,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			qc := *cfg.QA
 			qc.Survey, qc.Registry, qc.DeadLetterTopic, qc.Units = cfg.Survey, cfg.Registry, cfg.DeadLetterTopic, len(topics)
 			qc.Reread = RereadKafka(cfg.Read.Config)
-			qaOut, err := qa.Apply(ss, recs, qc)
+			qaOut, err := qa.TryApply(ss, qc, recs)
 			if err != nil {
 				return beam.PCollection{}, err
 			}
@@ -136,8 +141,9 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 			discard.All(ss, kafkaio.Write(ss, cfg.Write, qaOut.QA))
 			acks = append(acks, qaOut.Acks, beam.ParDo(ss, ackDeadLetter, qaOut.Dead))
 		}
-		outs, err := filter.Apply(ss, kept, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
-			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: RereadKafka(cfg.Read.Config)})
+		outs, err := filter.TryApply(ss, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, Reread: RereadKafka(cfg.Read.Config)}, kept)
+
 		if err != nil {
 			return beam.PCollection{}, err
 		}
@@ -147,7 +153,7 @@ func Distribute(s beam.Scope, cfg DistributeConfig) (beam.PCollection, error) {
 	}
 	if cfg.Archive != nil {
 		units++
-		out := archive.WriteShards(s, ac, staged...)
+		out := archive.Write(s, ac, staged...)
 		// The router and the archive reject the same records (both
 		// identify alerts with alert.Identify), and the router has
 		// dead-lettered them: acknowledge the archive's share instead of

@@ -127,12 +127,15 @@ func filterTopics(specs []string, survey, prefix string) (map[string]string, err
 	return topics, nil
 }
 
-// Filter reads a stream, runs every filter on each alert (decoded once) and
-// publishes each filter's output to its own topic, with the original bytes
-// unless the filter transformed the alert. Offsets are committed once every
-// output has either published or dropped a record; what a filter fails on
-// goes to the dead-letter topic. It returns the output names.
-func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
+// Filter is TryFilter that panics where it would return an error.
+func Filter(s beam.Scope, cfg FilterConfig) []string { return must(TryFilter(s, cfg)) }
+
+// TryFilter reads a stream, runs every filter on each alert (decoded once)
+// and publishes each filter's output to its own topic, with the original
+// bytes unless the filter transformed the alert. Offsets are committed once
+// every output has either published or dropped a record; what a filter
+// fails on goes to the dead-letter topic. It returns the output names.
+func TryFilter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	s = s.Scope("Filter")
 	if len(cfg.Filters) == 0 && cfg.Definitions == "" {
 		return nil, errors.New("pipelines: name at least one filter (--filter or --expr), or a --definitions topic")
@@ -221,7 +224,7 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	var qaOut qa.Outputs
 	if cfg.QA != nil {
 		var err error
-		if qaOut, err = qa.Apply(s, inputs[0].recs, qc); err != nil {
+		if qaOut, err = qa.TryApply(s, qc, inputs[0].recs); err != nil {
 			return nil, err
 		}
 		inputs[0].recs = qaOut.Kept
@@ -256,9 +259,10 @@ func Filter(s beam.Scope, cfg FilterConfig) ([]string, error) {
 	for _, in := range inputs {
 		ss := in.s
 		var err error
-		outs, err = filter.Apply(ss, in.recs, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
+		outs, err = filter.TryApply(ss, filter.Config{Survey: cfg.Survey, Registry: cfg.Registry, Filters: cfg.Filters,
 			Topics: topics, DeadLetterTopic: cfg.DeadLetterTopic, Units: 1, CapPerVisit: cfg.CapPerVisit, Reread: reread,
-			Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions})
+			Catalogs: cfg.Catalogs, GW: gw, Definitions: defs, Versions: cfg.Versions}, in.recs)
+
 		if err != nil {
 			return nil, err
 		}

@@ -12,14 +12,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/igwn"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/io/skymap"
 	"github.com/alertbeam/alertbeam/pipelines"
-	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
 // A streaming filter follows a notice topic: an event announced before the
@@ -52,20 +51,10 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 
 	// Alerts: a base simulated packet moved to chosen places, a day after
 	// the merger.
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = merger, 5, 1, 1, true
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := g.Next()
-	codec, err := framing.NewZTF()
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, codec := simtest.ZTF(t, merger, 5)
 	next := int64(1)
 	send := func(ra, dec float64) string {
-		z := *base.ZTF
+		z := base
 		z.Candid, z.Candidate.Candid = next, next
 		z.Candidate.RA, z.Candidate.Dec = ra, dec
 		z.Candidate.Jd = float64(merger.Add(24*time.Hour).UnixNano())/86400e9 + 2440587.5
@@ -87,7 +76,7 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"gwalerts"}, Group: "gwtest", IdleAdvance: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf",
 		Filters: []string{"gw=gw:cl=90,before=1d,after=6d"}, GWTopic: "gwnotices",

@@ -58,7 +58,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:    kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "outage", IdleAdvance: true},
 		Write:   kafkaio.WriteConfig{Config: conn, Partitions: 2},
 		Survey:  "ztf",

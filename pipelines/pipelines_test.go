@@ -101,7 +101,7 @@ func runPipeline(t *testing.T, p *beam.Pipeline) {
 func produceNight(t *testing.T, spec pipelines.NightSpec, topic string, w kafkaio.WriteConfig) {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: topic, Write: w}); err != nil {
+	if _, err := pipelines.TryProduce(s, pipelines.ProduceConfig{Night: spec, Topic: topic, Write: w}); err != nil {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
@@ -125,7 +125,7 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 	sendRaw(t, b.Addr(), "ztf_ingest", corrupt)
 
 	p, s := beam.NewPipelineWithRoot()
-	_, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute", StopAtEnd: true},
 		Write: w, Survey: "ztf",
 	})
@@ -204,14 +204,14 @@ func TestDistributeLSSTThroughRegistry(t *testing.T) {
 	spec := pipelines.SpecOf(c)
 	produceNight(t, spec, "lsst_ingest", kafkaio.WriteConfig{Config: conn, Partitions: 2})
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.ProduceFiles(s, []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")}, "lsst", "lsst_ingest",
-		kafkaio.WriteConfig{Config: conn, Partitions: 2}); err != nil {
+	if _, err := pipelines.TryProduceFiles(s, pipelines.ProduceFilesConfig{Paths: []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")},
+		Survey: "lsst", Topic: "lsst_ingest", Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	runPipeline(t, p)
 
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"lsst_ingest"}, Group: "d", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "lsst", Registry: reg.URL(),
 	}); err != nil {
@@ -259,4 +259,22 @@ func waitUntil(t *testing.T, done <-chan error, what string, ok func() bool) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// readKeys reads topic back and returns its messages' keys, failing the
+// test for a key seen twice and for a message wrong complains of (its
+// complaint; "" for a message that may be there).
+func readKeys(t *testing.T, addr, topic string, wrong func(m *sarama.ConsumerMessage) string) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range kafkatest.ReadTopic(t, addr, topic) {
+		k := string(m.Key)
+		if why := wrong(m); why != "" {
+			t.Errorf("%s: %s", topic, why)
+		} else if seen[k] {
+			t.Errorf("%s: alert %s is there twice", topic, k)
+		}
+		seen[k] = true
+	}
+	return seen
 }

@@ -90,7 +90,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	t.Logf("runner %s endpoint %q", runners.RunnerName(), *jobopts.Endpoint)
 
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest_portable"}, Group: "portable", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: "ztf",
 	}); err != nil {
@@ -106,7 +106,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		nightTopics = append(nightTopics, topic)
 	}
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-filter", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"purity"}, TopicPrefix: "portable.",
 		QA: &qa.Config{Spatial: spatial, QATopic: "portable.qa"},
@@ -119,7 +119,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	}
 	root := t.TempDir()
 	p, s = beam.NewPipelineWithRoot()
-	if err := pipelines.Archive(s, pipelines.ArchiveConfig{
+	if err := pipelines.TryArchive(s, pipelines.ArchiveConfig{
 		Read:    kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-archive", StopAtEnd: true},
 		Archive: archive.Config{Root: root, Survey: "ztf"}, Write: kafkaio.WriteConfig{Config: conn},
 	}); err != nil {

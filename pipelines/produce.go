@@ -87,11 +87,14 @@ type ProduceConfig struct {
 	Speed float64
 }
 
-// Produce publishes a simulated night to Topic, visit by visit at the
+// Produce is TryProduce that panics where it would return an error.
+func Produce(s beam.Scope, cfg ProduceConfig) beam.PCollection { return must(TryProduce(s, cfg)) }
+
+// TryProduce publishes a simulated night to Topic, visit by visit at the
 // night's cadence scaled by Speed, framed as the survey frames it (one-record
 // container files for ZTF, the Confluent wire format with Rubin's schema id
 // for LSST). It returns the broker's acknowledgements.
-func Produce(s beam.Scope, cfg ProduceConfig) (beam.PCollection, error) {
+func TryProduce(s beam.Scope, cfg ProduceConfig) (beam.PCollection, error) {
 	s = s.Scope("Produce")
 	if cfg.Topic == "" {
 		return beam.PCollection{}, errors.New("pipelines: produce needs a topic (--topic)")
@@ -188,25 +191,43 @@ func (fn *visitsFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, st
 	return sdf.StopProcessing(), nil
 }
 
-// ProduceFiles publishes existing packet files to topic: ZTF files (one-record
-// container files) as they are; LSST container files (like Rubin's samples)
-// re-framed as the wire format with the Rubin schema id of their writer
-// schema, which must be a version alertbeam ships.
-func ProduceFiles(s beam.Scope, paths []string, survey, topic string, w kafkaio.WriteConfig) (beam.PCollection, error) {
+// ProduceFilesConfig configures ProduceFiles.
+type ProduceFilesConfig struct {
+	// Paths are the packet files, published in this order.
+	Paths  []string
+	Survey string
+	Topic  string
+	Write  kafkaio.WriteConfig
+}
+
+// ProduceFiles is TryProduceFiles that panics where it would return an
+// error.
+func ProduceFiles(s beam.Scope, cfg ProduceFilesConfig) beam.PCollection {
+	return must(TryProduceFiles(s, cfg))
+}
+
+// TryProduceFiles publishes existing packet files to Topic: ZTF files
+// (one-record container files) as they are; LSST container files (like
+// Rubin's samples) re-framed as the wire format with the Rubin schema id
+// of their writer schema, which must be a version alertbeam ships. It
+// returns the broker's acknowledgements.
+func TryProduceFiles(s beam.Scope, cfg ProduceFilesConfig) (beam.PCollection, error) {
 	s = s.Scope("ProduceFiles")
-	if len(paths) == 0 {
+	switch {
+	case len(cfg.Paths) == 0:
 		return beam.PCollection{}, errors.New("pipelines: no files to produce")
+	case cfg.Survey != schemas.ZTF && cfg.Survey != schemas.LSST:
+		return beam.PCollection{}, fmt.Errorf("pipelines: unknown survey %q", cfg.Survey)
+	case cfg.Topic == "":
+		return beam.PCollection{}, errors.New("pipelines: produce needs a topic (--topic)")
 	}
-	if survey != schemas.ZTF && survey != schemas.LSST {
-		return beam.PCollection{}, fmt.Errorf("pipelines: unknown survey %q", survey)
-	}
-	for _, p := range paths {
+	for _, p := range cfg.Paths {
 		if _, err := os.Stat(p); err != nil {
 			return beam.PCollection{}, err
 		}
 	}
-	msgs := beam.ParDo(s, &fileFn{Survey: survey, Topic: topic}, beam.CreateList(s, paths))
-	acks := kafkaio.Write(s, w, msgs)
+	msgs := beam.ParDo(s, &fileFn{Survey: cfg.Survey, Topic: cfg.Topic}, beam.CreateList(s, cfg.Paths))
+	acks := kafkaio.Write(s, cfg.Write, msgs)
 	discard.All(s, acks) // so the write's stage has an output (see package discard)
 	return acks, nil
 }

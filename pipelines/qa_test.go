@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -31,8 +32,7 @@ func TestFilterWithQA(t *testing.T) {
 	conn := kafkaio.Config{Brokers: []string{b.Addr()}}
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300, true
+	c := simtest.Night(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300)
 	c.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}, sim.RateSpike{Visit: 5, Factor: 4}}
 	spec := pipelines.SpecOf(c)
 	produceNight(t, spec, "night", w)
@@ -63,7 +63,7 @@ func TestFilterWithQA(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "qa", StopAtEnd: true},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa"},
@@ -86,7 +86,7 @@ func TestFilterWithQA(t *testing.T) {
 	// the archive.
 	root := t.TempDir()
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
 	}); err != nil {
@@ -94,7 +94,7 @@ func TestFilterWithQA(t *testing.T) {
 	}
 	runPipeline(t, p)
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Archive: &archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261125"},
 		Write:   w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, TopicPrefix: "replay.",
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "replay.qa"},
@@ -155,19 +155,16 @@ func checkQA(t *testing.T, addr, prefix string, n qaNight) {
 	}
 	// The filter saw exactly the clean alerts, each once, and with the
 	// bytes the night topic holds when asked: kept alerts are read back.
-	seen := map[string]bool{}
-	for _, m := range kafkatest.ReadTopic(t, addr, prefix+"all") {
+	seen := readKeys(t, addr, prefix+"all", func(m *sarama.ConsumerMessage) string {
 		k := string(m.Key)
 		switch {
 		case !n.clean[k]:
-			t.Errorf("the filter saw %s, which QA rejected or the night does not hold", k)
-		case seen[k]:
-			t.Errorf("the filter saw %s twice", k)
+			return "the filter saw " + k + ", which QA rejected or the night does not hold"
 		case n.bytes != nil && !bytes.Equal(m.Value, n.bytes[k]):
-			t.Errorf("alert %s reached the filter changed", k)
+			return "alert " + k + " reached the filter changed"
 		}
-		seen[k] = true
-	}
+		return ""
+	})
 	if len(seen) != len(n.clean) {
 		t.Fatalf("the filter saw %d alerts, want the night's %d clean ones", len(seen), len(n.clean))
 	}
@@ -184,8 +181,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	w := kafkaio.WriteConfig{Config: conn, Partitions: 2}
 
 	const maxDelay = 5 * time.Second
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), 6, 8, 200, true
+	c := simtest.Night(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), 6, 8, 200)
 	c.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
 	spec := pipelines.SpecOf(c)
 	decided := decidedLive(t, spec, maxDelay, qa.DefaultWindow, 4)
@@ -213,7 +209,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Filter(s, pipelines.FilterConfig{
+	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "qa-live", MaxDelay: maxDelay},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa"},
@@ -226,33 +222,22 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	// process runs one direct-runner job at a time).
 	sendNight(t, b.Addr(), "live", spec)
 
-	// A guard against a hang, not a measure of speed.
-	deadline := time.After(3 * time.Minute)
-	for messages(t, b.Addr(), "all") < int64(len(kept)) || messages(t, b.Addr(), "qa") < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("the pipeline ended: %v", err)
-		case <-deadline:
-			t.Fatalf("after 3 minutes the filter has %d of %d alerts and %d QA records", messages(t, b.Addr(), "all"), len(kept), messages(t, b.Addr(), "qa"))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	waitUntil(t, done, "the decided windows' kept alerts and both QA records published", func() bool {
+		return messages(t, b.Addr(), "all") >= int64(len(kept)) && messages(t, b.Addr(), "qa") >= 2
+	})
 	cancel()
 	<-done
 
-	seen := map[string]bool{}
-	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
+	seen := readKeys(t, b.Addr(), "all", func(m *sarama.ConsumerMessage) string {
 		k := string(m.Key)
 		switch {
 		case rejected[k]:
-			t.Errorf("rejected alert %s reached the filter", k)
+			return "rejected alert " + k + " reached the filter"
 		case pending[k]:
-			t.Errorf("alert %s of an undecided window reached the filter", k)
-		case seen[k]:
-			t.Errorf("alert %s reached the filter twice", k)
+			return "alert " + k + " of an undecided window reached the filter"
 		}
-		seen[k] = true
-	}
+		return ""
+	})
 	if len(seen) != len(kept) {
 		t.Fatalf("the filter saw %d alerts, want the %d kept of the decided windows", len(seen), len(kept))
 	}

@@ -24,7 +24,7 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	}
 	distribute := func(conn kafkaio.Config, ingest string) {
 		p, s := beam.NewPipelineWithRoot()
-		if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 			Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{ingest}, Group: "d", StopAtEnd: true},
 			Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf",
 		}); err != nil {
@@ -44,7 +44,7 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	for topic := range perTopic {
 		topics = append(topics, topic)
 	}
-	if err := pipelines.Archive(s, pipelines.ArchiveConfig{
+	if err := pipelines.TryArchive(s, pipelines.ArchiveConfig{
 		Read:    kafkaio.ReadConfig{Config: connA, Topics: topics, Group: "arch", StopAtEnd: true},
 		Archive: archive.Config{Root: root, Survey: "ztf"}, Write: kafkaio.WriteConfig{Config: connA},
 	}); err != nil {
@@ -54,7 +54,7 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 
 	b, connB := start()
 	p, s = beam.NewPipelineWithRoot()
-	if err := pipelines.Replay(s, pipelines.ReplayConfig{Archive: archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261123"},
+	if err := pipelines.TryReplay(s, pipelines.ReplayConfig{Archive: archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261123"},
 		Topic: "replayed", Write: kafkaio.WriteConfig{Config: connB}}); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func distributeExactly(t *testing.T, name string, shards int, oneRead bool) {
 	root := t.TempDir()
 	filters := []string{"purity", "bright:max=19"}
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: in.conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: in.conn, Partitions: 2}, Survey: "ztf", Archive: &archive.Config{Root: root},
 		Filters: filters, FilterTopicPrefix: name + ".", Shards: shards, OneRead: oneRead,
@@ -51,27 +51,27 @@ func TestShardedRefusedWhereAlertsAreCompared(t *testing.T) {
 		want  string
 	}{
 		{"distribute qa", func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
 				Filters: []string{"purity"}, QA: qaConfig(t), Shards: 2})
 			return err
 		}, "pipelines: QA needs the whole stream in one read: use 1 shard, not 2"},
 		{"filter qa", func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
 				Filters: []string{"purity"}, QA: qaConfig(t), Shards: 2})
 			return err
 		}, "pipelines: QA needs the whole stream in one read: use 1 shard, not 2"},
 		{"filter cap", func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
 				Filters: []string{"purity"}, CapPerVisit: 20, Shards: 3})
 			return err
 		}, "pipelines: a per-visit cap needs the whole stream in one read: use 1 shard, not 3"},
 		{"filter definitions", func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf",
 				Definitions: "defs", Shards: 2})
 			return err
 		}, "pipelines: live definitions need the whole stream in one read: use 1 shard, not 2"},
 		{"negative", func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf", Shards: -1})
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf", Shards: -1})
 			return err
 		}, "pipelines: Shards must not be negative, got -1"},
 	} {

@@ -48,42 +48,42 @@ func TestEveryStageHasAnOutput(t *testing.T) {
 	filters := []string{"rb", "bright"}
 	build := map[string]func(beam.Scope) error{
 		"produce": func(s beam.Scope) error {
-			_, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: night(20), Topic: "t", Write: w})
+			_, err := pipelines.TryProduce(s, pipelines.ProduceConfig{Night: night(20), Topic: "t", Write: w})
 			return err
 		},
 		"produce-files": func(s beam.Scope) error {
-			_, err := pipelines.ProduceFiles(s, []string{packet}, "ztf", "t", w)
+			_, err := pipelines.TryProduceFiles(s, pipelines.ProduceFilesConfig{Paths: []string{packet}, Survey: "ztf", Topic: "t", Write: w})
 			return err
 		},
 		"distribute": func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf"})
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf"})
 			return err
 		},
 		"distribute-full-qa": func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
 				Archive: &arch, Filters: filters, QA: qaConfig(t)})
 			return err
 		},
 		"distribute-full-sharded": func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: w, Survey: "ztf",
 				Archive: &arch, Filters: filters, Shards: 3})
 			return err
 		},
 		"filter-qa-gw-definitions": func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf", Filters: filters,
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Read: read, Write: w, Survey: "ztf", Filters: filters,
 				QA: qaConfig(t), GWTopic: "igwn.gwalert", Definitions: "defs"})
 			return err
 		},
 		"filter-from-archive": func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Archive: &replay, Write: w,
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Archive: &replay, Write: w,
 				Survey: "ztf", Filters: filters})
 			return err
 		},
 		"archive": func(s beam.Scope) error {
-			return pipelines.Archive(s, pipelines.ArchiveConfig{Read: read, Archive: arch, Write: w})
+			return pipelines.TryArchive(s, pipelines.ArchiveConfig{Read: read, Archive: arch, Write: w})
 		},
 		"replay": func(s beam.Scope) error {
-			return pipelines.Replay(s, pipelines.ReplayConfig{Archive: replay, Topic: "t", Write: w})
+			return pipelines.TryReplay(s, pipelines.ReplayConfig{Archive: replay, Topic: "t", Write: w})
 		},
 	}
 	for name, f := range build {
@@ -161,7 +161,7 @@ func TestTheRouterReadsApart(t *testing.T) {
 		cfg := tc.cfg
 		cfg.Read, cfg.Write, cfg.Survey = read, w, "ztf"
 		p, s := beam.NewPipelineWithRoot()
-		if _, err := pipelines.Distribute(s, cfg); err != nil {
+		if _, err := pipelines.TryDistribute(s, cfg); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		edges, _, err := p.Build()

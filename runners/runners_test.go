@@ -68,16 +68,16 @@ func TestDataflowDryRunBuildsStreamingJobs(t *testing.T) {
 		transforms []string
 	}{
 		{"distribute", func(s beam.Scope) error {
-			_, err := pipelines.Distribute(s, pipelines.DistributeConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf"})
+			_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf"})
 			return err
 		}, []string{"Distribute/kafkaio.Read/kafkaio.readFn", "Distribute/fanout.Route", "Distribute/kafkaio.Write/kafkaio.writeFn", "Distribute/kafkaio.Commit"}},
 		{"filter", func(s beam.Scope) error {
-			_, err := pipelines.Filter(s, pipelines.FilterConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
+			_, err := pipelines.TryFilter(s, pipelines.FilterConfig{Read: read, Write: kafkaio.WriteConfig{Config: conn}, Survey: "ztf",
 				Filters: []string{"purity", "candidate.rb > 0.8"}, CapPerVisit: 20})
 			return err
 		}, []string{"Filter/kafkaio.Read/kafkaio.readFn", "Filter/filter.Apply/purity", "Filter/kafkaio.Write/kafkaio.writeFn", "Filter/kafkaio.Commit"}},
 		{"archive", func(s beam.Scope) error {
-			return pipelines.Archive(s, pipelines.ArchiveConfig{Read: read, Archive: archive.Config{Root: "gs://alertbeam-test/archive", Survey: "ztf"},
+			return pipelines.TryArchive(s, pipelines.ArchiveConfig{Read: read, Archive: archive.Config{Root: "gs://alertbeam-test/archive", Survey: "ztf"},
 				Write: kafkaio.WriteConfig{Config: conn}})
 		}, []string{"Archive/kafkaio.Read/kafkaio.readFn", "Archive/archive.Write/archive.writeFn", "Archive/kafkaio.Commit"}},
 	} {

@@ -6,15 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/io/archive"
-	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 )
@@ -53,7 +50,7 @@ Examples:
 				}
 				defer stop()
 				p, s := beam.NewPipelineWithRoot()
-				if err := pipelines.Archive(s, pipelines.ArchiveConfig{
+				if err := pipelines.TryArchive(s, pipelines.ArchiveConfig{
 					Read: read,
 					Archive: archive.Config{Root: *root, Survey: *survey, Registry: *reg, Codec: *codec, Window: *window,
 						DeadLetterTopic: *dlq},
@@ -168,24 +165,20 @@ Examples:
 				} else if *topic == "" {
 					return errors.New("name where the replay goes: --topic T, or --filter/--expr")
 				}
-				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				w, stop, err := sec.openWrite(ctx, *brokers, *partitions)
 				if err != nil {
 					return err
 				}
 				defer stop()
-				w := sec.write(addrs, *partitions)
-				if err := sec.check(ctx, w.Config); err != nil {
-					return err
-				}
 				p, s := beam.NewPipelineWithRoot()
 				where := *topic
 				if specs != nil {
-					outs, err := pipelines.Filter(s, ff.config(pipelines.FilterConfig{Archive: &cfg, Write: w, Survey: *survey, Registry: *reg}, specs))
+					outs, err := pipelines.TryFilter(s, ff.config(pipelines.FilterConfig{Archive: &cfg, Write: w, Survey: *survey, Registry: *reg}, specs))
 					if err != nil {
 						return err
 					}
 					where = strings.Join(outs, ", ")
-				} else if err := pipelines.Replay(s, pipelines.ReplayConfig{Archive: cfg, Topic: *topic, Write: w}); err != nil {
+				} else if err := pipelines.TryReplay(s, pipelines.ReplayConfig{Archive: cfg, Topic: *topic, Write: w}); err != nil {
 					return err
 				}
 				pace := "as fast as possible"
@@ -194,20 +187,7 @@ Examples:
 				}
 				fmt.Fprintf(e.stderr, "replaying %s %s to %s on the %s runner\n", cfg.Survey, archiveSource(cfg), where, runners.RunnerName())
 				fmt.Fprintf(e.stderr, "  %s\n", pace)
-				start := time.Now()
-				prog := &progress{}
-				if inProcess() {
-					prog = startProgress(e.stderr, "replay", "messages written", func() (int64, int64) {
-						return int64(metrics.Sum(metrics.MessagesWritten)), 0
-					})
-				}
-				_, err = runners.Run(ctx, p)
-				prog.finish()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))
-				return nil
+				return runWriting(ctx, e.stderr, p, "replay", 0)
 			}
 		},
 	})

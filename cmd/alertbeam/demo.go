@@ -103,7 +103,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 	}
 	if err := step(fmt.Sprintf("producing a simulated %s night (%s, %d visits x %d alerts) to %s", night.Survey,
 		night.Night.Format("2006-01-02"), night.Visits, night.AlertsPerVisit, ingest), func(s beam.Scope) error {
-		_, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: night, Topic: ingest, Write: w})
+		_, err := pipelines.TryProduce(s, pipelines.ProduceConfig{Night: night, Topic: ingest, Write: w})
 		return err
 	}); err != nil {
 		return err
@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 		return err
 	}
 	if err := step("distributing to per-night topics", func(s beam.Scope) error {
-		_, err := pipelines.Distribute(s, pipelines.DistributeConfig{
+		_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
 			Read:   kafkaio.ReadConfig{Config: conn, Topics: []string{ingest}, Group: "demo-distribute", StopAtEnd: true},
 			Write:  kafkaio.WriteConfig{Config: conn, Partitions: 16, Retention: 14 * 24 * time.Hour},
 			Survey: night.Survey, Registry: reg.URL(),
@@ -132,7 +132,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 	nightTopics := night.Survey + `_2\d{7}(_programid\d)?`
 	filters := demoFilters(night.Survey)
 	if err := step(fmt.Sprintf("filtering the night topics with %d filters", len(filters)), func(s beam.Scope) error {
-		_, err := pipelines.Filter(s, pipelines.FilterConfig{
+		_, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 			Read:  kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-filter", StopAtEnd: true},
 			Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: night.Survey, Registry: reg.URL(),
 			Filters: filters, TopicPrefix: "filter.",
@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 		return err
 	}
 	if err := step("aggregate QA ("+demoQA+") on the night topics", func(s beam.Scope) error {
-		_, err := pipelines.Filter(s, pipelines.FilterConfig{
+		_, err := pipelines.TryFilter(s, pipelines.FilterConfig{
 			Read:  kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-qa", StopAtEnd: true},
 			Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: night.Survey, Registry: reg.URL(),
 			Filters: []string{"kept=" + everything(night.Survey)}, TopicPrefix: "qa.",
@@ -169,7 +169,7 @@ func runDemo(ctx context.Context, e *env, night pipelines.NightSpec, corrupt int
 		return err
 	}
 	if err := step("archiving the night topics to "+root, func(s beam.Scope) error {
-		return pipelines.Archive(s, pipelines.ArchiveConfig{
+		return pipelines.TryArchive(s, pipelines.ArchiveConfig{
 			Read:    kafkaio.ReadConfig{Config: conn, TopicPattern: nightTopics, Group: "demo-archive", StopAtEnd: true},
 			Archive: archive.Config{Root: root, Survey: night.Survey, Registry: reg.URL()},
 			Write:   kafkaio.WriteConfig{Config: conn},

@@ -342,6 +342,18 @@ func (f *faultNight) waitDelivered(n int64, within time.Duration) {
 	}
 }
 
+// midNight starts a streaming distribute, warms it up and feeds night 0
+// at speed in the background, returning once the first visit and some of
+// the second (1,700 alerts) are in the night topics: where faults strike.
+func (f *faultNight) midNight(speed string) (*exec.Cmd, *output, *feeding) {
+	f.t.Helper()
+	cmd, out := f.distribute(false)
+	f.warmUp()
+	fd := f.feed(0, speed)
+	f.waitDelivered(1500+200, 3*time.Minute)
+	return cmd, out, fd
+}
+
 // ongoing fails the test if production has finished: the fault must
 // strike mid-night.
 func (f *faultNight) ongoing(fd *feeding) {
@@ -430,10 +442,7 @@ func (f *faultNight) check() (duplicates int) {
 // night is in, a bounded run resumes from the committed offsets.
 func TestIntegrationFaultKillAndRestart(t *testing.T) {
 	f := newFaultNight(t, "fault_kill", [2]int{3, 4})
-	cmd, _ := f.distribute(false)
-	f.warmUp()
-	produced := f.feed(0, "3") // visits 15 s apart
-	f.waitDelivered(1500+200, 3*time.Minute)
+	cmd, _, produced := f.midNight("3") // visits 15 s apart
 	f.ongoing(produced)
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
 		t.Fatal(err)
@@ -456,10 +465,7 @@ func TestIntegrationFaultBrokerRestart(t *testing.T) {
 		t.Fatal("ALERTBEAM_KAFKA_CTL is not set: run with `make integration`")
 	}
 	f := newFaultNight(t, "fault_broker", [2]int{5, 6})
-	cmd, _ := f.distribute(false)
-	f.warmUp()
-	produced := f.feed(0, "1") // visits 45 s apart: new night topics take a while to show their first alerts
-	f.waitDelivered(1500+200, 3*time.Minute)
+	cmd, _, produced := f.midNight("1") // visits 45 s apart: new night topics take a while to show their first alerts
 	f.ongoing(produced)
 	if b, err := exec.Command(ctl, "stop").CombinedOutput(); err != nil {
 		t.Fatalf("stopping the broker: %v\n%s", err, b)

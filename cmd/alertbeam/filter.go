@@ -58,7 +58,7 @@ func init() {
 					Survey: *survey, Registry: *reg, Definitions: *defs, StatusTopic: *status,
 				}, specs)
 				cfg.Shards = shardsFor(*shards, cfg.NeedsOneRead())
-				outs, err := pipelines.Filter(s, cfg)
+				outs, err := pipelines.TryFilter(s, cfg)
 				if err != nil {
 					return err
 				}

@@ -379,7 +379,7 @@ func backfill(ctx context.Context, e *env, conn kafkaio.Config, b backfillSpec) 
 		cfg.Read = kafkaio.ReadConfig{Config: conn, Topics: strings.Split(b.topic, ","), Group: fmt.Sprintf("alertbeam-backfill.%s.v%d", b.name, b.version),
 			Start: kafkaio.StartTimestamp, StartTime: b.since, StopAtEnd: true}
 	}
-	if _, err := pipelines.Filter(s, cfg); err != nil {
+	if _, err := pipelines.TryFilter(s, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "backfilling %s version %d over %s from %s into %s on the %s runner\n", b.name, b.version, from,

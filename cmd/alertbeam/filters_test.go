@@ -12,6 +12,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -44,8 +45,7 @@ type testNight struct {
 
 func newTestNight(t *testing.T, addr, topic string) *testNight {
 	t.Helper()
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), 11, 2, 60, true
+	c := simtest.Night(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), 11, 2, 60)
 	g, err := sim.New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -154,11 +154,7 @@ func TestFiltersAddListRmAndBackfill(t *testing.T) {
 	conn := []string{"--brokers", b.Addr(), "--definitions", "defs", "--status-topic", "defstatus"}
 	cli := func(want int, args ...string) string {
 		t.Helper()
-		code, out, errOut := runCLI(t, append(args, conn...)...)
-		if code != want {
-			t.Fatalf("%v exited %d, want %d:\n%s%s", args, code, want, out, errOut)
-		}
-		return out + errOut
+		return runExit(t, want, append(args, conn...)...)
 	}
 	if out := cli(0, "filters", "add", "b", "candidate.rb > 0.5", "--owner", "bob"); !strings.Contains(out, "published b version 1 to defs") {
 		t.Fatal(out)
@@ -264,11 +260,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	conn := []string{"--brokers", addr, "--definitions", "defs", "--status-topic", "defstatus"}
 	cli := func(want int, args ...string) string {
 		t.Helper()
-		code, out, errOut := runCLI(t, append(args, conn...)...)
-		if code != want {
-			t.Fatalf("%v exited %d, want %d:\n%s%s", args, code, want, out, errOut)
-		}
-		return out + errOut
+		return runExit(t, want, append(args, conn...)...)
 	}
 	n.send(0, 40, time.Time{})
 

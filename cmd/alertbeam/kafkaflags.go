@@ -57,6 +57,32 @@ func (f *securityFlags) write(addrs []string, partitions int) kafkaio.WriteConfi
 	return kafkaio.WriteConfig{Config: f.config(addrs), Partitions: int32(partitions), Replication: int16(*f.replication), Compression: *f.compression}
 }
 
+// connect resolves brokers (starting an embedded one for "embedded") and
+// checks the connection with these settings; stop releases what it started.
+func (f *securityFlags) connect(ctx context.Context, brokers string) (conn kafkaio.Config, stop func() error, err error) {
+	addrs, stop, err := broker.Resolve(ctx, brokers, broker.Options{})
+	if err != nil {
+		return kafkaio.Config{}, nil, err
+	}
+	conn = f.config(addrs)
+	if err := f.check(ctx, conn); err != nil {
+		_ = stop()
+		return kafkaio.Config{}, nil, err
+	}
+	return conn, stop, nil
+}
+
+// openWrite is connect for a command that writes: the configuration of the
+// topics it writes, with partitions each.
+func (f *securityFlags) openWrite(ctx context.Context, brokers string, partitions int) (kafkaio.WriteConfig, func() error, error) {
+	conn, stop, err := f.connect(ctx, brokers)
+	if err != nil {
+		return kafkaio.WriteConfig{}, nil, err
+	}
+	w := f.write(conn.Brokers, partitions)
+	return w, stop, nil
+}
+
 // check refuses, before a pipeline starts, a connection that cannot work
 // (an untrusted or expired certificate, a wrong password), in one line that
 // names the flag to look at. Brokers that do not answer yet pass: the
@@ -129,13 +155,8 @@ func (f *streamFlags) open(ctx context.Context) (kafkaio.Config, kafkaio.ReadCon
 	if *f.topic == "" && *f.pattern == "" {
 		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, errors.New("name the stream to read with --topic or --topic-pattern")
 	}
-	addrs, stop, err := broker.Resolve(ctx, *f.brokers, broker.Options{})
+	conn, stop, err := f.sec.connect(ctx, *f.brokers)
 	if err != nil {
-		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
-	}
-	conn := f.sec.config(addrs)
-	if err := f.sec.check(ctx, conn); err != nil {
-		_ = stop()
 		return kafkaio.Config{}, kafkaio.ReadConfig{}, nil, err
 	}
 	if *f.metricsAddr != "" {

@@ -42,6 +42,17 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// runExit runs the CLI, fails the test unless it exits want, and returns
+// what it printed (stdout, then stderr).
+func runExit(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, args...)
+	if code != want {
+		t.Fatalf("%v exited %d, want %d:\n%s%s", args, code, want, out, errOut)
+	}
+	return out + errOut
+}
+
 // Beam's worker flags are recognised before any subcommand parsing.
 func TestWorkerModeIsDetected(t *testing.T) {
 	for _, tc := range []struct {

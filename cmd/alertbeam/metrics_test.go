@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/sim"
 )
@@ -179,8 +180,7 @@ func TestMetricsCountTheRun(t *testing.T) {
 			t.Fatalf("alertbeam produce: %v\n%s", err, out)
 		}
 	}
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300, true
+	c := simtest.Night(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300)
 	c.Artefacts = []sim.Artefact{sim.RateSpike{Visit: 5, Factor: 4}, sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
 	g, err := sim.New(c)
 	if err != nil {

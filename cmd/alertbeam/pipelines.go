@@ -12,10 +12,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/io/archive"
-	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/runners"
 )
@@ -54,15 +52,11 @@ Examples:
 				if *topic == "" {
 					*topic = cfg.Survey + "_ingest"
 				}
-				addrs, stop, err := broker.Resolve(ctx, *brokers, broker.Options{})
+				w, stop, err := sec.openWrite(ctx, *brokers, *partitions)
 				if err != nil {
 					return err
 				}
 				defer stop()
-				w := sec.write(addrs, *partitions)
-				if err := sec.check(ctx, w.Config); err != nil {
-					return err
-				}
 				p, s := beam.NewPipelineWithRoot()
 				var acks beam.PCollection
 				if *fromFiles {
@@ -70,38 +64,24 @@ Examples:
 					if err != nil {
 						return err
 					}
-					acks, err = pipelines.ProduceFiles(s, files, cfg.Survey, *topic, w)
+					acks, err = pipelines.TryProduceFiles(s, pipelines.ProduceFilesConfig{Paths: files, Survey: cfg.Survey, Topic: *topic, Write: w})
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(e.stderr, "publishing %d files to %s on %s\n", len(files), *topic, strings.Join(addrs, ","))
+					fmt.Fprintf(e.stderr, "publishing %d files to %s on %s\n", len(files), *topic, strings.Join(w.Brokers, ","))
 				} else {
 					if len(e.args) > 0 {
 						return fmt.Errorf("unexpected arguments %q (packet files need --from-files)", e.args)
 					}
-					acks, err = pipelines.Produce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(cfg), Topic: *topic, Write: w, Speed: *speed})
+					acks, err = pipelines.TryProduce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(cfg), Topic: *topic, Write: w, Speed: *speed})
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(e.stderr, "publishing a simulated %s night (%s, %d visits) to %s on %s\n",
-						cfg.Survey, cfg.Night.Format("2006-01-02"), cfg.Visits, *topic, strings.Join(addrs, ","))
+						cfg.Survey, cfg.Night.Format("2006-01-02"), cfg.Visits, *topic, strings.Join(w.Brokers, ","))
 				}
 				_ = acks
-				start := time.Now()
-				prog := &progress{}
-				if inProcess() {
-					total := int64(len(e.args)) // the files, else unknown (0)
-					prog = startProgress(e.stderr, "produce", "messages written", func() (int64, int64) {
-						return int64(metrics.Sum(metrics.MessagesWritten)), total
-					})
-				}
-				_, err = runners.Run(ctx, p)
-				prog.finish()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "done in %v\n", time.Since(start).Round(time.Millisecond))
-				return nil
+				return runWriting(ctx, e.stderr, p, "produce", int64(len(e.args))) // the files, else unknown (0)
 			}
 		},
 	})
@@ -155,7 +135,7 @@ Examples:
 				defer stop()
 				read.MaxRecords = *maxRecords
 				p, s := beam.NewPipelineWithRoot()
-				_, err = pipelines.Distribute(s, pipelines.DistributeConfig{
+				_, err = pipelines.TryDistribute(s, pipelines.DistributeConfig{
 					Read:   read,
 					Write:  kafkaio.WriteConfig{Config: conn, Partitions: int32(*partitions), Retention: *retention, Replication: int16(*in.sec.replication), Compression: *in.sec.compression},
 					Survey: *survey, Registry: *reg, DeadLetterTopic: *dlq, Archive: arch, Shards: shardsFor(*shards, false),

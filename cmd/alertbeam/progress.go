@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/alertbeam/alertbeam/io/metrics"
 	"github.com/alertbeam/alertbeam/runners"
 )
 
@@ -140,4 +144,24 @@ func progressText(what string, n, total int64, unit, extra string, elapsed time.
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// runWriting runs p, a job that writes messages (produce, replay), with a
+// progress line of the messages written (of total, where known; 0: unknown)
+// when it runs in this process, and says how long it took.
+func runWriting(ctx context.Context, w io.Writer, p *beam.Pipeline, what string, total int64) error {
+	start := time.Now()
+	prog := &progress{}
+	if inProcess() {
+		prog = startProgress(w, what, "messages written", func() (int64, int64) {
+			return int64(metrics.Sum(metrics.MessagesWritten)), total
+		})
+	}
+	_, err := runners.Run(ctx, p)
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "done in %v\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }

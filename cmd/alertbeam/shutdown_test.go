@@ -20,23 +20,10 @@ import (
 // resumes the group delivers the rest with no alert twice.
 func TestShutdownDrains(t *testing.T) {
 	f := shutdownNight(t, "drain", [2]int{11, 12})
-	cmd, out := f.distribute(false)
-	f.warmUp()
-	produced := f.feed(0, "3") // visits 15 s apart
-	f.waitDelivered(1500+200, 3*time.Minute)
+	cmd, out, produced := f.midNight("3") // visits 15 s apart
 	f.ongoing(produced)
-	start := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	code := exitCode(t, cmd, out)
-	t.Logf("drained and exited %d in %v with %d alerts in the night topics", code, time.Since(start).Round(time.Millisecond), f.delivered())
-	if code != 0 {
-		t.Fatalf("distribute exited %d after SIGINT, want 0\n%s", code, out)
-	}
-	if strings.Contains(out.String(), "level=ERROR") {
-		t.Fatalf("distribute logged errors while stopping:\n%s", out)
-	}
+	took := drain(t, "distribute", cmd, out)
+	t.Logf("drained and exited in %v with %d alerts in the night topics", took, f.delivered())
 	f.fed(produced)
 	f.classify()
 	cmd, out = f.distribute(true)
@@ -50,10 +37,7 @@ func TestShutdownDrains(t *testing.T) {
 // delivers the rest.
 func TestShutdownSecondSignalExits(t *testing.T) {
 	f := shutdownNight(t, "twice", [2]int{13, 14})
-	cmd, out := f.distribute(false)
-	f.warmUp()
-	produced := f.feed(0, "3")
-	f.waitDelivered(1500+200, 3*time.Minute)
+	cmd, out, produced := f.midNight("3")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +68,22 @@ func TestShutdownSecondSignalExits(t *testing.T) {
 func shutdownNight(t *testing.T, name string, days [2]int) *faultNight {
 	b := kafkatest.Start(t, broker.Options{})
 	return newFaultNightAt(t, b.Addr(), "shutdown_"+name, days)
+}
+
+// drain stops a streaming run of command with SIGINT and fails the test
+// unless it exits 0 with no ERROR line; it returns how long that took.
+func drain(t *testing.T, command string, cmd *exec.Cmd, out *output) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := exitCode(t, cmd, out)
+	took := time.Since(start).Round(time.Millisecond)
+	if code != 0 || strings.Contains(out.String(), "level=ERROR") {
+		t.Fatalf("%s exited %d after SIGINT (want 0, no ERROR line):\n%s", command, code, out)
+	}
+	return took
 }
 
 // exitCode waits for a process that was signalled, killing it (and failing
@@ -133,15 +133,8 @@ func TestShutdownDrainsFilter(t *testing.T) {
 	produced := f.feed(0, "3") // visits 15 s apart
 	waitKept(f.shape.perNight() + 200)
 	f.ongoing(produced)
-	stopAt := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	code := exitCode(t, cmd, o)
-	t.Logf("drained and exited %d in %v with %d alerts in %s", code, time.Since(stopAt).Round(time.Millisecond), kept(), out)
-	if code != 0 || strings.Contains(o.String(), "level=ERROR") {
-		t.Fatalf("filter exited %d after SIGINT (want 0, no ERROR line):\n%s", code, o)
-	}
+	took := drain(t, "filter", cmd, o)
+	t.Logf("drained and exited in %v with %d alerts in %s", took, kept(), out)
 	f.fed(produced)
 	f.classify()
 	cmd, o = start(true)
@@ -199,15 +192,8 @@ func TestShutdownDrainsArchive(t *testing.T) {
 	produced := f.feed(0, "3") // visits 15 s apart
 	waitArchived(int64(f.shape.perNight()) + 200)
 	f.ongoing(produced)
-	stopAt := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	code := exitCode(t, cmd, o)
-	t.Logf("drained and exited %d in %v with %d alerts archived", code, time.Since(stopAt).Round(time.Millisecond), archived())
-	if code != 0 || strings.Contains(o.String(), "level=ERROR") {
-		t.Fatalf("archive exited %d after SIGINT (want 0, no ERROR line):\n%s", code, o)
-	}
+	took := drain(t, "archive", cmd, o)
+	t.Logf("drained and exited in %v with %d alerts archived", took, archived())
 	f.fed(produced)
 	f.classify()
 	cmd, o = start(true)

@@ -17,10 +17,9 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/internal/venv"
 	"github.com/alertbeam/alertbeam/io/broker"
-	"github.com/alertbeam/alertbeam/io/sim"
-	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
 // The README's crossmatch recipe on a stream: hip2.csv made from the real
@@ -36,17 +35,7 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 	csvPath, stars := readmeHipCSV(t, strings.TrimSpace(string(out)))
 
 	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"hipnight": 2}})
-	c := sim.Defaults(sim.SurveyZTF)
-	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), 9, 1, 1, true
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := g.Next()
-	codec, err := framing.NewZTF()
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, codec := simtest.ZTF(t, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), 9)
 	// An alert near (up to 10", never within 0.01" of the radius) every
 	// star within 5° of a pole or 0.05° of RA 0/360, and near random stars
 	// to make 200 at least; and 100 anywhere.
@@ -75,7 +64,7 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 	defer prod.Close()
 	var want []string
 	for i, pl := range places {
-		z := *base.ZTF
+		z := base
 		z.Candid, z.Candidate.Candid = int64(i+1), int64(i+1)
 		z.Candidate.RA, z.Candidate.Dec = pl[0], pl[1]
 		v, err := codec.Encode(&z)

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -77,25 +78,13 @@ type Config struct {
 const DefaultRetryTimeout = 5 * time.Minute
 
 func (c Config) withDefaults() Config {
-	if c.Codec == "" {
-		c.Codec = DefaultCodec
-	}
-	if c.MaxFileRecords == 0 {
-		c.MaxFileRecords = DefaultMaxFileRecords
-	}
-	if c.MaxFileBytes == 0 {
-		c.MaxFileBytes = DefaultMaxFileBytes
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
-	if c.AllowedLateness == 0 {
-		c.AllowedLateness = DefaultAllowedLateness
-	}
+	c.Codec = cmp.Or(c.Codec, DefaultCodec)
+	c.MaxFileRecords = cmp.Or(c.MaxFileRecords, DefaultMaxFileRecords)
+	c.MaxFileBytes = cmp.Or(c.MaxFileBytes, DefaultMaxFileBytes)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.AllowedLateness = cmp.Or(c.AllowedLateness, DefaultAllowedLateness)
 	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
-	if c.RetryTimeout == 0 {
-		c.RetryTimeout = DefaultRetryTimeout
-	}
+	c.RetryTimeout = cmp.Or(c.RetryTimeout, DefaultRetryTimeout)
 	return c
 }
 
@@ -135,18 +124,13 @@ type Outputs struct {
 
 // Write archives records (kafkaio.Record, values as they arrived on Kafka)
 // into per-night Avro files under cfg.Root, exactly once per alert id. See
-// the package documentation for the layout and the protocol. It panics on
-// an invalid cfg.
-func Write(s beam.Scope, recs beam.PCollection, cfg Config) Outputs {
-	return WriteShards(s, cfg, recs)
-}
-
-// WriteShards is Write over several collections of records, such as the
-// shards of a sharded read (kafkaio.ReadConfig.Shards): each is staged
-// into temporary files in its own fused stage, next to the read that
-// produced it, and one commit step gathers them all, so the archive holds
-// each alert once whichever shard read it.
-func WriteShards(s beam.Scope, cfg Config, shards ...beam.PCollection) Outputs {
+// the package documentation for the layout and the protocol. Records may
+// come in several collections, such as the shards of a sharded read
+// (kafkaio.ReadConfig.Shards): each is staged into temporary files in its
+// own fused stage, next to the read that produced it, and one commit step
+// gathers them all, so the archive holds each alert once whichever shard
+// read it. It panics on an invalid cfg.
+func Write(s beam.Scope, cfg Config, shards ...beam.PCollection) Outputs {
 	s = s.Scope("archive.Write")
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {

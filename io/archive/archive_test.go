@@ -26,7 +26,7 @@ func writePipeline(cfg Config, alerts []alert, inject func(s beam.Scope, recs be
 	if inject != nil {
 		recs = inject(s, recs)
 	}
-	out := Write(s, recs, cfg)
+	out := Write(s, cfg, recs)
 	acks := out.Acks
 	if injectAcks != nil {
 		acks = injectAcks(s, acks)
@@ -96,11 +96,7 @@ func checkNightsPending(t *testing.T, root, survey string, alerts []alert, pendi
 func archivedIDs(t *testing.T, root, survey, night string) []int64 {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, root, DefaultRetryTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	st := testStore(t, root)
 	c, err := newCommitter(ctx, Config{Root: root, Survey: survey})
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +221,7 @@ func TestWriteShards(t *testing.T) {
 	for _, sh := range shards {
 		cols = append(cols, beam.ParDo(s, withEventTime, beam.CreateList(s, sh)))
 	}
-	out := WriteShards(s, cfg, cols...)
+	out := Write(s, cfg, cols...)
 	want := make([]any, len(alerts))
 	for i := range alerts {
 		want[i] = int64(i)*10 + 1

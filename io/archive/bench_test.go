@@ -196,7 +196,7 @@ func BenchmarkNight20k(b *testing.B) {
 		}
 		recs := beam.ParDo(s, &nightSourceFn{Night: night.Unix(), Visits: visits, PerVisit: perVisit, Copies: copies},
 			beam.Reshuffle(s, beam.CreateList(s, vs)))
-		out := Write(s, recs, Config{Root: root, Survey: schemas.ZTF})
+		out := Write(s, Config{Root: root, Survey: schemas.ZTF}, recs)
 		passert.Count(s, out.Acks, "acks", visits*perVisit*copies)
 		start := time.Now()
 		if _, err := runners.Run(context.Background(), p); err != nil {

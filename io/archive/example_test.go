@@ -17,7 +17,7 @@ func ExampleWrite() {
 	p, s := beam.NewPipelineWithRoot()
 	kc := kafkaio.Config{Brokers: []string{"localhost:9092"}}
 	recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: kc, TopicPattern: `ztf_\d{8}_programid\d`, Group: "archive"})
-	out := archive.Write(s, recs, archive.Config{Root: "gs://my-bucket/alerts", Survey: "ztf"})
+	out := archive.Write(s, archive.Config{Root: "gs://my-bucket/alerts", Survey: "ztf"}, recs)
 	deadAcks := kafkaio.Write(s, kafkaio.WriteConfig{Config: kc}, out.Dead)
 	kafkaio.Commit(s, kafkaio.CommitConfig{Config: kc, Group: "archive", Units: 1}, out.Acks, deadAcks)
 	if _, err := runners.Run(context.Background(), p); err != nil {

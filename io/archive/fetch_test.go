@@ -21,7 +21,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
-	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas"
@@ -51,28 +50,10 @@ func placeOf(r kafkaio.Record) string {
 func archivedPlaces(t *testing.T, st store, prefix string) []any {
 	t.Helper()
 	var out []any
-	for _, name := range finalFiles(t, st, prefix) {
-		rc, err := st.open(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, err := ocf.NewDecoder(rc, ocf.WithDecoderConfig(framing.API))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+	eachArchived(t, st, prefix, func(name string, _ map[string][]byte, i int, rec map[string]any) {
 		url := st.url(name)
-		for i := 0; dec.HasNext(); i++ {
-			var rec map[string]any
-			if err := dec.Decode(&rec); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			out = append(out, fmt.Sprintf("%s#%d partition=0 prev=%d base=0 key=%d file=%s block=%d", url, i, i-1, rec["candid"].(int64), url, i))
-		}
-		if err := dec.Error(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		rc.Close()
-	}
+		out = append(out, fmt.Sprintf("%s#%d partition=0 prev=%d base=0 key=%d file=%s block=%d", url, i, i-1, rec["candid"].(int64), url, i))
+	})
 	return out
 }
 
@@ -81,16 +62,9 @@ func archivedPlaces(t *testing.T, st store, prefix string) []any {
 func TestReadSources(t *testing.T) {
 	for name, root := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			alerts := ztfAlerts(t, 2, 2, 6)
 			root := root(t)
-			if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 4}, alerts, nil, nil)); err != nil {
-				t.Fatal(err)
-			}
-			st, err := openStore(context.Background(), root, DefaultRetryTimeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.close()
+			alerts := smallArchive(t, root)
+			st := testStore(t, root)
 			if files := finalFiles(t, st, "ztf/"); len(files) < 4 {
 				t.Fatalf("%d files; the test needs several", len(files))
 			}
@@ -204,11 +178,8 @@ func renderMissing(w beam.Window, ts beam.EventTime, m kafkaio.Missing) string {
 func TestFetch(t *testing.T) {
 	for name, root := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			alerts := ztfAlerts(t, 2, 2, 6)
 			root := root(t)
-			if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 4}, alerts, nil, nil)); err != nil {
-				t.Fatal(err)
-			}
+			alerts := smallArchive(t, root)
 			byFile := readAll(t, root, alerts)
 			var files []string
 			for url, recs := range byFile {
@@ -477,4 +448,16 @@ func testFetcher(t *testing.T, root, survey string) (*fetcher, store, *framing.C
 		t.Fatal(err)
 	}
 	return f, st, codec
+}
+
+// smallArchive archives a small test input (ztfAlerts: real packets and
+// generated ones, over several nights) in files of up to 4 records each,
+// for the tests of what reads an archive back.
+func smallArchive(t *testing.T, root string) []alert {
+	t.Helper()
+	alerts := ztfAlerts(t, 2, 2, 6)
+	if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 4}, alerts, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	return alerts
 }

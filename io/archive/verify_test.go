@@ -12,7 +12,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
-	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -23,11 +22,7 @@ import (
 func archiveGroup(t *testing.T, root string, alerts []alert, maxRecords int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := openStore(ctx, root, DefaultRetryTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	st := testStore(t, root)
 	c, _ := framing.NewZTF()
 	comp, _ := newCompressor(DefaultCodec)
 	tf := stage(t, st, c, comp, alerts)
@@ -82,11 +77,7 @@ func TestVerifyFindsPlantedDamage(t *testing.T) {
 			archived, fresh := group[:len(group)-5], group[len(group)-5:]
 			archiveGroup(t, root, archived, 6)
 			night, dir := archived[0].Night, nightDir(schemas.ZTF, archived[0].Night, archived[0].Program)
-			st, err := openStore(ctx, root, DefaultRetryTimeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.close()
+			st := testStore(t, root)
 			files := finalFiles(t, st, dir+"/")
 			if len(files) < 3 {
 				t.Fatalf("want at least 3 files, have %v", files)
@@ -195,32 +186,13 @@ func TestIndependentReader(t *testing.T) {
 			if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
 				t.Fatal(err)
 			}
-			st, _ := openStore(context.Background(), root, DefaultRetryTimeout)
 			var got []int64
-			for _, name := range finalFiles(t, st, "ztf/") {
-				rc, err := st.open(context.Background(), name)
-				if err != nil {
-					t.Fatal(err)
+			eachArchived(t, testStore(t, root), "ztf/", func(name string, meta map[string][]byte, i int, rec map[string]any) {
+				if i == 0 && string(meta["avro.codec"]) != codecNames[codec] {
+					t.Errorf("%s: codec %q", name, meta["avro.codec"])
 				}
-				dec, err := ocf.NewDecoder(rc, ocf.WithDecoderConfig(framing.API))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if string(dec.Metadata()["avro.codec"]) != codecNames[codec] {
-					t.Errorf("%s: codec %q", name, dec.Metadata()["avro.codec"])
-				}
-				for dec.HasNext() {
-					var rec map[string]any
-					if err := dec.Decode(&rec); err != nil {
-						t.Fatalf("%s: %v", name, err)
-					}
-					got = append(got, rec["candid"].(int64))
-				}
-				if err := dec.Error(); err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				rc.Close()
-			}
+				got = append(got, rec["candid"].(int64))
+			})
 			slices.Sort(got)
 			if !slices.Equal(got, ids(alerts)) {
 				t.Fatalf("hamba read %d records, want %d", len(got), len(alerts))
@@ -271,7 +243,7 @@ func TestDeadLetters(t *testing.T) {
 	}
 	root := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
-	out := Write(s, beam.ParDo(s, withEventTime, beam.CreateList(s, recs)), Config{Root: root, Survey: schemas.ZTF})
+	out := Write(s, Config{Root: root, Survey: schemas.ZTF}, beam.ParDo(s, withEventTime, beam.CreateList(s, recs)))
 	var wantAcks, wantDead []any
 	for i := range good {
 		wantAcks = append(wantAcks, int64(i)*10+1)

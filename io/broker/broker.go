@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -70,15 +71,9 @@ type Broker struct {
 // Start starts a broker and creates opts.Topics. It returns once the broker
 // accepts connections.
 func Start(opts Options) (*Broker, error) {
-	if opts.Addr == "" {
-		opts.Addr = DefaultAddr
-	}
-	if opts.Partitions == 0 {
-		opts.Partitions = DefaultPartitions
-	}
-	if opts.MaxMessageBytes == 0 {
-		opts.MaxMessageBytes = DefaultMaxMessageBytes
-	}
+	opts.Addr = cmp.Or(opts.Addr, DefaultAddr)
+	opts.Partitions = cmp.Or(opts.Partitions, DefaultPartitions)
+	opts.MaxMessageBytes = cmp.Or(opts.MaxMessageBytes, DefaultMaxMessageBytes)
 	switch {
 	case opts.Partitions < 0:
 		return nil, fmt.Errorf("broker: Partitions %d: must be positive", opts.Partitions)

@@ -311,13 +311,13 @@ func (r *run) handle(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMessa
 		return false
 	}
 	r.touch()
-	src := source{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	src := Source{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
 	d, err := r.dec.decode(ctx, src, msg.Value)
 	alert := err == nil
 	switch {
 	case alert:
 	case isDataError(err):
-		if d.line, err = jsonLine(ErrorLine{Topic: src.Topic, Partition: src.Partition, Offset: src.Offset, Error: err.Error()}); err != nil {
+		if d.line, err = jsonLine(ErrorLine{Source: src, Error: err.Error()}); err != nil {
 			r.fail(err)
 			return false
 		}

@@ -80,9 +80,15 @@ func encodeZTF(t *testing.T, alerts []*ztf.Alert) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return encodeAll(t, c, alerts)
+}
+
+// encodeAll frames alerts as their survey does, with codec.
+func encodeAll[A any](t *testing.T, codec *framing.Codec, alerts []A) [][]byte {
+	t.Helper()
 	var out [][]byte
 	for _, a := range alerts {
-		b, err := c.Encode(a)
+		b, err := codec.Encode(a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +187,7 @@ func sum(m map[int32]int64) int64 {
 func wantZTF(topic string, p kafkatest.Produced, a *ztf.Alert) consumer.ZTFSummary {
 	c := a.Candidate
 	s := consumer.ZTFSummary{
-		Topic: topic, Partition: p.Partition, Offset: p.Offset,
+		Source:   consumer.Source{Topic: topic, Partition: p.Partition, Offset: p.Offset},
 		ObjectID: a.ObjectID, Candid: a.Candid,
 		Jd: &c.Jd, RA: &c.RA, Dec: &c.Dec, Magpsf: &c.Magpsf, Sigmapsf: &c.Sigmapsf,
 		Fid: c.Fid, Rb: c.Rb, Drb: c.Drb, Isdiffpos: c.Isdiffpos, Programid: c.Programid,
@@ -449,14 +455,7 @@ func TestConsumeLSSTAndDetection(t *testing.T) {
 	codec, srv := registrytest.LSST(t)
 	const topic, n = "lsst-alerts", 20
 	la := lsstAlerts(t, n)
-	var values [][]byte
-	for _, a := range la {
-		v, err := codec.Encode(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, v)
-	}
+	values := encodeAll(t, codec, la)
 	za := ztfAlerts(t, 5, 4)
 	values = append(values, encodeZTF(t, za)...)
 	// A schema id the registry does not know is the message's fault.

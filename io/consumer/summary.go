@@ -61,8 +61,9 @@ type lsstDiaSource struct {
 	Reliability    *float32 `avro:"reliability"`
 }
 
-// Where a line's message came from; first in every line.
-type source struct {
+// Source is where a line's message came from: the first fields of every
+// line (summary or error).
+type Source struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
@@ -72,9 +73,7 @@ type source struct {
 // carry (NaN, ±Inf) are null, as are absent values; ssnamenr is null when
 // ZTF's "null" sentinel says there is no solar-system counterpart.
 type ZTFSummary struct {
-	Topic     string   `json:"topic"`
-	Partition int32    `json:"partition"`
-	Offset    int64    `json:"offset"`
+	Source
 	ObjectID  string   `json:"objectId"`
 	Candid    int64    `json:"candid"`
 	Jd        *float64 `json:"jd"`
@@ -95,9 +94,7 @@ type ZTFSummary struct {
 // LSSTSummary is the line printed for an LSST alert, with the same rules
 // for null as ZTFSummary.
 type LSSTSummary struct {
-	Topic          string   `json:"topic"`
-	Partition      int32    `json:"partition"`
-	Offset         int64    `json:"offset"`
+	Source
 	DiaSourceID    int64    `json:"diaSourceId"`
 	DiaObjectID    *int64   `json:"diaObjectId"`
 	Visit          int64    `json:"visit"`
@@ -115,10 +112,8 @@ type LSSTSummary struct {
 
 // ErrorLine is the line printed for a message that does not decode.
 type ErrorLine struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Error     string `json:"error"`
+	Source
+	Error string `json:"error"`
 }
 
 // errNotAlert marks messages that are neither framing alertbeam knows; like
@@ -148,7 +143,7 @@ type decoded struct {
 // decode turns a message into its summary. An error that is a *framing.Error
 // or errNotAlert is the message's fault and becomes an error line; any other
 // error (no or unreachable registry, cancelled ctx) is the consumer's.
-func (d *decoders) decode(ctx context.Context, src source, value []byte) (decoded, error) {
+func (d *decoders) decode(ctx context.Context, src Source, value []byte) (decoded, error) {
 	codec, err := d.codecFor(value)
 	if err != nil {
 		return decoded{}, err
@@ -198,10 +193,10 @@ func isDataError(err error) bool {
 	return framing.BadInput(err) || errors.Is(err, errNotAlert)
 }
 
-func ztfSummary(src source, p *ztfPacket) ZTFSummary {
+func ztfSummary(src Source, p *ztfPacket) ZTFSummary {
 	c := &p.Candidate
 	s := ZTFSummary{
-		Topic: src.Topic, Partition: src.Partition, Offset: src.Offset,
+		Source:   src,
 		ObjectID: p.ObjectID, Candid: p.Candid,
 		Jd: f64(c.Jd), RA: f64(c.RA), Dec: f64(c.Dec),
 		Magpsf: f32(c.Magpsf), Sigmapsf: f32(c.Sigmapsf), Fid: c.Fid,
@@ -217,10 +212,10 @@ func ztfSummary(src source, p *ztfPacket) ZTFSummary {
 	return s
 }
 
-func lsstSummary(src source, p *lsstPacket) LSSTSummary {
+func lsstSummary(src Source, p *lsstPacket) LSSTSummary {
 	d := &p.DiaSource
 	s := LSSTSummary{
-		Topic: src.Topic, Partition: src.Partition, Offset: src.Offset,
+		Source:      src,
 		DiaSourceID: p.DiaSourceID, DiaObjectID: d.DiaObjectID,
 		Visit: d.Visit, Detector: d.Detector,
 		MidpointMjdTai: f64(d.MidpointMjdTai), RA: f64(d.RA), Dec: f64(d.Dec),

@@ -1,6 +1,7 @@
 package kafkaio
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -154,27 +155,13 @@ type ReadConfig struct {
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
-	if c.Start == "" {
-		c.Start = StartEarliest
-	}
-	if c.EventTime == "" {
-		c.EventTime = EventTimeRecord
-	}
-	if c.MaxDelay == 0 {
-		c.MaxDelay = 5 * time.Second
-	}
-	if c.PollTimeout == 0 {
-		c.PollTimeout = 100 * time.Millisecond
-	}
-	if c.IdleResume == 0 {
-		c.IdleResume = 50 * time.Millisecond
-	}
-	if c.DiscoveryInterval == 0 {
-		c.DiscoveryInterval = 10 * time.Second
-	}
-	if c.BatchRecords == 0 {
-		c.BatchRecords = 500
-	}
+	c.Start = cmp.Or(c.Start, StartEarliest)
+	c.EventTime = cmp.Or(c.EventTime, EventTimeRecord)
+	c.MaxDelay = cmp.Or(c.MaxDelay, 5*time.Second)
+	c.PollTimeout = cmp.Or(c.PollTimeout, 100*time.Millisecond)
+	c.IdleResume = cmp.Or(c.IdleResume, 50*time.Millisecond)
+	c.DiscoveryInterval = cmp.Or(c.DiscoveryInterval, 10*time.Second)
+	c.BatchRecords = cmp.Or(c.BatchRecords, 500)
 	return c
 }
 
@@ -261,18 +248,10 @@ type WriteConfig struct {
 }
 
 func (c WriteConfig) withDefaults() WriteConfig {
-	if c.Compression == "" {
-		c.Compression = "none"
-	}
-	if c.Partitions == 0 {
-		c.Partitions = 16
-	}
-	if c.Replication == 0 {
-		c.Replication = -1
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 1000000
-	}
+	c.Compression = cmp.Or(c.Compression, "none")
+	c.Partitions = cmp.Or(c.Partitions, 16)
+	c.Replication = cmp.Or(c.Replication, -1)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, 1000000)
 	return c
 }
 

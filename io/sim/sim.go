@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -138,28 +139,16 @@ func Defaults(survey string) Config {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Visits == 0 {
-		c.Visits = 10
-	}
+	c.Visits = cmp.Or(c.Visits, 10)
 	switch c.Survey {
 	case SurveyZTF:
-		if c.AlertsPerVisit == 0 {
-			c.AlertsPerVisit = 1000
-		}
-		if c.Cadence == 0 {
-			c.Cadence = 45 * time.Second
-		}
+		c.AlertsPerVisit = cmp.Or(c.AlertsPerVisit, 1000)
+		c.Cadence = cmp.Or(c.Cadence, 45*time.Second)
 	case SurveyLSST:
-		if c.AlertsPerVisit == 0 {
-			c.AlertsPerVisit = 10000
-		}
-		if c.Cadence == 0 {
-			c.Cadence = 39 * time.Second
-		}
+		c.AlertsPerVisit = cmp.Or(c.AlertsPerVisit, 10000)
+		c.Cadence = cmp.Or(c.Cadence, 39*time.Second)
 	}
-	if c.Revisit == 0 {
-		c.Revisit = 33 * time.Minute
-	}
+	c.Revisit = cmp.Or(c.Revisit, 33*time.Minute)
 	y, m, d := c.Night.UTC().Date()
 	c.Night = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	return c

@@ -204,11 +204,7 @@ func TestUniqueIDsZTF(t *testing.T) {
 	objects := map[string]pos{}
 	var last int64
 	n := 0
-	for {
-		a, ok := g.Next()
-		if !ok {
-			break
-		}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		n++
 		z := a.ZTF
 		if candids[z.Candid] {
@@ -252,11 +248,7 @@ func TestUniqueIDsLSST(t *testing.T) {
 	g := generator(t, c)
 	ids := map[int64]bool{}
 	n := 0
-	for {
-		a, ok := g.Next()
-		if !ok {
-			break
-		}
+	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		n++
 		s := a.LSST.DiaSource
 		if ids[s.DiaSourceID] || s.DiaSourceID != a.LSST.DiaSourceID {

@@ -103,15 +103,18 @@ func stamp(c *ztf.Cutout) []byte {
 
 func ptr[T any](v T) *T { return &v }
 
+// routingFields are the few fields routing decodes.
+type routingFields struct {
+	Candid    int64 `avro:"candid"`
+	Candidate struct {
+		Jd        float64 `avro:"jd"`
+		Programid int     `avro:"programid"`
+	} `avro:"candidate"`
+}
+
 // Routing decodes only the few fields it needs; the rest are skipped.
 func TestZTFPartialDecode(t *testing.T) {
-	var r struct {
-		Candid    int64 `avro:"candid"`
-		Candidate struct {
-			Jd        float64 `avro:"jd"`
-			Programid int     `avro:"programid"`
-		} `avro:"candidate"`
-	}
+	var r routingFields
 	if err := ztfCodec(t).Decode(context.Background(), samples.Read(t, "data", "ztf", ztfSample32), &r); err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ type Config struct {
 // Records that do not decode, or whose time or program is implausible, become
 // dead-letter messages. Only what routing needs is decoded (id, time,
 // program), never the whole packet.
-func Route(s beam.Scope, recs beam.PCollection, cfg Config) beam.PCollection {
+func Route(s beam.Scope, cfg Config, recs beam.PCollection) beam.PCollection {
 	s = s.Scope("fanout.Route")
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {

@@ -185,7 +185,13 @@ func (c Config) build() ([]*Filter, error) {
 	return fs, nil
 }
 
-// Apply decodes every record once and runs it through every filter of
+// Apply is TryApply that panics where it would return an error, as
+// Beam's transforms do (beam.ParDo; beam.TryParDo returns it).
+func Apply(s beam.Scope, cfg Config, recs beam.PCollection) Outputs {
+	return must(TryApply(s, cfg, recs))
+}
+
+// TryApply decodes every record once and runs it through every filter of
 // cfg.Filters, each filter publishing to its own output.
 //
 // Acknowledgement: every record owes each output cfg.Units ack units, so
@@ -203,7 +209,7 @@ func (c Config) build() ([]*Filter, error) {
 // whichever way it went. All errors in cfg (unknown filter, bad expression,
 // a filter that does not apply to the survey) are reported here, before
 // anything runs.
-func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
+func TryApply(s beam.Scope, cfg Config, recs beam.PCollection) (Outputs, error) {
 	s = s.Scope("filter.Apply")
 	cfg = cfg.withDefaults()
 	fs, err := cfg.build()
@@ -257,9 +263,9 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 	deads := []beam.PCollection{dead}
 	for i, name := range out.Names {
 		if cfg.CapPerVisit > 0 {
-			c, err := Cap(s.Scope(name), parts[i], CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
+			c, err := TryCap(s.Scope(name), CapConfig{Name: name, N: cfg.CapPerVisit, Window: cfg.CapWindow,
 				Spec: cfg.Filters[i], Topic: topics[i], Survey: cfg.Survey, Registry: cfg.Registry,
-				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW, Version: cfg.Versions[name]})
+				DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units, Reread: cfg.Reread, Catalogs: cfg.Catalogs, GW: cfg.GW, Version: cfg.Versions[name]}, parts[i])
 			if err != nil {
 				return Outputs{}, err
 			}
@@ -645,4 +651,14 @@ func stamped(hs, notes []kafkaio.Header, name string, version int64) []kafkaio.H
 	out = append(out, notes...)
 	return append(out, kafkaio.Header{Key: HeaderName, Value: []byte(name)},
 		kafkaio.Header{Key: HeaderVersion, Value: []byte(strconv.FormatInt(version, 10))})
+}
+
+// must is a Try function's result, or a panic with its error: the form
+// Beam's own transforms take (beam.ParDo panics where beam.TryParDo
+// returns the error), for callers whose config is known to be valid.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,12 +83,7 @@ func (fn *genFn) ProcessElement(visit int, emit func(kafkaio.Record)) error {
 		return err
 	}
 	for k, a := range g.Visit(visit) {
-		var b []byte
-		if a.ZTF != nil {
-			b, err = fn.codec.Encode(a.ZTF)
-		} else {
-			b, err = fn.codec.Encode(a.LSST)
-		}
+		b, err := encodeGenerated(fn.codec, a)
 		if err != nil {
 			return err
 		}
@@ -249,7 +245,6 @@ type pipelineRun struct {
 // the direct runner.
 func runFilters(t *testing.T, gen *genFn, extra []kafkaio.Record, cfg filter.Config) pipelineRun {
 	t.Helper()
-	dir := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
 	visits := make([]int, gen.Visits)
 	for i := range visits {
@@ -262,7 +257,15 @@ func runFilters(t *testing.T, gen *genFn, extra []kafkaio.Record, cfg filter.Con
 	if cfg.Survey == schemas.LSST {
 		cfg.Registry = registrytest.Serve(t).URL()
 	}
-	out, err := filter.Apply(s, recs, cfg)
+	return runApply(t, p, s, recs, cfg)
+}
+
+// runApply runs Apply over recs, in p (s is its root), on the direct
+// runner, and reads back everything it output.
+func runApply(t *testing.T, p *beam.Pipeline, s beam.Scope, recs beam.PCollection, cfg filter.Config) pipelineRun {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := filter.TryApply(s, cfg, recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,11 +381,7 @@ func TestApplyBuiltinsOnGeneratedNights(t *testing.T) {
 					}
 				}
 			}
-			offsets := make([]int64, 0, len(byOffset))
-			for off := range byOffset {
-				offsets = append(offsets, off)
-			}
-			checkUnits(t, r, offsets)
+			checkUnits(t, r, slices.Collect(maps.Keys(byOffset)))
 		})
 	}
 }
@@ -477,11 +476,7 @@ func TestApplyDeadLetters(t *testing.T) {
 	if d := testdiff.IDs(keptRB, n.expected(ztfTruths()["rb"])); d != "" {
 		t.Errorf("rb beside a failing filter: %s", d)
 	}
-	offsets := []int64{900_001, 900_002}
-	for off := range byOffset {
-		offsets = append(offsets, off)
-	}
-	checkUnits(t, r, offsets)
+	checkUnits(t, r, append([]int64{900_001, 900_002}, slices.Collect(maps.Keys(byOffset))...))
 }
 
 // The per-visit cap keeps, in each exposure, the N kept alerts of highest
@@ -510,13 +505,7 @@ func TestApplyCapPerVisit(t *testing.T) {
 		wantStats := map[string]string{}
 		overCap := 0
 		for _, gs := range perVisit {
-			sort.Slice(gs, func(i, j int) bool {
-				si, sj := 1/float64(gs[i].ZTF.Candidate.Sigmapsf), 1/float64(gs[j].ZTF.Candidate.Sigmapsf)
-				if si != sj {
-					return si > sj
-				}
-				return gs[i].ZTF.Candid < gs[j].ZTF.Candid
-			})
+			rankBySNR(gs)
 			for i, g := range gs {
 				if i < capN {
 					want = append(want, g.ZTF.Candid)
@@ -550,11 +539,7 @@ func TestApplyCapPerVisit(t *testing.T) {
 			t.Errorf("%s cap stats %v, want %v", spec, gotStats, wantStats)
 		}
 	}
-	offsets := make([]int64, 0, len(byOffset))
-	for off := range byOffset {
-		offsets = append(offsets, off)
-	}
-	checkUnits(t, r, offsets)
+	checkUnits(t, r, slices.Collect(maps.Keys(byOffset)))
 }
 
 // A crossmatch filter runs under the per-visit cap: the gate's second pass
@@ -594,13 +579,7 @@ func TestApplyCapCrossmatch(t *testing.T) {
 		if len(gs) <= capN {
 			t.Fatalf("visit %d has %d matches: the cap of %d tests nothing", gs[0].Visit, len(gs), capN)
 		}
-		sort.Slice(gs, func(i, j int) bool {
-			si, sj := 1/float64(gs[i].ZTF.Candidate.Sigmapsf), 1/float64(gs[j].ZTF.Candidate.Sigmapsf)
-			if si != sj {
-				return si > sj
-			}
-			return gs[i].ZTF.Candid < gs[j].ZTF.Candid
-		})
+		rankBySNR(gs)
 		for _, g := range gs[:capN] {
 			want = append(want, g.ZTF.Candid)
 		}
@@ -613,11 +592,19 @@ func TestApplyCapCrossmatch(t *testing.T) {
 	if d := testdiff.IDs(got, want); d != "" {
 		t.Errorf("crossmatch capped at %d per visit: %s", capN, d)
 	}
-	offsets := make([]int64, 0, len(byOffset))
-	for off := range byOffset {
-		offsets = append(offsets, off)
-	}
-	checkUnits(t, r, offsets)
+	checkUnits(t, r, slices.Collect(maps.Keys(byOffset)))
+}
+
+// rankBySNR sorts ZTF alerts as the per-visit cap ranks them: by S/N
+// (1.0857/sigmapsf, so by 1/sigmapsf), highest first, then by id.
+func rankBySNR(gs []sim.Generated) {
+	sort.Slice(gs, func(i, j int) bool {
+		si, sj := 1/float64(gs[i].ZTF.Candidate.Sigmapsf), 1/float64(gs[j].ZTF.Candidate.Sigmapsf)
+		if si != sj {
+			return si > sj
+		}
+		return gs[i].ZTF.Candid < gs[j].ZTF.Candid
+	})
 }
 
 // arcsecBetween is the angle between two positions given in degrees, by

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,9 +121,7 @@ type CapConfig struct {
 }
 
 func (c CapConfig) withDefaults() CapConfig {
-	if c.Window == 0 {
-		c.Window = DefaultCapWindow
-	}
+	c.Window = cmp.Or(c.Window, DefaultCapWindow)
 	return c
 }
 
@@ -146,7 +145,13 @@ type CapOutputs struct {
 	Stats beam.PCollection // CapStat, one per visit
 }
 
-// Cap keeps at most N alerts per visit of a filter's output (a PCollection
+// Cap is TryCap that panics where it would return an error, as
+// Beam's transforms do (beam.ParDo; beam.TryParDo returns it).
+func Cap(s beam.Scope, cfg CapConfig, kept beam.PCollection) CapOutputs {
+	return must(TryCap(s, cfg, kept))
+}
+
+// TryCap keeps at most N alerts per visit of a filter's output (a PCollection
 // of Kept), choosing them with Select: the highest signal-to-noise ratio
 // (Alert.SNR), ties by the lower id.
 //
@@ -165,7 +170,7 @@ type CapOutputs struct {
 // after its visit was decided (late) is decided at once, with the other
 // late alerts of its visit then waiting, under the same cap: it is never
 // dropped or held.
-func Cap(s beam.Scope, kept beam.PCollection, cfg CapConfig) (CapOutputs, error) {
+func TryCap(s beam.Scope, cfg CapConfig, kept beam.PCollection) (CapOutputs, error) {
 	s = s.Scope("filter.Cap")
 	if err := cfg.Validate(); err != nil {
 		return CapOutputs{}, err
@@ -248,30 +253,49 @@ func (fn *capGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.P
 	if len(refs) == 0 {
 		return nil
 	}
-	scored := make([]Scored, len(refs))
-	for i, r := range refs {
-		scored[i] = Scored{ID: r.ID, Score: r.Score}
-	}
-	kept, over := Select(scored, fn.N)
-	chosen := make(map[int64]bool, len(kept))
-	for _, id := range kept {
-		chosen[id] = true
-	}
-	var back []kafkaio.Source
-	for _, r := range refs {
-		if !chosen[r.ID] {
-			// Over the cap, or a second delivery of a chosen alert:
-			// either way this record is done for this output.
-			acks(kafkaio.AckOf(r.Src, r.Units))
-			continue
-		}
-		delete(chosen, r.ID)
-		back = append(back, r.Src)
+	chosen, alerts, capped := decideVisit(refs, fn.N, acks)
+	back := make([]kafkaio.Source, len(chosen))
+	for i, r := range chosen {
+		back[i] = r.Src
 	}
 	ReadBack(back, keep)
-	fn.capped.Inc(ctx, int64(len(over)))
-	stats(CapStat{Output: fn.Name, Visit: visit, Alerts: len(kept) + len(over), Capped: len(over)})
+	fn.capped.Inc(ctx, int64(capped))
+	stats(CapStat{Output: fn.Name, Visit: visit, Alerts: alerts, Capped: capped})
 	return fn.Waiting.Clear(sp)
+}
+
+// gated is what the cap's gate and the live cap's gate hold of a kept
+// alert (capRef, liveRef): what deciding its visit needs.
+type gated interface{ ref() capRef }
+
+func (r capRef) ref() capRef { return r }
+
+// decideVisit decides a visit under a cap of n: the n alerts of highest
+// score (Select) are returned, once each, in the order they waited; the
+// others are acknowledged. alerts and capped count distinct alerts, for
+// CapStat.
+func decideVisit[R gated](refs []R, n int, acks func(kafkaio.Ack)) (chosen []R, alerts, capped int) {
+	scored := make([]Scored, len(refs))
+	for i, r := range refs {
+		scored[i] = Scored{ID: r.ref().ID, Score: r.ref().Score}
+	}
+	kept, over := Select(scored, n)
+	keep := make(map[int64]bool, len(kept))
+	for _, id := range kept {
+		keep[id] = true
+	}
+	for _, r := range refs {
+		c := r.ref()
+		if !keep[c.ID] {
+			// Over the cap, or a second delivery of a chosen alert:
+			// either way this record is done for this output.
+			acks(kafkaio.AckOf(c.Src, c.Units))
+			continue
+		}
+		delete(keep, c.ID)
+		chosen = append(chosen, r)
+	}
+	return chosen, len(kept) + len(over), len(over)
 }
 
 // WindowEnd is the end of the fixed event-time window of size that ts

@@ -59,7 +59,7 @@ func TestCapConfigValidate(t *testing.T) {
 			t.Errorf("N %d Window %v: Validate() = %q, want %q", tc.cfg.N, tc.cfg.Window, got, tc.want)
 		}
 		_, s := beam.NewPipelineWithRoot()
-		if _, err := filter.Cap(s, beam.Create(s, filter.Kept{}), tc.cfg); (err == nil) != (tc.want == "") {
+		if _, err := filter.TryCap(s, tc.cfg, beam.Create(s, filter.Kept{})); (err == nil) != (tc.want == "") {
 			t.Errorf("N %d Window %v: Cap returned %v, Validate %q", tc.cfg.N, tc.cfg.Window, err, tc.want)
 		}
 	}

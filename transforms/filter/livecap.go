@@ -61,6 +61,8 @@ type liveRef struct {
 	Topic   string
 }
 
+func (r liveRef) ref() capRef { return capRef{ID: r.ID, Score: r.Score, Src: r.Src, Units: r.Units} }
+
 // liveBatch is one decided (filter, version, visit): the alerts to read
 // back and publish.
 type liveBatch struct {
@@ -124,29 +126,14 @@ func (fn *liveGateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.
 	if len(refs) == 0 {
 		return nil
 	}
-	scored := make([]Scored, len(refs))
-	for i, r := range refs {
-		scored[i] = Scored{ID: r.ID, Score: r.Score}
-	}
-	kept, over := Select(scored, refs[0].N)
-	chosen := make(map[int64]bool, len(kept))
-	for _, id := range kept {
-		chosen[id] = true
-	}
 	b := liveBatch{Name: refs[0].Name, Version: refs[0].Version, Spec: refs[0].Spec, Topic: refs[0].Topic}
-	for _, r := range refs {
-		if !chosen[r.ID] {
-			acks(kafkaio.AckOf(r.Src, r.Units)) // over the cap, or a second delivery
-			continue
-		}
-		delete(chosen, r.ID)
-		b.Refs = append(b.Refs, r)
-	}
+	var alerts, capped int
+	b.Refs, alerts, capped = decideVisit(refs, refs[0].N, acks)
 	if len(b.Refs) > 0 {
 		keep(b)
 	}
 	visit := key[strings.LastIndexByte(key, 0)+1:]
-	stats(CapStat{Output: b.Name, Visit: visit, Alerts: len(kept) + len(over), Capped: len(over)})
+	stats(CapStat{Output: b.Name, Visit: visit, Alerts: alerts, Capped: capped})
 	return fn.Waiting.Clear(sp)
 }
 

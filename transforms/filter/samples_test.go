@@ -11,7 +11,6 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/schemas/ztf"
@@ -82,17 +81,30 @@ func readSamples(t *testing.T) map[int64][]byte {
 	}
 }
 
-// The decoded packets hold the values the table above was written from.
-func TestSamplesHoldTheirKnownValues(t *testing.T) {
+// decodeSamples reads the samples and decodes them with the codec it
+// returns: the packets and the alerts, by id.
+func decodeSamples(t *testing.T) (*framing.Codec, map[int64][]byte, map[int64]*ztf.Alert) {
+	t.Helper()
 	codec, err := framing.NewZTF()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, b := range readSamples(t) {
+	packets := readSamples(t)
+	alerts := map[int64]*ztf.Alert{}
+	for id, b := range packets {
 		var a ztf.Alert
 		if err := codec.Decode(context.Background(), b, &a); err != nil {
 			t.Fatal(err)
 		}
+		alerts[id] = &a
+	}
+	return codec, packets, alerts
+}
+
+// The decoded packets hold the values the table above was written from.
+func TestSamplesHoldTheirKnownValues(t *testing.T) {
+	_, _, alerts := decodeSamples(t)
+	for id, a := range alerts {
 		c := a.Candidate
 		near := func(what string, got, want, tol float64) {
 			if math.Abs(got-want) > tol {
@@ -145,21 +157,9 @@ func TestSamplesThroughApply(t *testing.T) {
 	}
 	sort.Strings(specs)
 
-	dir := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
-	out, err := filter.Apply(s, beam.CreateList(s, recs), filter.Config{Survey: "ztf", Filters: specs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, col := range out.Kept {
-		beam.ParDo0(s, &sinkMsgFn{Dir: dir, Kind: "kept-" + name}, col)
-	}
-	beam.ParDo0(s, &sinkMsgFn{Dir: dir, Kind: "dead"}, out.Dead)
-	beam.ParDo0(s, &sinkAckFn{Dir: dir}, out.Acks)
-	if _, err := runners.Run(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	res := results(t, dir)
+	r := runApply(t, p, s, beam.CreateList(s, recs), filter.Config{Survey: "ztf", Filters: specs})
+	out, res := r.out, r.results
 	if len(res["dead"]) > 0 {
 		t.Errorf("dead letters: %+v", res["dead"])
 	}
@@ -177,27 +177,20 @@ func TestSamplesThroughApply(t *testing.T) {
 			t.Errorf("%s kept %v, want %v", spec, got, want)
 		}
 	}
-	checkUnits(t, pipelineRun{out: out, results: res}, []int64{0, 1})
+	checkUnits(t, r, []int64{0, 1})
 }
 
 // A transformed real packet (written by ZTF with schema 3.x) is re-encoded
 // with the 4.02 reader schema and decodes to the same alert minus what was
 // dropped.
 func TestSamplesTransformReencodes(t *testing.T) {
-	codec, err := framing.NewZTF()
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, packets, alerts := decodeSamples(t)
 	f, err := filter.Build("drop:fields=cutoutScience+cutoutTemplate+fp_hists", "ztf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, b := range readSamples(t) {
-		var a ztf.Alert
-		if err := codec.Decode(context.Background(), b, &a); err != nil {
-			t.Fatal(err)
-		}
-		out, err := f.Apply(filter.OfZTF(&a))
+	for id, a := range alerts {
+		out, err := f.Apply(filter.OfZTF(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,11 +207,11 @@ func TestSamplesTransformReencodes(t *testing.T) {
 			t.Errorf("%d: re-encoded alert differs", id)
 		}
 		nocut, _ := filter.Build("nocutouts", "ztf")
-		slim, _ := nocut.Apply(filter.OfZTF(&a))
+		slim, _ := nocut.Apply(filter.OfZTF(a))
 		small, err := codec.Encode(slim.ZTF)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%d: %d bytes; %d without two cutouts and fp_hists; %d without cutouts", id, len(b), len(enc), len(small))
+		t.Logf("%d: %d bytes; %d without two cutouts and fp_hists; %d without cutouts", id, len(packets[id]), len(enc), len(small))
 	}
 }

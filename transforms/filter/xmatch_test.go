@@ -202,7 +202,7 @@ func TestXmatchConfigErrors(t *testing.T) {
 		{"xmatch:cat=hip", []string{hip, hip}, `two catalogs named "hip"`},
 	} {
 		_, s := beam.NewPipelineWithRoot()
-		_, err := filter.Apply(s, beam.CreateList(s, []kafkaio.Record{}), filter.Config{Survey: "ztf", Filters: []string{tc.filter}, Catalogs: tc.catalogs})
+		_, err := filter.TryApply(s, filter.Config{Survey: "ztf", Filters: []string{tc.filter}, Catalogs: tc.catalogs}, beam.CreateList(s, []kafkaio.Record{}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s with %v: %v, want an error with %q", tc.filter, tc.catalogs, err, tc.want)
 		}

@@ -41,10 +41,7 @@ func Example() {
 	night.Night, night.Visits, night.AlertsPerVisit, night.NoCutouts = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 3, 50, true
 	night.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 8}}
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.Produce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(night), Topic: "ztf",
-		Write: kafkaio.WriteConfig{Config: conn}}); err != nil {
-		panic(err)
-	}
+	pipelines.Produce(s, pipelines.ProduceConfig{Night: pipelines.SpecOf(night), Topic: "ztf", Write: kafkaio.WriteConfig{Config: conn}})
 	if _, err := runners.Run(context.Background(), p); err != nil {
 		panic(err)
 	}
@@ -53,10 +50,7 @@ func Example() {
 	// QA groups exposures by observation time: read with the survey's
 	// event-time policy.
 	recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf"}, StopAtEnd: true, EventTime: "ztf"})
-	out, err := qa.Apply(s, recs, qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Reread: pipelines.RereadKafka(conn)})
-	if err != nil {
-		panic(err)
-	}
+	out := qa.Apply(s, qa.Config{Survey: "ztf", Spatial: &qa.SpatialConfig{}, Reread: pipelines.RereadKafka(conn)}, recs)
 	beam.ParDo0(s, printFlag, out.Flags)
 	if _, err := runners.Run(context.Background(), p); err != nil {
 		panic(err)

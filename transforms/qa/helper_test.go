@@ -413,7 +413,7 @@ func runNight(t *testing.T, n nightSpec, spec string, opts ...func(*qa.Config)) 
 	dir := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
 	recs := beam.ParDo(s, &genFn{Night: n, Dir: dir}, visitStream(t, s, n))
-	out, err := qa.Apply(s, recs, cfg)
+	out, err := qa.TryApply(s, cfg, recs)
 	if err != nil {
 		t.Fatal(err)
 	}

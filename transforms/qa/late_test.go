@@ -129,8 +129,9 @@ func TestLateAlerts(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	recs := beam.ParDo(s, &alertFn{Night: n}, teststream.Create(s, ts))
-	out, err := qa.Apply(s, recs, qa.Config{Survey: n.Survey, Rate: &qa.RateConfig{Limit: 100},
-		AllowedLateness: 2 * time.Minute, QATopic: "qa-test", Reread: serveNight(t, n)})
+	out, err := qa.TryApply(s, qa.Config{Survey: n.Survey, Rate: &qa.RateConfig{Limit: 100},
+		AllowedLateness: 2 * time.Minute, QATopic: "qa-test", Reread: serveNight(t, n)}, recs)
+
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package qa
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,32 +195,40 @@ func (p Sky) MarshalJSON() ([]byte, error) {
 // Validate reports the first problem with c, after defaults, that Apply
 // would return.
 func (c Config) Validate() error {
-	_, err := c.withDefaults()
-	return err
-}
-
-func (c Config) withDefaults() (Config, error) {
-	if c.QATopic == "" {
-		c.QATopic = DefaultTopic
-	}
-	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
+	d := c.withDefaults()
 	switch {
-	case c.Survey != schemas.ZTF && c.Survey != schemas.LSST:
-		return c, fmt.Errorf("qa: unknown survey %q (want ztf or lsst)", c.Survey)
-	case c.Survey == schemas.LSST && c.Registry == "":
-		return c, errors.New("qa: LSST needs a schema registry URL")
-	case c.Rate == nil && c.Spatial == nil:
-		return c, errors.New("qa: no check to apply (set Rate, Spatial or both)")
-	case c.Window < time.Millisecond || c.AllowedLateness < 0 || c.Units < 0:
-		return c, errors.New("qa: Window must be at least 1ms; AllowedLateness and Units must not be negative")
+	case d.Survey != schemas.ZTF && d.Survey != schemas.LSST:
+		return fmt.Errorf("qa: unknown survey %q (want ztf or lsst)", d.Survey)
+	case d.Survey == schemas.LSST && d.Registry == "":
+		return errors.New("qa: LSST needs a schema registry URL")
+	case d.Rate == nil && d.Spatial == nil:
+		return errors.New("qa: no check to apply (set Rate, Spatial or both)")
+	case d.Window < time.Millisecond || d.AllowedLateness < 0 || d.Units < 0:
+		return errors.New("qa: Window must be at least 1ms; AllowedLateness and Units must not be negative")
 	}
+	// The checks as given: withDefaults fits the rate's Span to the
+	// window, which would hide a negative one.
 	if c.Rate != nil {
 		if err := c.Rate.Validate(); err != nil {
-			return c, err
+			return err
 		}
+	}
+	if c.Spatial != nil {
+		if err := c.Spatial.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Reread == nil {
+		return errors.New("qa: no way to read kept records back (set Reread, e.g. pipelines.RereadKafka or pipelines.RereadArchive)")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	c.QATopic = cmp.Or(c.QATopic, DefaultTopic)
+	deadletter.Defaults(&c.DeadLetterTopic, &c.Units)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	if c.Rate != nil {
 		r := c.Rate.withDefaults()
 		// The running median looks back over whole windows.
 		r.Span = max(c.Window, (r.Span+c.Window-1)/c.Window*c.Window)
@@ -229,19 +238,19 @@ func (c Config) withDefaults() (Config, error) {
 		c.Rate = &r
 	}
 	if c.Spatial != nil {
-		if err := c.Spatial.Validate(); err != nil {
-			return c, err
-		}
 		sp := c.Spatial.withDefaults()
 		c.Spatial = &sp
 	}
-	if c.Reread == nil {
-		return c, errors.New("qa: no way to read kept records back (set Reread, e.g. pipelines.RereadKafka or pipelines.RereadArchive)")
-	}
-	return c, nil
+	return c
 }
 
-// Apply runs the configured checks over a stream of records and splits it
+// Apply is TryApply that panics where it would return an error, as
+// Beam's transforms do (beam.ParDo; beam.TryParDo returns it).
+func Apply(s beam.Scope, cfg Config, recs beam.PCollection) Outputs {
+	return must(TryApply(s, cfg, recs))
+}
+
+// TryApply runs the configured checks over a stream of records and splits it
 // into what passes and what QA rejected, reporting every flagged group.
 //
 // Every record ends up exactly once in Kept, in Acks or in Dead, so offset
@@ -256,12 +265,12 @@ func (c Config) withDefaults() (Config, error) {
 // delivery delay); alerts behind the watermark are late (see the package
 // documentation). All errors in cfg are reported here, before anything
 // runs.
-func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
+func TryApply(s beam.Scope, cfg Config, recs beam.PCollection) (Outputs, error) {
 	s = s.Scope("qa.Apply")
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Outputs{}, err
 	}
+	cfg = cfg.withDefaults()
 	refs, points, dead := beam.ParDo3(s, &decodeFn{Survey: cfg.Survey, Registry: cfg.Registry,
 		DeadLetterTopic: cfg.DeadLetterTopic, Units: cfg.Units}, recs)
 
@@ -301,4 +310,14 @@ func Apply(s beam.Scope, recs beam.PCollection, cfg Config) (Outputs, error) {
 		QA:    beam.ParDo(s, &messageFn{Topic: cfg.QATopic}, allFlags),
 		Flags: allFlags,
 	}, nil
+}
+
+// must is a Try function's result, or a panic with its error: the form
+// Beam's own transforms take (beam.ParDo panics where beam.TryParDo
+// returns the error), for callers whose config is known to be valid.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -96,7 +96,7 @@ func TestApplyConfigErrors(t *testing.T) {
 	} {
 		_, s := beam.NewPipelineWithRoot()
 		recs := beam.CreateList(s, []kafkaio.Record{})
-		if _, err := qa.Apply(s, recs, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := qa.TryApply(s, tc.cfg, recs); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one containing %q", tc.cfg, err, tc.want)
 		}
 	}

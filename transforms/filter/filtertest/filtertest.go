@@ -188,7 +188,7 @@ func RunWith(ctx context.Context, opts Options, spec string, alerts ...*filter.A
 	}
 	defer os.RemoveAll(dir)
 	p, s := beam.NewPipelineWithRoot()
-	out, err := filter.Apply(s, beam.CreateList(s, recs), filter.Config{Survey: survey, Registry: regURL, Filters: []string{spec}, Catalogs: opts.Catalogs})
+	out, err := filter.TryApply(s, filter.Config{Survey: survey, Registry: regURL, Filters: []string{spec}, Catalogs: opts.Catalogs}, beam.CreateList(s, recs))
 	if err != nil {
 		return Result{}, err
 	}

@@ -423,7 +423,7 @@ func RunPhase(ctx context.Context, phase string, opts Options) error {
 		} else {
 			cfg.Shards = opts.Shards
 		}
-		if _, err := pipelines.Distribute(s, cfg); err != nil {
+		if _, err := pipelines.TryDistribute(s, cfg); err != nil {
 			return err
 		}
 		// A stop signal (the parent's, or the user's) drains the pipeline
