@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/IBM/sarama"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
@@ -105,7 +104,7 @@ func (in ingested) checkDistributed(t *testing.T, root, group string) {
 			t.Fatalf("dead letter from stage %q, want %q", h[deadletter.HeaderStage], fanout.Stage)
 		}
 	}
-	if lag := groupLag(t, in.addr, group, "ingest"); lag != 0 {
+	if lag := kafkatest.Lag(t, in.addr, group, "ingest"); lag != 0 {
 		t.Fatalf("group %s is %d records behind the end of ingest after a bounded run", group, lag)
 	}
 }
@@ -158,42 +157,4 @@ func checkSelected(t *testing.T, addr string, selected map[string][]string, want
 			t.Fatalf("%s: %d alerts, want exactly the %d selected", topic, len(keys), len(ids))
 		}
 	}
-}
-
-// groupLag is how many records of a topic lie beyond the group's committed
-// offsets (everything, for a partition without a commit).
-func groupLag(t *testing.T, addr, group, topic string) int64 {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	cl, err := sarama.NewClient([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	admin, err := sarama.NewClusterAdminFromClient(cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts, err := cl.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lag int64
-	for _, p := range parts {
-		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := int64(0)
-		if blk := resp.GetBlock(topic, p); blk != nil && blk.Offset > 0 {
-			done = blk.Offset
-		}
-		lag += end - done
-	}
-	return lag
 }

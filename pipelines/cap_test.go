@@ -82,7 +82,7 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	done := runLive(ctx, p)
 	sendNight(t, b.Addr(), "live", spec)
 
-	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return messages(t, b.Addr(), "all") >= int64(len(want)) })
+	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "all") >= int64(len(want)) })
 	cancel()
 	<-done
 	seen := readKeys(t, b.Addr(), "all", func(m *sarama.ConsumerMessage) string {

@@ -116,7 +116,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 		t.Fatal(err)
 	}
 	wait := func(what string, ok func() bool) { t.Helper(); waitUntil(t, done, what, ok) }
-	processed := func() bool { return groupLag(t, addr, n.group, n.alerts) == 0 }
+	processed := func() bool { return kafkatest.Lag(t, addr, n.group, n.alerts) == 0 }
 	version := func(name string) int64 {
 		lf, ok := live.Get(name)
 		if !ok {
@@ -161,7 +161,7 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	wait("b removed", func() bool { return version("b") == -1 })
 	batch(5)
 	wait("batch 5 processed", processed)
-	wait("every definition reported", func() bool { return groupLag(t, addr, n.group+".definitions", n.defs) == 0 })
+	wait("every definition reported", func() bool { return kafkatest.Lag(t, addr, n.group+".definitions", n.defs) == 0 })
 	cancel()
 	<-done
 
@@ -277,13 +277,7 @@ func ptr[T any](v T) *T { return &v }
 // createTopics creates topics (those that exist are left as they are).
 func createTopics(t *testing.T, addr string, topics map[string]int32, config map[string]*string) {
 	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = kafkaio.KafkaVersion
-	admin, err := sarama.NewClusterAdmin([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := kafkatest.Admin(t, addr)
 	for name, parts := range topics {
 		err := admin.CreateTopic(name, &sarama.TopicDetail{NumPartitions: parts, ReplicationFactor: -1, ConfigEntries: config}, false)
 		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
@@ -335,8 +329,8 @@ func TestFilterLiveDefinitionWithCap(t *testing.T) {
 	}
 	done := runLive(ctx, p)
 	sendNight(t, b.Addr(), "capalerts", spec)
-	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return messages(t, b.Addr(), "cap.top") >= int64(len(want)) })
-	waitUntil(t, done, "the flag filter's alerts published", func() bool { return messages(t, b.Addr(), "cap.few") >= int64(len(wantFew)) })
+	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.top") >= int64(len(want)) })
+	waitUntil(t, done, "the flag filter's alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.few") >= int64(len(wantFew)) })
 	cancel()
 	<-done
 

@@ -71,7 +71,7 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 	}
 	runPipeline(t, p)
 	for group, topic := range map[string]string{"f1": "night", "f2": "purity"} {
-		if lag := groupLag(t, b.Addr(), group, topic); lag != 0 {
+		if lag := kafkatest.Lag(t, b.Addr(), group, topic); lag != 0 {
 			t.Fatalf("group %s is %d records behind the end of %s", group, lag, topic)
 		}
 	}

@@ -91,7 +91,7 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait := func(what string, ok func() bool) { t.Helper(); waitUntil(t, done, what, ok) }
-	processed := func() bool { return groupLag(t, b.Addr(), "gwtest", "gwalerts") == 0 }
+	processed := func() bool { return kafkatest.Lag(t, b.Addr(), "gwtest", "gwalerts") == 0 }
 	want := map[string]string{} // id -> superevent
 	batch := func(places [][2]float64, event string) {
 		for _, pl := range places {
@@ -119,8 +119,8 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	batch(inA, "") // retracted
 	batch(inB, "S261129b")
 	wait("the third batch processed", processed)
-	wait("the bad notice dead-lettered", func() bool { return messages(t, b.Addr(), deadletter.DefaultTopic) >= 1 })
-	wait("the notices' offsets committed", func() bool { return groupLag(t, b.Addr(), "gwtest.gw", "gwnotices") == 0 })
+	wait("the bad notice dead-lettered", func() bool { return kafkatest.Messages(t, b.Addr(), deadletter.DefaultTopic) >= 1 })
+	wait("the notices' offsets committed", func() bool { return kafkatest.Lag(t, b.Addr(), "gwtest.gw", "gwnotices") == 0 })
 	cancel()
 	<-done
 

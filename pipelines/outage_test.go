@@ -70,7 +70,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	// waitCommitted waits until the group has committed the whole topic.
 	waitCommitted := func(what string) {
 		t.Helper()
-		waitUntil(t, done, "the whole topic committed "+what, func() bool { return groupLag(t, b.Addr(), "outage", "ingest") == 0 })
+		waitUntil(t, done, "the whole topic committed "+what, func() bool { return kafkatest.Lag(t, b.Addr(), "outage", "ingest") == 0 })
 	}
 
 	send(0, 1, 2, 3)
@@ -92,7 +92,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		peak = max(peak, m.HeapInuse)
 	}
-	lag := groupLag(t, b.Addr(), "outage", "ingest")
+	lag := kafkatest.Lag(t, b.Addr(), "outage", "ingest")
 	if want := int64(4 * c.AlertsPerVisit); lag != want {
 		t.Errorf("after %s of storage outage the group is %d records behind, want the %d sent since: nothing may commit", outage, lag, want)
 	}

@@ -77,7 +77,7 @@ func TestFilterWithQA(t *testing.T) {
 		night[string(m.Key)] = m.Value
 	}
 	checkQA(t, b.Addr(), "", qaNight{clean: clean, artefact: artefact, spiked: spiked, bytes: night})
-	if lag := groupLag(t, b.Addr(), "qa", "night"); lag != 0 {
+	if lag := kafkatest.Lag(t, b.Addr(), "qa", "night"); lag != 0 {
 		t.Fatalf("group qa is %d records behind after a bounded run", lag)
 	}
 
@@ -223,7 +223,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	sendNight(t, b.Addr(), "live", spec)
 
 	waitUntil(t, done, "the decided windows' kept alerts and both QA records published", func() bool {
-		return messages(t, b.Addr(), "all") >= int64(len(kept)) && messages(t, b.Addr(), "qa") >= 2
+		return kafkatest.Messages(t, b.Addr(), "all") >= int64(len(kept)) && kafkatest.Messages(t, b.Addr(), "qa") >= 2
 	})
 	cancel()
 	<-done
@@ -241,32 +241,9 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	if len(seen) != len(kept) {
 		t.Fatalf("the filter saw %d alerts, want the %d kept of the decided windows", len(seen), len(kept))
 	}
-	if n := messages(t, b.Addr(), "qa"); n != 2 {
+	if n := kafkatest.Messages(t, b.Addr(), "qa"); n != 2 {
 		t.Fatalf("%d QA records, want one for the trail and one for the streak", n)
 	}
-}
-
-// messages counts a topic's messages; 0 while it does not exist.
-func messages(t *testing.T, addr, topic string) int64 {
-	t.Helper()
-	cl, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	parts, err := cl.Partitions(topic)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, p := range parts {
-		end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += end
-	}
-	return n
 }
 
 // sendNight publishes a night as Produce does (the bytes of expected,

@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -242,31 +243,99 @@ func Committed(t testing.TB, addr, group, topic string, partitions int32) map[in
 // is "not yet": tests poll it while a pipeline runs.
 func CommittedToEnd(t testing.TB, addr, group string, topics ...string) bool {
 	t.Helper()
-	cl, err := sarama.NewClient([]string{addr}, Config())
-	if err != nil {
-		t.Fatalf("kafkatest: client on %s: %v", addr, err)
-	}
+	cl := client(t, addr)
 	defer cl.Close()
 	admin, err := sarama.NewClusterAdminFromClient(cl)
 	if err != nil {
 		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
 	}
 	for _, topic := range topics {
-		parts, err := cl.Partitions(topic)
+		ends, err := endOffsets(cl, topic)
 		if err != nil {
 			return false
 		}
-		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(ends))})
 		if err != nil {
 			return false
 		}
-		for _, p := range parts {
-			end, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
-			b := resp.GetBlock(topic, p)
-			if err != nil || b == nil || b.Offset != end {
+		for p, end := range ends {
+			if b := resp.GetBlock(topic, p); b == nil || b.Offset != end {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// Messages is how many messages topic holds on the brokers at addr (the
+// sum of its partitions' end offsets: test topics are never truncated);
+// 0 while it does not exist.
+func Messages(t testing.TB, addr, topic string) int64 {
+	t.Helper()
+	cl := client(t, addr)
+	defer cl.Close()
+	ends, err := endOffsets(cl, topic)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, end := range ends {
+		n += end
+	}
+	return n
+}
+
+// Lag is how many messages of topic lie beyond the group's committed
+// offsets (all of a partition without a commit).
+func Lag(t testing.TB, addr, group, topic string) int64 {
+	t.Helper()
+	cl := client(t, addr)
+	defer cl.Close()
+	ends, err := endOffsets(cl, topic)
+	if err != nil {
+		t.Fatalf("kafkatest: end offsets of %s: %v", topic, err)
+	}
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(ends))})
+	if err != nil {
+		t.Fatalf("kafkatest: offsets of group %s on %s: %v", group, topic, err)
+	}
+	var lag int64
+	for p, end := range ends {
+		done := int64(0)
+		if b := resp.GetBlock(topic, p); b != nil && b.Offset > 0 {
+			done = b.Offset
+		}
+		lag += end - done
+	}
+	return lag
+}
+
+// client is a client of the brokers at addr; the caller closes it (tests
+// poll with these, so none waits for the test's end).
+func client(t testing.TB, addr string) sarama.Client {
+	t.Helper()
+	cl, err := sarama.NewClient([]string{addr}, Config())
+	if err != nil {
+		t.Fatalf("kafkatest: client on %s: %v", addr, err)
+	}
+	return cl
+}
+
+// endOffsets is the end offset of each partition of topic.
+func endOffsets(cl sarama.Client, topic string) (map[int32]int64, error) {
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	ends := map[int32]int64{}
+	for _, p := range parts {
+		if ends[p], err = cl.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			return nil, err
+		}
+	}
+	return ends, nil
 }
