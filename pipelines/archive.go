@@ -19,7 +19,7 @@ type ArchiveConfig struct {
 }
 
 // Archive is TryArchive that panics where it would return an error.
-func Archive(s beam.Scope, cfg ArchiveConfig) { must(struct{}{}, TryArchive(s, cfg)) }
+func Archive(s beam.Scope, cfg ArchiveConfig) { check(TryArchive(s, cfg)) }
 
 // TryArchive reads a stream and keeps every alert, exactly once, in
 // per-night Avro files under Archive.Root; offsets are committed once an
@@ -52,7 +52,7 @@ type ReplayConfig struct {
 }
 
 // Replay is TryReplay that panics where it would return an error.
-func Replay(s beam.Scope, cfg ReplayConfig) { must(struct{}{}, TryReplay(s, cfg)) }
+func Replay(s beam.Scope, cfg ReplayConfig) { check(TryReplay(s, cfg)) }
 
 // TryReplay publishes an archived night back to a topic with the bytes it
 // was archived with (one-record containers for ZTF, wire format for LSST),

@@ -30,23 +30,19 @@ func TestDistributeWithArchiveThenReplayIntoFilters(t *testing.T) {
 	w := kafkaio.WriteConfig{Config: in.conn, Partitions: 2}
 	root := t.TempDir()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: in.conn, Topics: []string{"ingest"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	in.checkDistributed(t, root, "d")
 
 	// Replay straight into the filters, on a fresh output prefix.
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	pipelines.Filter(s, pipelines.FilterConfig{
 		Archive: &archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261124"},
 		Write:   w, Survey: "ztf", Filters: []string{"purity", "bright:max=19"}, TopicPrefix: "replay.",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	checkSelected(t, in.addr, selectedBy(t, in.spec, "replay.", "purity", "bright:max=19"), in.want)
 }

@@ -1,7 +1,6 @@
 package pipelines_test
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strconv"
@@ -37,12 +36,10 @@ func TestFilterCapPerVisit(t *testing.T) {
 	want := slices.Sorted(maps.Keys(keep))
 
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "cap", StopAtEnd: true, EventTime: "ztf"},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	var got []string
 	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "all") {
@@ -70,21 +67,14 @@ func TestFilterCapPerVisitStreaming(t *testing.T) {
 	spec := pipelines.SpecOf(c)
 	want, pending, visits := capped(t, spec, n, decidedLive(t, spec, maxDelay, filter.DefaultCapWindow, 0))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	run := startFilter(t, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "cap-live", MaxDelay: maxDelay},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, CapPerVisit: n,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
 	sendNight(t, b.Addr(), "live", spec)
 
-	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "all") >= int64(len(want)) })
-	cancel()
-	<-done
+	run.until("the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "all") >= int64(len(want)) })
+	run.Stop()
 	seen := readKeys(t, b.Addr(), "all", func(m *sarama.ConsumerMessage) string {
 		k := string(m.Key)
 		switch {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/simtest"
@@ -97,17 +96,11 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	run := startFilter(t, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{n.alerts}, Group: n.group, Start: kafkaio.StartCommitted, IdleAdvance: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", TopicPrefix: n.prefix, DeadLetterTopic: n.dlq,
 		Filters: []string{"a=candidate.magpsf < 18.0"}, Definitions: n.defs, StatusTopic: n.status,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
 	// The test shares the process's definitions reader with the
 	// pipeline's DoFns (the direct runner runs them here), so it sees
 	// what they see.
@@ -115,7 +108,6 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(what string, ok func() bool) { t.Helper(); waitUntil(t, done, what, ok) }
 	processed := func() bool { return kafkatest.Lag(t, addr, n.group, n.alerts) == 0 }
 	version := func(name string) int64 {
 		lf, ok := live.Get(name)
@@ -127,22 +119,22 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	at := time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC)
 
 	batch(1) // a from flags only
-	wait("batch 1 processed", processed)
+	run.until("batch 1 processed", processed)
 
 	define("b", &filter.Definition{Spec: "candidate.rb > 0.7", Owner: "bob", Version: 1, Created: at})
-	wait("b v1 read", func() bool { return version("b") == 1 })
+	run.until("b v1 read", func() bool { return version("b") == 1 })
 	batch(2)
-	wait("batch 2 processed", processed)
+	run.until("batch 2 processed", processed)
 
 	define("a", &filter.Definition{Spec: "candidate.magpsf < 16.0", Owner: "alice", Version: 1, Created: at})
-	wait("a v1 read", func() bool { return version("a") == 1 })
+	run.until("a v1 read", func() bool { return version("a") == 1 })
 	batch(3)
 	// A record that is no alert: dead-lettered once, for every output,
 	// live ones included, so that offsets still commit past it.
 	if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: n.alerts, Value: sarama.StringEncoder("not an alert")}); err != nil {
 		t.Fatal(err)
 	}
-	wait("batch 3 processed", processed)
+	run.until("batch 3 processed", processed)
 
 	// A CEL expression that does not type-check, as b's next version,
 	// an unknown built-in, and a filter that would publish to the run's
@@ -150,20 +142,19 @@ func liveDefinitionsFlow(t *testing.T, addr, prefix string) {
 	define("b", &filter.Definition{Spec: "candidate.rbb > 0.5", Owner: "bob", Version: 2, Created: at})
 	define("c", &filter.Definition{Spec: "nosuch:x=1", Owner: "carol", Version: 1, Created: at})
 	define("dead", &filter.Definition{Spec: "purity", Owner: "dave", Version: 1, Created: at})
-	wait("the bad definitions read", func() bool { return live.Records() == 5 })
+	run.until("the bad definitions read", func() bool { return live.Records() == 5 })
 	if version("b") != 1 || version("c") != -1 {
 		t.Fatalf("after the bad definitions: b at version %d, c at %d; want 1 and none", version("b"), version("c"))
 	}
 	batch(4)
-	wait("batch 4 processed", processed)
+	run.until("batch 4 processed", processed)
 
 	define("b", nil)
-	wait("b removed", func() bool { return version("b") == -1 })
+	run.until("b removed", func() bool { return version("b") == -1 })
 	batch(5)
-	wait("batch 5 processed", processed)
-	wait("every definition reported", func() bool { return kafkatest.Lag(t, addr, n.group+".definitions", n.defs) == 0 })
-	cancel()
-	<-done
+	run.until("batch 5 processed", processed)
+	run.until("every definition reported", func() bool { return kafkatest.Lag(t, addr, n.group+".definitions", n.defs) == 0 })
+	run.Stop()
 
 	// The truth, from what was sent.
 	wantA, wantB := map[string]string{}, map[string]string{}
@@ -317,22 +308,15 @@ func TestFilterLiveDefinitionWithCap(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	run := startFilter(t, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"capalerts"}, Group: "cap-defs", MaxDelay: maxDelay},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"few=candidate.magpsf < 17.0"},
 		Definitions: "capdefs", StatusTopic: "capstatus", TopicPrefix: "cap.",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
 	sendNight(t, b.Addr(), "capalerts", spec)
-	waitUntil(t, done, "the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.top") >= int64(len(want)) })
-	waitUntil(t, done, "the flag filter's alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.few") >= int64(len(wantFew)) })
-	cancel()
-	<-done
+	run.until("the decided visits' capped alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.top") >= int64(len(want)) })
+	run.until("the flag filter's alerts published", func() bool { return kafkatest.Messages(t, b.Addr(), "cap.few") >= int64(len(wantFew)) })
+	run.Stop()
 
 	for _, out := range []struct {
 		topic, name, version string

@@ -1,7 +1,6 @@
 package pipelines_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/simtest"
@@ -73,24 +71,17 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 	inB := [][2]float64{{200, -10}, {201, -9}}
 	outside := [][2]float64{{10, 10}, {150, 40}}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	run := startFilter(t, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"gwalerts"}, Group: "gwtest", IdleAdvance: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf",
 		Filters: []string{"gw=gw:cl=90,before=1d,after=6d"}, GWTopic: "gwnotices",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
 	// The test shares the process's notice reader with the pipeline's
 	// DoFns (the direct runner runs them here), so it sees what they see.
 	events, err := igwn.Follow(igwn.Source{Conn: conn, Topic: "gwnotices"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(what string, ok func() bool) { t.Helper(); waitUntil(t, done, what, ok) }
 	processed := func() bool { return kafkatest.Lag(t, b.Addr(), "gwtest", "gwalerts") == 0 }
 	want := map[string]string{} // id -> superevent
 	batch := func(places [][2]float64, event string) {
@@ -101,28 +92,27 @@ func TestFilterGWNoticesMidStream(t *testing.T) {
 		}
 	}
 
-	wait("S261129a applied", func() bool { return events.Len() == 1 })
+	run.until("S261129a applied", func() bool { return events.Len() == 1 })
 	batch(inA, "S261129a")
 	batch(inB, "") // B is not announced yet
 	batch(outside, "")
-	wait("the first batch processed", processed)
+	run.until("the first batch processed", processed)
 
 	notice(igwn.Encode("S261129b", igwn.Initial, merger.Add(2*time.Hour), coneB))
-	wait("S261129b applied", func() bool { return events.Len() == 2 })
+	run.until("S261129b applied", func() bool { return events.Len() == 2 })
 	batch(inA, "S261129a")
 	batch(inB, "S261129b")
 	batch(outside, "")
-	wait("the second batch processed", processed)
+	run.until("the second batch processed", processed)
 
 	notice(igwn.Encode("S261129a", igwn.Retraction, time.Time{}, nil))
-	wait("S261129a retracted", func() bool { return events.Len() == 1 })
+	run.until("S261129a retracted", func() bool { return events.Len() == 1 })
 	batch(inA, "") // retracted
 	batch(inB, "S261129b")
-	wait("the third batch processed", processed)
-	wait("the bad notice dead-lettered", func() bool { return kafkatest.Messages(t, b.Addr(), deadletter.DefaultTopic) >= 1 })
-	wait("the notices' offsets committed", func() bool { return kafkatest.Lag(t, b.Addr(), "gwtest.gw", "gwnotices") == 0 })
-	cancel()
-	<-done
+	run.until("the third batch processed", processed)
+	run.until("the bad notice dead-lettered", func() bool { return kafkatest.Messages(t, b.Addr(), deadletter.DefaultTopic) >= 1 })
+	run.until("the notices' offsets committed", func() bool { return kafkatest.Lag(t, b.Addr(), "gwtest.gw", "gwnotices") == 0 })
+	run.Stop()
 
 	got := map[string]string{}
 	for _, m := range kafkatest.ReadTopic(t, b.Addr(), "gw") {

@@ -40,12 +40,10 @@ func produceAndDistribute(t *testing.T, addr, ingest, group string, nights ...pi
 		produceNight(t, spec, ingest, w)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{ingest}, Group: group, StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 16, Retention: 14 * 24 * time.Hour}, Survey: "ztf",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	return want, perTopic
 }

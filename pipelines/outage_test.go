@@ -55,22 +55,18 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:    kafkaio.ReadConfig{Config: conn, Topics: []string{"ingest"}, Group: "outage", IdleAdvance: true},
 		Write:   kafkaio.WriteConfig{Config: conn, Partitions: 2},
 		Survey:  "ztf",
 		Archive: &archive.Config{Root: root, Window: 2 * time.Second},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
+	run := runLive(t, p)
 	// waitCommitted waits until the group has committed the whole topic.
 	waitCommitted := func(what string) {
 		t.Helper()
-		waitUntil(t, done, "the whole topic committed "+what, func() bool { return kafkatest.Lag(t, b.Addr(), "outage", "ingest") == 0 })
+		run.until("the whole topic committed "+what, func() bool { return kafkatest.Lag(t, b.Addr(), "outage", "ingest") == 0 })
 	}
 
 	send(0, 1, 2, 3)
@@ -84,8 +80,8 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	var peak uint64
 	for time.Since(start) < outage {
 		select {
-		case err := <-done:
-			t.Fatalf("the pipeline ended during the storage outage: %v", err)
+		case <-run.Ended():
+			t.Fatalf("the pipeline ended during the storage outage: %v", run.Err())
 		case <-time.After(time.Second):
 		}
 		var m runtime.MemStats
@@ -103,8 +99,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	recovered := time.Now()
 	waitCommitted("after the outage")
 	t.Logf("committed to the end %s after GCS came back", time.Since(recovered).Round(100*time.Millisecond))
-	cancel()
-	<-done
+	run.Stop()
 
 	total := 0
 	for topic, n := range perTopic {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -101,9 +102,7 @@ func runPipeline(t *testing.T, p *beam.Pipeline) {
 func produceNight(t *testing.T, spec pipelines.NightSpec, topic string, w kafkaio.WriteConfig) {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryProduce(s, pipelines.ProduceConfig{Night: spec, Topic: topic, Write: w}); err != nil {
-		t.Fatal(err)
-	}
+	pipelines.Produce(s, pipelines.ProduceConfig{Night: spec, Topic: topic, Write: w})
 	runPipeline(t, p)
 }
 
@@ -125,13 +124,10 @@ func TestProduceThenDistributeTwoNights(t *testing.T) {
 	sendRaw(t, b.Addr(), "ztf_ingest", corrupt)
 
 	p, s := beam.NewPipelineWithRoot()
-	_, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest"}, Group: "distribute", StopAtEnd: true},
 		Write: w, Survey: "ztf",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runPipeline(t, p)
 
 	if len(perTopic) < 2 {
@@ -204,19 +200,15 @@ func TestDistributeLSSTThroughRegistry(t *testing.T) {
 	spec := pipelines.SpecOf(c)
 	produceNight(t, spec, "lsst_ingest", kafkaio.WriteConfig{Config: conn, Partitions: 2})
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryProduceFiles(s, pipelines.ProduceFilesConfig{Paths: []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")},
-		Survey: "lsst", Topic: "lsst_ingest", Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}}); err != nil {
-		t.Fatal(err)
-	}
+	pipelines.ProduceFiles(s, pipelines.ProduceFilesConfig{Paths: []string{samples.Path(t, "data", "lsst", "fakeAlert-v11_1.avro")},
+		Survey: "lsst", Topic: "lsst_ingest", Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}})
 	runPipeline(t, p)
 
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"lsst_ingest"}, Group: "d", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "lsst", Registry: reg.URL(),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 
 	// 80 generated alerts on dayObs 2026-11-20; Rubin's sample (2025-08-15
@@ -233,32 +225,35 @@ func TestDistributeLSSTThroughRegistry(t *testing.T) {
 	}
 }
 
-// runLive starts p on the direct runner in the background, for a streaming
-// test; cancel ctx to stop it. The channel says how it ended.
-func runLive(ctx context.Context, p *beam.Pipeline) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		_, err := runners.Run(ctx, p)
-		done <- err
-	}()
-	return done
+// live is a streaming pipeline that a test runs in the background on the
+// direct runner.
+type live struct {
+	*watch.Run
+	t *testing.T
 }
 
-// waitUntil polls ok until it holds. It fails the test if the pipeline
-// ends first (done), or after 3 minutes: a guard against a hang, not a
-// measure of speed.
-func waitUntil(t *testing.T, done <-chan error, what string, ok func() bool) {
+// runLive starts p in the background. Stop ends it; so does the test's
+// end, for a test that fails first.
+func runLive(t *testing.T, p *beam.Pipeline) live {
+	return live{watch.Start(t, func(ctx context.Context) error {
+		_, err := runners.Run(ctx, p)
+		return err
+	}), t}
+}
+
+// startFilter builds the filter pipeline cfg describes and runs it live.
+func startFilter(t *testing.T, cfg pipelines.FilterConfig) live {
 	t.Helper()
-	deadline := time.After(3 * time.Minute)
-	for !ok() {
-		select {
-		case err := <-done:
-			t.Fatalf("the pipeline ended before %s: %v", what, err)
-		case <-deadline:
-			t.Fatalf("after 3 minutes: not %s", what)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	p, s := beam.NewPipelineWithRoot()
+	pipelines.Filter(s, cfg)
+	return runLive(t, p)
+}
+
+// until polls ok until it holds, failing the test if the pipeline ends
+// first or after 3 minutes.
+func (l live) until(what string, ok func() bool) {
+	l.t.Helper()
+	l.Until(l.t, 3*time.Minute, what, ok)
 }
 
 // readKeys reads topic back and returns its messages' keys, failing the

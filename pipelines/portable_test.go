@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -90,12 +91,10 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	t.Logf("runner %s endpoint %q", runners.RunnerName(), *jobopts.Endpoint)
 
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"ztf_ingest_portable"}, Group: "portable", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 4}, Survey: "ztf",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 
 	checkNightTopics(t, addr, perTopic, want)
@@ -106,25 +105,21 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		nightTopics = append(nightTopics, topic)
 	}
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-filter", StopAtEnd: true},
 		Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf", Filters: []string{"purity"}, TopicPrefix: "portable.",
 		QA: &qa.Config{Spatial: spatial, QATopic: "portable.qa"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	if flags := kafkatest.ReadTopic(t, addr, "portable.qa"); len(flags) != 1 || !bytes.Contains(flags[0].Value, []byte(`"kind":"bleed-trail"`)) {
 		t.Fatalf("portable.qa: %d records, want one for the bleed trail", len(flags))
 	}
 	root := t.TempDir()
 	p, s = beam.NewPipelineWithRoot()
-	if err := pipelines.TryArchive(s, pipelines.ArchiveConfig{
+	pipelines.Archive(s, pipelines.ArchiveConfig{
 		Read:    kafkaio.ReadConfig{Config: conn, Topics: nightTopics, Group: "portable-archive", StopAtEnd: true},
 		Archive: archive.Config{Root: root, Survey: "ztf"}, Write: kafkaio.WriteConfig{Config: conn},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 
 	purity, _ := filter.Build("purity", "ztf")
@@ -148,14 +143,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 		t.Fatalf("the job server never started: %v", err)
 	}
 	pid, _ := strconv.Atoi(string(bytes.TrimSpace(pidText)))
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for syscall.Kill(pid, 0) == nil {
-		select {
-		case <-deadline:
-			t.Fatalf("job server (pid %d) still running after the job", pid)
-		case <-tick.C:
-		}
+	if !watch.Until(30*time.Second, func() bool { return syscall.Kill(pid, 0) != nil }) {
+		t.Fatalf("job server (pid %d) still running 30 s after the job", pid)
 	}
 }

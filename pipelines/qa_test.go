@@ -2,7 +2,6 @@ package pipelines_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -63,13 +62,11 @@ func TestFilterWithQA(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	pipelines.Filter(s, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "qa", StopAtEnd: true},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 
 	night := map[string][]byte{}
@@ -86,21 +83,17 @@ func TestFilterWithQA(t *testing.T) {
 	// the archive.
 	root := t.TempDir()
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+	pipelines.Distribute(s, pipelines.DistributeConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"night"}, Group: "d", StopAtEnd: true},
 		Write: w, Survey: "ztf", Archive: &archive.Config{Root: root},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	p, s = beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	pipelines.Filter(s, pipelines.FilterConfig{
 		Archive: &archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261125"},
 		Write:   w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"}, TopicPrefix: "replay.",
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "replay.qa"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 	checkQA(t, b.Addr(), "replay.", qaNight{clean: clean, artefact: artefact, spiked: spiked})
 }
@@ -206,27 +199,20 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, s := beam.NewPipelineWithRoot()
-	if _, err := pipelines.TryFilter(s, pipelines.FilterConfig{
+	run := startFilter(t, pipelines.FilterConfig{
 		Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{"live"}, Group: "qa-live", MaxDelay: maxDelay},
 		Write: w, Survey: "ztf", Filters: []string{"all=candidate.jd > 0.0"},
 		QA: &qa.Config{Rate: rate, Spatial: spatial, QATopic: "qa"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := runLive(ctx, p)
+	})
 
 	// The night arrives while the pipeline runs (from plain sarama: one
 	// process runs one direct-runner job at a time).
 	sendNight(t, b.Addr(), "live", spec)
 
-	waitUntil(t, done, "the decided windows' kept alerts and both QA records published", func() bool {
+	run.until("the decided windows' kept alerts and both QA records published", func() bool {
 		return kafkatest.Messages(t, b.Addr(), "all") >= int64(len(kept)) && kafkatest.Messages(t, b.Addr(), "qa") >= 2
 	})
-	cancel()
-	<-done
+	run.Stop()
 
 	seen := readKeys(t, b.Addr(), "all", func(m *sarama.ConsumerMessage) string {
 		k := string(m.Key)

@@ -24,12 +24,10 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	}
 	distribute := func(conn kafkaio.Config, ingest string) {
 		p, s := beam.NewPipelineWithRoot()
-		if _, err := pipelines.TryDistribute(s, pipelines.DistributeConfig{
+		pipelines.Distribute(s, pipelines.DistributeConfig{
 			Read:  kafkaio.ReadConfig{Config: conn, Topics: []string{ingest}, Group: "d", StopAtEnd: true},
 			Write: kafkaio.WriteConfig{Config: conn, Partitions: 2}, Survey: "ztf",
-		}); err != nil {
-			t.Fatal(err)
-		}
+		})
 		runPipeline(t, p)
 	}
 
@@ -44,20 +42,16 @@ func TestReplayReproducesNightTopics(t *testing.T) {
 	for topic := range perTopic {
 		topics = append(topics, topic)
 	}
-	if err := pipelines.TryArchive(s, pipelines.ArchiveConfig{
+	pipelines.Archive(s, pipelines.ArchiveConfig{
 		Read:    kafkaio.ReadConfig{Config: connA, Topics: topics, Group: "arch", StopAtEnd: true},
 		Archive: archive.Config{Root: root, Survey: "ztf"}, Write: kafkaio.WriteConfig{Config: connA},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	runPipeline(t, p)
 
 	b, connB := start()
 	p, s = beam.NewPipelineWithRoot()
-	if err := pipelines.TryReplay(s, pipelines.ReplayConfig{Archive: archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261123"},
-		Topic: "replayed", Write: kafkaio.WriteConfig{Config: connB}}); err != nil {
-		t.Fatal(err)
-	}
+	pipelines.Replay(s, pipelines.ReplayConfig{Archive: archive.ReadConfig{Survey: "ztf", Root: root, Night: "20261123"},
+		Topic: "replayed", Write: kafkaio.WriteConfig{Config: connB}})
 	runPipeline(t, p)
 	distribute(connB, "replayed")
 

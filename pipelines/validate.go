@@ -51,3 +51,10 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// check is must for a TryX that returns only an error.
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -267,12 +271,12 @@ func (c *clusterRun) logf(format string, args ...any) {
 type running struct {
 	name string
 	cmd  *exec.Cmd
-	out  *output
+	out  *watch.Output
 	done chan struct{}
 	err  error // set before done closes
 }
 
-func watch(name string, cmd *exec.Cmd, out *output) *running {
+func track(name string, cmd *exec.Cmd, out *watch.Output) *running {
 	r := &running{name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	go func() {
 		r.err = cmd.Wait()
@@ -320,7 +324,7 @@ func (r *running) interrupt(t *testing.T) {
 // distribute starts (or restarts) the streaming distribute.
 func (c *clusterRun) distribute() {
 	cmd, out := c.f.distribute(false)
-	c.dist = watch("distribute", cmd, out)
+	c.dist = track("distribute", cmd, out)
 }
 
 // filter starts the streaming purity filter over the test's night topics.
@@ -329,7 +333,7 @@ func (c *clusterRun) filter() {
 	cmd, out := launch(c.t, f.bin, "filter", "--brokers", f.addr, "--group", f.name+"_filter",
 		"--topic-pattern", "^ztf_("+strings.Join(f.nights, "|")+")_programid[0-9]+$",
 		"--filter", "purity", "--topic-prefix", f.name+"_", "--dead-letter-topic", c.filterDLQ, "--partitions", "4")
-	c.filt = watch("filter", cmd, out)
+	c.filt = track("filter", cmd, out)
 }
 
 // stopAll kills what still runs when the test ends early.
@@ -444,17 +448,7 @@ func (c *clusterRun) tryEnds(topic string) (map[int32]int64, error) {
 	if !hasTopic(cl, topic) {
 		return nil, nil
 	}
-	parts, err := cl.Partitions(topic)
-	if err != nil {
-		return nil, err
-	}
-	e := map[int32]int64{}
-	for _, p := range parts {
-		if e[p], err = cl.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return kafkatest.EndOffsets(cl, topic)
 }
 
 // committed reports whether distribute's group has committed at least
@@ -474,11 +468,7 @@ func (c *clusterRun) committedBy(group, topic string, want map[int32]int64) bool
 		return false
 	}
 	defer admin.Close()
-	parts := make([]int32, 0, len(want))
-	for p := range want {
-		parts = append(parts, p)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(want))})
 	if err != nil || resp.Err != sarama.ErrNoError {
 		return false
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -280,7 +281,7 @@ func (f *faultNight) delivered() int64 {
 
 // distribute starts `alertbeam distribute --archive` over the ingest
 // stream: a streaming run, or bounded at the stream's end now.
-func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *output) {
+func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *watch.Output) {
 	args := []string{"distribute", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name,
 		"--archive", f.root, "--dead-letter-topic", f.dlq}
 	if bounded {
@@ -291,7 +292,7 @@ func (f *faultNight) distribute(bounded bool) (*exec.Cmd, *output) {
 
 // launch starts `bin args...` in the background, with its stdout and
 // stderr together in the returned output.
-func launch(t testing.TB, bin string, args ...string) (*exec.Cmd, *output) {
+func launch(t testing.TB, bin string, args ...string) (*exec.Cmd, *watch.Output) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	return cmd, startWith(t, cmd)
@@ -299,9 +300,9 @@ func launch(t testing.TB, bin string, args ...string) (*exec.Cmd, *output) {
 
 // startWith starts cmd with its stdout and stderr together in the returned
 // output.
-func startWith(t testing.TB, cmd *exec.Cmd) *output {
+func startWith(t testing.TB, cmd *exec.Cmd) *watch.Output {
 	t.Helper()
-	out := &output{}
+	out := &watch.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -309,43 +310,18 @@ func startWith(t testing.TB, cmd *exec.Cmd) *output {
 	return out
 }
 
-// output collects what a process prints, safe to read while it runs.
-type output struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // waitDelivered waits until n messages are in the night topics.
 func (f *faultNight) waitDelivered(n int64, within time.Duration) {
 	f.t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(within)
-	for f.delivered() < n {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			f.t.Fatalf("%d of %d messages in the night topics after %v", f.delivered(), n, within)
-		}
+	if !watch.Until(within, func() bool { return f.delivered() >= n }) {
+		f.t.Fatalf("%d of %d messages in the night topics after %v", f.delivered(), n, within)
 	}
 }
 
 // midNight starts a streaming distribute, warms it up and feeds night 0
 // at speed in the background, returning once the first visit and some of
 // the second (1,700 alerts) are in the night topics: where faults strike.
-func (f *faultNight) midNight(speed string) (*exec.Cmd, *output, *feeding) {
+func (f *faultNight) midNight(speed string) (*exec.Cmd, *watch.Output, *feeding) {
 	f.t.Helper()
 	cmd, out := f.distribute(false)
 	f.warmUp()
@@ -366,7 +342,7 @@ func (f *faultNight) ongoing(fd *feeding) {
 }
 
 // wait waits for a run to finish successfully.
-func (f *faultNight) wait(cmd *exec.Cmd, out *output) {
+func (f *faultNight) wait(cmd *exec.Cmd, out *watch.Output) {
 	f.t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

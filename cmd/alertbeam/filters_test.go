@@ -13,6 +13,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/simtest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -264,15 +265,12 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	}
 	n.send(0, 40, time.Time{})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan string, 1)
-	go func() {
+	filtering := watch.Start(t, func(ctx context.Context) error {
 		var out, errb strings.Builder
-		run(ctx, append([]string{"filter", "--topic", "in", "--group", "live", "--filter", "a=candidate.magpsf < 18.0",
+		code := run(ctx, append([]string{"filter", "--topic", "in", "--group", "live", "--filter", "a=candidate.magpsf < 18.0",
 			"--topic-prefix", "live."}, conn...), &out, &errb)
-		done <- errb.String()
-	}()
+		return fmt.Errorf("exit %d:\n%s", code, errb.String())
+	})
 	// The run's DoFns share this process's reader of the definitions
 	// topic: the test sees what they see.
 	kc := kafkaio.Config{Brokers: []string{addr}}
@@ -280,20 +278,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(3 * time.Minute) // a guard against a hang, not a measure of speed
-		for !ok() {
-			select {
-			case out := <-done:
-				t.Fatalf("the filter run ended before %s:\n%s", what, out)
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after 3 minutes: not %s", what)
-			}
-		}
-	}
+	until := func(what string, ok func() bool) { t.Helper(); filtering.Until(t, 3*time.Minute, what, ok) }
 	committed := func(want int64) func() bool {
 		return func() bool { return kafkatest.Committed(t, addr, "live", "in", 1)[0] == want }
 	}
@@ -304,7 +289,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	n.send(40, 80, time.Time{})
 	until("alerts 40-79 processed", committed(80))
 	until("b reported", func() bool {
-		sts, err := filter.ReadStatuses(ctx, kc, "defstatus")
+		sts, err := filter.ReadStatuses(context.Background(), kc, "defstatus")
 		return err == nil && len(sts) == 1
 	})
 	list := cli(0, "filters", "list")
@@ -316,8 +301,7 @@ func TestFilterRunFollowsFiltersAddAndRm(t *testing.T) {
 	until("b removed", func() bool { _, ok := live.Get("b"); return !ok })
 	n.send(80, 120, time.Time{})
 	until("alerts 80-119 processed", committed(120))
-	cancel()
-	<-done
+	filtering.Stop()
 
 	want := func(spec string, from, to int) map[string]bool {
 		m := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/simtest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/sim"
 )
@@ -104,14 +105,9 @@ func TestMetricsCountTheRun(t *testing.T) {
 		addr := freeAddr(t)
 		cmd, o := launch(t, f.bin, append(args, "--metrics-addr", addr)...)
 		var m map[string]float64
-		for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-			if m = scrape(t, addr); m != nil && settled(m) {
-				break
-			}
-			if time.Now().After(deadline) { // a guard against a hang, not a measure of speed
-				_ = cmd.Process.Kill()
-				t.Fatalf("%s: /metrics never settled; last scrape:\n%v\n%s", what, m, o)
-			}
+		if !watch.Until(3*time.Minute, func() bool { m = scrape(t, addr); return m != nil && settled(m) }) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("%s: /metrics never settled in 3 minutes; last scrape:\n%v\n%s", what, m, o)
 		}
 		if what == "distribute" {
 			checkStatusPage(t, addr, m)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 )
@@ -43,12 +44,8 @@ func TestShutdownSecondSignalExits(t *testing.T) {
 	}
 	// Signals of one kind are not queued: wait until the first one is
 	// handled before sending the second.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "alertbeam: stopping"); <-tick.C {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sign of stopping a minute after SIGTERM\n%s", out)
-		}
+	if !watch.Until(time.Minute, func() bool { return strings.Contains(out.String(), "alertbeam: stopping") }) {
+		t.Fatalf("no sign of stopping a minute after SIGTERM\n%s", out)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -72,7 +69,7 @@ func shutdownNight(t *testing.T, name string, days [2]int) *faultNight {
 
 // drain stops a streaming run of command with SIGINT and fails the test
 // unless it exits 0 with no ERROR line; it returns how long that took.
-func drain(t *testing.T, command string, cmd *exec.Cmd, out *output) time.Duration {
+func drain(t *testing.T, command string, cmd *exec.Cmd, out *watch.Output) time.Duration {
 	t.Helper()
 	start := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -88,7 +85,7 @@ func drain(t *testing.T, command string, cmd *exec.Cmd, out *output) time.Durati
 
 // exitCode waits for a process that was signalled, killing it (and failing
 // the test) if it hangs.
-func exitCode(t *testing.T, cmd *exec.Cmd, out *output) int {
+func exitCode(t *testing.T, cmd *exec.Cmd, out *watch.Output) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -108,7 +105,7 @@ func exitCode(t *testing.T, cmd *exec.Cmd, out *output) int {
 func TestShutdownDrainsFilter(t *testing.T) {
 	f := shutdownNight(t, "filter", [2]int{15, 16})
 	out := f.name + "_all"
-	start := func(bounded bool) (*exec.Cmd, *output) {
+	start := func(bounded bool) (*exec.Cmd, *watch.Output) {
 		args := []string{"filter", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name, "--dead-letter-topic", f.dlq,
 			"--topic-prefix", f.name + "_", "--expr", "all=candidate.jd > 0.0"}
 		if bounded {
@@ -119,10 +116,8 @@ func TestShutdownDrainsFilter(t *testing.T) {
 	kept := func() int { return len(kafkatest.ReadTopic(t, f.addr, out)) }
 	waitKept := func(n int) {
 		t.Helper()
-		for deadline := time.Now().Add(3 * time.Minute); kept() < n; time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) { // a guard against a hang, not a measure of speed
-				t.Fatalf("%d of %d alerts in %s after 3 minutes", kept(), n, out)
-			}
+		if !watch.Until(3*time.Minute, func() bool { return kept() >= n }) {
+			t.Fatalf("%d of %d alerts in %s after 3 minutes", kept(), n, out)
 		}
 	}
 	cmd, o := start(false)
@@ -159,7 +154,7 @@ func TestShutdownDrainsFilter(t *testing.T) {
 // good alert exactly once.
 func TestShutdownDrainsArchive(t *testing.T) {
 	f := shutdownNight(t, "archive", [2]int{19, 20})
-	start := func(bounded bool) (*exec.Cmd, *output) {
+	start := func(bounded bool) (*exec.Cmd, *watch.Output) {
 		args := []string{"archive", "--brokers", f.addr, "--topic", f.ingest, "--group", f.name, "--dead-letter-topic", f.dlq,
 			"--root", f.root, "--window", "5s"}
 		if bounded {
@@ -178,10 +173,8 @@ func TestShutdownDrainsArchive(t *testing.T) {
 	}
 	waitArchived := func(n int64) {
 		t.Helper()
-		for deadline := time.Now().Add(3 * time.Minute); archived() < n; time.Sleep(250 * time.Millisecond) {
-			if time.Now().After(deadline) { // a guard against a hang, not a measure of speed
-				t.Fatalf("%d of %d alerts archived after 3 minutes", archived(), n)
-			}
+		if !watch.Until(3*time.Minute, func() bool { return archived() >= n }) {
+			t.Fatalf("%d of %d alerts archived after 3 minutes", archived(), n)
 		}
 	}
 	cmd, o := start(false)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 )
 
 // The commands that run their own loops or several pipelines stop like the
@@ -114,7 +115,7 @@ func TestShutdownBench(t *testing.T) {
 }
 
 // startCmd starts the binary with args, its output collected.
-func startCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *output) {
+func startCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *watch.Output) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	// What a process stopped at once leaves in its temporary directory
@@ -132,12 +133,10 @@ func startCmd(t *testing.T, bin string, args ...string) (*exec.Cmd, *output) {
 
 // waitFor polls cond; the deadline guards against a hang and measures
 // nothing.
-func waitFor(t *testing.T, o *output, cond func() bool, what string) {
+func waitFor(t *testing.T, o *watch.Output, cond func() bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Minute); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 3 minutes for %s\n%s", what, o)
-		}
+	if !watch.Until(3*time.Minute, cond) {
+		t.Fatalf("waited 3 minutes for %s\n%s", what, o)
 	}
 }
 

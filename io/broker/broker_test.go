@@ -15,6 +15,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/alertbeam/alertbeam/internal/watch"
 )
 
 // start starts a broker that the test closes when it ends.
@@ -205,14 +207,8 @@ func checkOffsets(t *testing.T, c sarama.Client, topic string, partition int32, 
 // synchronous answer.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting for %s", what)
-		}
-		<-tick.C
+	if !watch.Until(30*time.Second, cond) {
+		t.Fatalf("still waiting for %s after 30 s", what)
 	}
 }
 

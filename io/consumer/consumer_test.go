@@ -17,6 +17,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/consumer"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -72,6 +73,16 @@ func generate(t *testing.T, survey string, n int, seed int64) []sim.Generated {
 		t.Fatalf("generated %d %s alerts, want %d", len(all), survey, n)
 	}
 	return all
+}
+
+// sortedCandids is the candidate ids of alerts, in order.
+func sortedCandids(alerts []*ztf.Alert) []int64 {
+	ids := make([]int64, len(alerts))
+	for i, a := range alerts {
+		ids[i] = a.Candid
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func encodeZTF(t *testing.T, alerts []*ztf.Alert) [][]byte {
@@ -341,12 +352,7 @@ func TestConsumeLimit(t *testing.T) {
 	rest, _ := consume(t, opts)
 	all := append(first.candids(), rest.candids()...)
 	slices.Sort(all)
-	var want []int64
-	for _, a := range alerts {
-		want = append(want, a.Candid)
-	}
-	slices.Sort(want)
-	if !slices.Equal(all, want) {
+	if want := sortedCandids(alerts); !slices.Equal(all, want) {
 		t.Errorf("the two runs read %d and %d alerts, together not each alert once", len(first.ztf), len(rest.ztf))
 	}
 }
@@ -362,7 +368,7 @@ func TestConsumeGroupMembers(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	opts := consumer.Options{Brokers: []string{b.Addr()}, Topic: topic, Group: group}
 	var wg sync.WaitGroup
-	outs := []*syncBuffer{{}, {}}
+	outs := []*watch.Output{{}, {}}
 	for _, out := range outs {
 		wg.Go(func() {
 			if _, err := consumer.Consume(ctx, opts, out); err != nil {
@@ -403,12 +409,7 @@ func TestConsumeGroupMembers(t *testing.T) {
 		all = append(all, ids...)
 	}
 	slices.Sort(all)
-	var want []int64
-	for _, a := range alerts {
-		want = append(want, a.Candid)
-	}
-	slices.Sort(want)
-	if !slices.Equal(all, want) {
+	if want := sortedCandids(alerts); !slices.Equal(all, want) {
 		t.Errorf("the members printed %d alerts between them, not each of the %d once", len(all), n)
 	}
 	if got := sum(kafkatest.Committed(t, b.Addr(), group, topic, partitions)); got != n {
@@ -416,35 +417,11 @@ func TestConsumeGroupMembers(t *testing.T) {
 	}
 }
 
-// syncBuffer is an output read while Consume writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// poll waits for cond, checking every 20 ms, for at most a minute.
+// poll waits for cond, for at most a minute.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
+	if !watch.Until(time.Minute, cond) {
+		t.Fatalf("timed out waiting a minute for %s", what)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/runners"
@@ -599,19 +600,9 @@ func waitEnd(b *testing.B, addr, topic string, want int64) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	deadline := time.Now().Add(time.Minute)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	var got int64
-	for {
-		got, err = topicSize(cl, topic)
-		if err == nil && got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: %d messages (%v) after a minute, want %d", topic, got, err, want)
-		}
-		<-tick.C
+	if !watch.Until(time.Minute, func() bool { got, err = topicSize(cl, topic); return err == nil && got == want }) {
+		b.Fatalf("%s: %d messages (%v) after a minute, want %d", topic, got, err, want)
 	}
 }
 

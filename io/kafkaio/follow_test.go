@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 )
@@ -108,12 +109,8 @@ func TestFollow(t *testing.T) {
 	waitFor := func(topic string, want []string) {
 		t.Helper()
 		slices.Sort(want)
-		deadline := time.Now().Add(time.Minute) // a guard against a hang
-		for !slices.Equal(keys(topic), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: followed %v, want %v", topic, keys(topic), want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !watch.Until(time.Minute, func() bool { return slices.Equal(keys(topic), want) }) {
+			t.Fatalf("%s: followed %v after a minute, want %v", topic, keys(topic), want)
 		}
 	}
 	if err := <-kafkaio.Follow(ctx, conn, "follow", apply); err != nil {

@@ -98,3 +98,14 @@ func keyRange(from, n int) []string {
 }
 
 func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// underBothBudgets runs check with the default budgets and again within
+// 16-byte ones (kafkaio.TightBudgets), where every read-ahead pause and
+// every wait for unanswered bytes happens: check's results must not change.
+func underBothBudgets(t *testing.T, check func(t *testing.T)) {
+	t.Run("default budgets", check)
+	t.Run("16-byte budgets", func(t *testing.T) {
+		defer kafkaio.TightBudgets(16)()
+		check(t)
+	})
+}

@@ -146,35 +146,28 @@ func TestIntegrationStopAndResume(t *testing.T) {
 		produced <- result{from, nil}
 	}()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- run(t, ctx, copyPipeline(addr, in, out, group)) }()
-	waitFor(t, errc, "a first part copied", func() bool { return len(kafkatest.ReadN(t, addr, out, 2*burst, time.Second)) >= 2*burst })
-	cancel()
-	<-errc
+	first := startRun(t, copyPipeline(addr, in, out, group))
+	first.Until(t, 2*time.Minute, "a first part copied", func() bool { return len(kafkatest.ReadN(t, addr, out, 2*burst, time.Second)) >= 2*burst })
+	first.Stop()
 	close(stopped)
 	res := <-produced
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
 	n := res.n
-	first := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
-	if first >= n {
-		t.Fatalf("the first run copied everything (%d) although %d records came after it stopped", first, 2*burst)
+	copied := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
+	if copied >= n {
+		t.Fatalf("the first run copied everything (%d) although %d records came after it stopped", copied, 2*burst)
 	}
-	t.Logf("first run copied %d of %d before it was stopped", first, n)
+	t.Logf("first run copied %d of %d before it was stopped", copied, n)
 
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	errc2 := make(chan error, 1)
-	go func() { errc2 <- run(t, ctx2, copyPipeline(addr, in, out, group)) }()
-	waitFor(t, errc2, "every record copied", func() bool {
+	second := startRun(t, copyPipeline(addr, in, out, group))
+	second.Until(t, 2*time.Minute, "every record copied", func() bool {
 		got := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
 		t.Logf("second run: %d distinct copied; committed to end: %v", got, kafkatest.CommittedToEnd(t, addr, group, in))
 		return got >= n
 	})
-	cancel2()
-	<-errc2
+	second.Stop()
 	checkCopy(t, addr, out, n)
 }
 
@@ -190,11 +183,8 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	const n = 3000
 	produce(t, addr, in, 4, 0, n/2, alertValue)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- run(t, ctx, copyPipeline(addr, in, out, group)) }()
-	waitFor(t, errc, "records flowing", func() bool { return len(kafkatest.ReadN(t, addr, out, 200, 2*time.Second)) >= 200 })
+	r := startRun(t, copyPipeline(addr, in, out, group))
+	r.Until(t, 2*time.Minute, "records flowing", func() bool { return len(kafkatest.ReadN(t, addr, out, 200, 2*time.Second)) >= 200 })
 
 	for _, step := range []string{"stop", "start"} {
 		if b, err := exec.Command(ctl, step).CombinedOutput(); err != nil {
@@ -203,7 +193,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	}
 	produce(t, addr, in, 4, n/2, n/2, alertValue)
 	last := -1
-	waitFor(t, errc, "every record copied after the restart", func() bool {
+	r.Until(t, 2*time.Minute, "every record copied after the restart", func() bool {
 		got := len(distinct(keysOf(kafkatest.ReadN(t, addr, out, n, 2*time.Second))))
 		if got != last { // what a timeout leaves: copied, and committed or not
 			t.Logf("after the restart: %d distinct copied; committed to end: %v", got, kafkatest.CommittedToEnd(t, addr, group, in))
@@ -211,8 +201,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 		}
 		return got >= n
 	})
-	cancel()
-	<-errc
+	r.Stop()
 	checkCopy(t, addr, out, n)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/metrics"
@@ -52,14 +53,9 @@ func run(t *testing.T, ctx context.Context, p *beam.Pipeline) error {
 	return err
 }
 
-func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) { readEveryRecordOnce(t) }
-
 // Within a 16-byte read-ahead budget, partitions pause and resume at nearly
 // every record, and the read is the same.
-func TestReadWithinATightBudget(t *testing.T) {
-	defer kafkaio.TightBudgets(16)()
-	readEveryRecordOnce(t)
-}
+func TestReadBoundedEmitsEveryRecordOnce(t *testing.T) { underBothBudgets(t, readEveryRecordOnce) }
 
 func readEveryRecordOnce(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
@@ -101,11 +97,7 @@ func TestShardedReadsSplitThePartitions(t *testing.T) {
 				want = append(want, fmt.Sprintf("k%d", j))
 			}
 		}
-		if want == nil {
-			passert.Empty(s, recs)
-		} else {
-			passert.Equals(s, beam.ParDo(s, recordKey, recs), want...)
-		}
+		passert.Equals(s, beam.ParDo(s, recordKey, recs), want...)
 		all = append(all, recs)
 	}
 	passert.Count(s, beam.Flatten(s, all...), "every record", 90)
@@ -183,11 +175,7 @@ func TestReadStartsWhereAsked(t *testing.T) {
 			cfg.Brokers, cfg.Topics = []string{addr}, []string{"in"}
 			p, s := beam.NewPipelineWithRoot()
 			keys := beam.ParDo(s, recordKey, kafkaio.Read(s, cfg))
-			if tc.want == nil {
-				passert.Empty(s, keys)
-			} else {
-				passert.Equals(s, keys, anySlice(tc.want)...)
-			}
+			passert.Equals(s, keys, anySlice(tc.want)...)
 			if err := run(t, context.Background(), p); err != nil {
 				t.Fatal(err)
 			}
@@ -195,15 +183,10 @@ func TestReadStartsWhereAsked(t *testing.T) {
 	}
 }
 
-func TestWriteRoutesPerElementAndAcks(t *testing.T) { writeRoutesAndAcks(t) }
-
 // Within a 16-byte budget of unanswered bytes, every 3 KB message waits for
 // the one before it to be answered (one larger than the budget takes all
 // of it), and the writes are the same.
-func TestWriteWithinATightBudget(t *testing.T) {
-	defer kafkaio.TightBudgets(16)()
-	writeRoutesAndAcks(t)
-}
+func TestWriteRoutesPerElementAndAcks(t *testing.T) { underBothBudgets(t, writeRoutesAndAcks) }
 
 func writeRoutesAndAcks(t *testing.T) {
 	addr := kafkatest.Start(t, broker.Options{Partitions: 4}).Addr()
@@ -272,25 +255,21 @@ func TestPatternDiscoveryCommitAndResume(t *testing.T) {
 
 	runOnce := func(wantDistinct int, during func()) {
 		t.Helper()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		p, s := beam.NewPipelineWithRoot()
 		base := kafkaio.Config{Brokers: []string{addr}}
 		recs := kafkaio.Read(s, kafkaio.ReadConfig{Config: base, TopicPattern: "night_.*", Group: "g1",
 			Start: kafkaio.StartCommitted, DiscoveryInterval: 300 * time.Millisecond})
 		acks := kafkaio.Write(s, kafkaio.WriteConfig{Config: base, Partitions: 2}, beam.ParDo(s, forward, recs))
 		kafkaio.Commit(s, kafkaio.CommitConfig{Config: base, Group: "g1", Units: 1}, acks)
-		errc := make(chan error, 1)
-		go func() { errc <- run(t, ctx, p) }()
+		r := startRun(t, p)
 		if during != nil {
 			during()
 		}
-		waitFor(t, errc, "every key in out", func() bool {
+		r.Until(t, 2*time.Minute, "every key in out", func() bool {
 			return len(distinct(keysOf(kafkatest.ReadN(t, addr, "out", wantDistinct, 2*time.Second)))) >= wantDistinct
 		})
-		waitFor(t, errc, "offsets committed to the end", func() bool { return kafkatest.CommittedToEnd(t, addr, "g1", "night_1", "night_2") })
-		cancel()
-		<-errc
+		r.Until(t, 2*time.Minute, "offsets committed to the end", func() bool { return kafkatest.CommittedToEnd(t, addr, "g1", "night_1", "night_2") })
+		r.Stop()
 	}
 	runOnce(100, func() { produce(t, addr, "night_2", 2, 50, 50, val) })
 
@@ -313,21 +292,10 @@ func distinct(ks []string) []string {
 	return out
 }
 
-// waitFor polls cond until it holds; a pipeline that ends first fails the test.
-func waitFor(t *testing.T, errc chan error, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case err := <-errc:
-			t.Fatalf("pipeline ended before %s: %v", what, err)
-		case <-deadline:
-			t.Fatalf("no %s after 2 minutes", what)
-		case <-tick.C:
-		}
-	}
+// startRun runs p on the direct runner in the background until Stop (or
+// the test's end).
+func startRun(t *testing.T, p *beam.Pipeline) *watch.Run {
+	return watch.Start(t, func(ctx context.Context) error { return run(t, ctx, p) })
 }
 
 func anySlice(ss []string) []any {

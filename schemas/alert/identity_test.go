@@ -5,27 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertbeam/alertbeam/io/sim"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/schemas/alert"
-	"github.com/alertbeam/alertbeam/schemas/framing"
 )
 
 // Identify places a generated alert in its night and program, and flags a
 // program or time that no real alert has.
 func TestIdentify(t *testing.T) {
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Night, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 1, true
-	g, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := g.Next()
-	c, err := framing.NewZTF()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := simtest.ZTF(t, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1)
 	identify := func() (alert.Identity, error) {
-		msg, err := c.Encode(a.ZTF)
+		msg, err := c.Encode(&a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,15 +28,15 @@ func TestIdentify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := alert.ZTFTopic(a.ZTF.Candidate.Jd, a.ZTF.Candidate.Programid)
-	if id.ID != a.ZTF.Candid || id.Topic() != want || id.Night.Format("20060102") != "20261120" {
-		t.Fatalf("identity %+v topic %s, want candid %d topic %s", id, id.Topic(), a.ZTF.Candid, want)
+	want := alert.ZTFTopic(a.Candidate.Jd, a.Candidate.Programid)
+	if id.ID != a.Candid || id.Topic() != want || id.Night.Format("20060102") != "20261120" {
+		t.Fatalf("identity %+v topic %s, want candid %d topic %s", id, id.Topic(), a.Candid, want)
 	}
-	a.ZTF.Candidate.Programid = 9
+	a.Candidate.Programid = 9
 	if _, err := identify(); !errors.Is(err, alert.ErrImplausible) {
 		t.Fatalf("programid 9: want ErrImplausible, got %v", err)
 	}
-	a.ZTF.Candidate.Programid, a.ZTF.Candidate.Jd = 1, 2400000.5 // 1858
+	a.Candidate.Programid, a.Candidate.Jd = 1, 2400000.5 // 1858
 	if _, err := identify(); !errors.Is(err, alert.ErrImplausible) {
 		t.Fatalf("a jd in 1858: want ErrImplausible, got %v", err)
 	}
