@@ -10,11 +10,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/transforms/fanout"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -117,10 +117,7 @@ func selectedBy(t *testing.T, spec pipelines.NightSpec, prefix string, specs ...
 		}
 		fs = append(fs, f)
 	}
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	selected := map[string][]string{}
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		id := strconv.FormatInt(a.ZTF.Candid, 10)

@@ -126,10 +126,7 @@ func capped(t *testing.T, spec pipelines.NightSpec, n int, decided func(visit in
 // one open.
 func decidedLive(t *testing.T, spec pipelines.NightSpec, maxDelay, window time.Duration, first int) func(visit int) bool {
 	t.Helper()
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	lastSeen := g.VisitTime(g.Visits() - 1).Add(-maxDelay)
 	decided := func(v int) bool {
 		end := g.VisitTime(v).Truncate(window).Add(window)

@@ -9,9 +9,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/pipelines"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -32,7 +32,7 @@ func TestFilterTopicsAndChaining(t *testing.T) {
 	// The truth, from the filters applied directly to the generated alerts.
 	purity, _ := filter.Build("purity", "ztf")
 	bright, _ := filter.Build("bright:max=19", "ztf")
-	g, _ := sim.New(spec.Config())
+	g := simtest.New(t, spec.Config())
 	codec, _ := framing.NewZTF()
 	want := map[string][]string{}
 	msgs := map[string][]byte{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/gcstest"
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -36,10 +37,7 @@ func TestDistributeArchiveRidesOutGCSOutage(t *testing.T) {
 	spec := pipelines.SpecOf(c)
 	msgs, perTopic := map[int64][]byte{}, map[string]int{}
 	expected(t, spec, msgs, perTopic)
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	prod := kafkatest.Producer(t, b.Addr())
 	defer prod.Close()
 	send := func(visits ...int) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
@@ -40,10 +41,7 @@ func night(day int) pipelines.NightSpec {
 // expected encodes a night as Produce does: candid → bytes, and topic → count.
 func expected(t *testing.T, spec pipelines.NightSpec, msgs map[int64][]byte, topics map[string]int) {
 	t.Helper()
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	codec, err := framing.NewZTF()
 	if err != nil {
 		t.Fatal(err)

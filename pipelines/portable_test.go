@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/archive"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
@@ -123,7 +124,7 @@ func TestIntegrationPortableFlinkPath(t *testing.T) {
 	runPipeline(t, p)
 
 	purity, _ := filter.Build("purity", "ztf")
-	g, _ := sim.New(spec.Config())
+	g := simtest.New(t, spec.Config())
 	pure := 0
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		if keep, _ := purity.Keep(filter.OfZTF(a.ZTF)); keep && a.Artefact != sim.ArtefactBleedTrail {

@@ -36,10 +36,7 @@ func TestFilterWithQA(t *testing.T) {
 	spec := pipelines.SpecOf(c)
 	produceNight(t, spec, "night", w)
 
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	// The spiked exposure is rejected whole, its ordinary alerts too.
 	clean, artefact, spiked := map[string]bool{}, map[string][]int64{}, 0
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
@@ -178,10 +175,7 @@ func TestFilterWithQAStreaming(t *testing.T) {
 	c.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
 	spec := pipelines.SpecOf(c)
 	decided := decidedLive(t, spec, maxDelay, qa.DefaultWindow, 4)
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	kept, pending, rejected := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		k := strconv.FormatInt(a.ZTF.Candid, 10)
@@ -238,10 +232,7 @@ func sendNight(t *testing.T, addr, topic string, spec pipelines.NightSpec) {
 	t.Helper()
 	msgs := map[int64][]byte{}
 	expected(t, spec, msgs, map[string]int{})
-	g, err := sim.New(spec.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, spec.Config())
 	prod := kafkatest.Producer(t, addr)
 	defer prod.Close()
 	for v := range g.Visits() {

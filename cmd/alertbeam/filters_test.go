@@ -47,10 +47,7 @@ type testNight struct {
 func newTestNight(t *testing.T, addr, topic string) *testNight {
 	t.Helper()
 	c := simtest.Night(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), 11, 2, 60)
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, c)
 	codec, err := framing.NewZTF()
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +342,7 @@ func TestFiltersAddBackfillsFromArchive(t *testing.T) {
 	// the two visits.
 	cfg := sim.Defaults(sim.SurveyZTF)
 	cfg.Night, cfg.Seed, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60, true
-	g, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, cfg)
 	const spec = "candidate.magpsf < 18.5"
 	f, err := filter.Build(spec, "ztf")
 	if err != nil {

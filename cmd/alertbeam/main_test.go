@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/picture"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -213,10 +214,7 @@ func TestDistributeArchiveThenReplayIntoFilter(t *testing.T) {
 	// The truth: purity applied to the same generated night.
 	cfg := sim.Defaults(sim.SurveyZTF)
 	cfg.Night, cfg.Seed, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60, true
-	g, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, cfg)
 	purity, _ := filter.Build("purity", "ztf")
 	want := 0
 	for a, ok := g.Next(); ok; a, ok = g.Next() {

@@ -178,10 +178,7 @@ func TestMetricsCountTheRun(t *testing.T) {
 	}
 	c := simtest.Night(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 5, 6, 300)
 	c.Artefacts = []sim.Artefact{sim.RateSpike{Visit: 5, Factor: 4}, sim.BleedTrail{Visit: 2, N: 20}, sim.Streak{Visit: 4, N: 100}}
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, c)
 	clean, spatial, spiked := 0, 0, 0
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		switch {

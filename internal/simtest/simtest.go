@@ -33,3 +33,13 @@ func Night(night time.Time, seed int64, visits, perVisit int) sim.Config {
 	c.Night, c.Seed, c.Visits, c.AlertsPerVisit, c.NoCutouts = night, seed, visits, perVisit, true
 	return c
 }
+
+// New is sim.New for a test: a config it refuses fails the test.
+func New(t testing.TB, c sim.Config) *sim.Generator {
+	t.Helper()
+	g, err := sim.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}

@@ -133,21 +133,18 @@ func readBack(t *testing.T, root, survey string, alerts []alert) {
 }
 
 func TestWriteReadZTF(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			alerts := ztfAlerts(t, 8, 2, 15)
-			checkMix(t, alerts)
-			root := root(t)
-			// Small files, so that rolling by count shows.
-			cfg := Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 7}
-			if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
-				t.Fatal(err)
-			}
-			checkNights(t, root, schemas.ZTF, alerts)
-			readBack(t, root, schemas.ZTF, alerts)
-			checkLayout(t, root, alerts)
-		})
-	}
+	eachBackend(t, func(t *testing.T, root string) {
+		alerts := ztfAlerts(t, 8, 2, 15)
+		checkMix(t, alerts)
+		// Small files, so that rolling by count shows.
+		cfg := Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 7}
+		if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+		checkNights(t, root, schemas.ZTF, alerts)
+		readBack(t, root, schemas.ZTF, alerts)
+		checkLayout(t, root, alerts)
+	})
 }
 
 // With a pending bound of one byte, each record is handed to the bundle's
@@ -249,26 +246,23 @@ func TestWriteReadLSST(t *testing.T) {
 // TestWriteTwice replays the same input into the same archive: still one
 // copy of each alert, and every record acknowledged again.
 func TestWriteTwice(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			alerts := ztfAlerts(t, 4, 2, 8)
-			root := root(t)
-			cfg := Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 5}
-			for range 2 {
-				if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			checkNights(t, root, schemas.ZTF, alerts)
-			// A third run with half the input overlapping and a different
-			// file size still adds nothing.
-			cfg.MaxFileRecords = 3
-			if err := run(t, writePipeline(cfg, alerts[len(alerts)/2:], nil, nil)); err != nil {
+	eachBackend(t, func(t *testing.T, root string) {
+		alerts := ztfAlerts(t, 4, 2, 8)
+		cfg := Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 5}
+		for range 2 {
+			if err := run(t, writePipeline(cfg, alerts, nil, nil)); err != nil {
 				t.Fatal(err)
 			}
-			checkNights(t, root, schemas.ZTF, alerts)
-		})
-	}
+		}
+		checkNights(t, root, schemas.ZTF, alerts)
+		// A third run with half the input overlapping and a different
+		// file size still adds nothing.
+		cfg.MaxFileRecords = 3
+		if err := run(t, writePipeline(cfg, alerts[len(alerts)/2:], nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+		checkNights(t, root, schemas.ZTF, alerts)
+	})
 }
 
 // TestRestartAfterFailure crashes a job mid-write, checks that nothing

@@ -80,66 +80,63 @@ func sameGroup(alerts []alert) []alert {
 // exclusive create (link(2) locally, the DoesNotExist precondition on GCS
 // uploads, both checked by the conformance suite) buys.
 func TestConcurrentCommitters(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			root := root(t)
-			alerts := sameGroup(ztfAlerts(t, 0, 3, 20))
-			if len(alerts) < 20 {
-				t.Fatalf("only %d alerts in the largest group", len(alerts))
-			}
-			c, _ := framing.NewZTF()
-			comp, _ := newCompressor("zstd")
-			const writers = 6
-			var batches [writers][]tempFile
-			for w := range writers {
-				st, err := openStore(ctx, root, DefaultRetryTimeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Writer w holds a window of the alerts that overlaps its
-				// neighbours', split over two temporary files.
-				lo, hi := w*len(alerts)/(writers+1), (w+2)*len(alerts)/(writers+1)
-				mid := (lo + hi) / 2
-				batches[w] = []tempFile{stage(t, st, c, comp, alerts[lo:mid]), stage(t, st, c, comp, alerts[mid:hi])}
-				st.close()
-			}
-			var wg sync.WaitGroup
-			errs := make([]error, writers)
-			results := make([]commitResult, writers)
-			for w := range writers {
-				wg.Go(func() {
-					cm, err := newCommitter(ctx, Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 3})
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					defer cm.st.close()
-					results[w], errs[w] = cm.commit(ctx, batches[w])
-				})
-			}
-			wg.Wait()
-			written, races := 0, 0
-			for w := range writers {
-				if errs[w] != nil {
-					t.Fatalf("writer %d: %v", w, errs[w])
-				}
-				written += results[w].Written
-				races += results[w].Races
-			}
-			rep, err := Verify(ctx, root, schemas.ZTF, alerts[0].Night)
+	eachBackend(t, func(t *testing.T, root string) {
+		ctx := context.Background()
+		alerts := sameGroup(ztfAlerts(t, 0, 3, 20))
+		if len(alerts) < 20 {
+			t.Fatalf("only %d alerts in the largest group", len(alerts))
+		}
+		c, _ := framing.NewZTF()
+		comp, _ := newCompressor("zstd")
+		const writers = 6
+		var batches [writers][]tempFile
+		for w := range writers {
+			st, err := openStore(ctx, root, DefaultRetryTimeout)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := ids(alerts) // the writers' windows cover them all
-			got := archivedIDs(t, root, schemas.ZTF, alerts[0].Night)
-			slices.Sort(got)
-			if !rep.OK() || !slices.Equal(got, want) || written != len(want) {
-				t.Fatalf("%v: %d ids archived (%d written), want %d; duplicates %v", rep, len(got), written, len(want), rep.Duplicates)
+			// Writer w holds a window of the alerts that overlaps its
+			// neighbours', split over two temporary files.
+			lo, hi := w*len(alerts)/(writers+1), (w+2)*len(alerts)/(writers+1)
+			mid := (lo + hi) / 2
+			batches[w] = []tempFile{stage(t, st, c, comp, alerts[lo:mid]), stage(t, st, c, comp, alerts[mid:hi])}
+			st.close()
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		results := make([]commitResult, writers)
+		for w := range writers {
+			wg.Go(func() {
+				cm, err := newCommitter(ctx, Config{Root: root, Survey: schemas.ZTF, MaxFileRecords: 3})
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				defer cm.st.close()
+				results[w], errs[w] = cm.commit(ctx, batches[w])
+			})
+		}
+		wg.Wait()
+		written, races := 0, 0
+		for w := range writers {
+			if errs[w] != nil {
+				t.Fatalf("writer %d: %v", w, errs[w])
 			}
-			t.Logf("%d writers, %d alerts, %d files, %d lost races", writers, len(want), rep.Files, races)
-		})
-	}
+			written += results[w].Written
+			races += results[w].Races
+		}
+		rep, err := Verify(ctx, root, schemas.ZTF, alerts[0].Night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ids(alerts) // the writers' windows cover them all
+		got := archivedIDs(t, root, schemas.ZTF, alerts[0].Night)
+		slices.Sort(got)
+		if !rep.OK() || !slices.Equal(got, want) || written != len(want) {
+			t.Fatalf("%v: %d ids archived (%d written), want %d; duplicates %v", rep, len(got), written, len(want), rep.Duplicates)
+		}
+		t.Logf("%d writers, %d alerts, %d files, %d lost races", writers, len(want), rep.Files, races)
+	})
 }
 
 func TestChunkIDs(t *testing.T) {

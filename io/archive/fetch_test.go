@@ -60,27 +60,24 @@ func archivedPlaces(t *testing.T, st store, prefix string) []any {
 // Read, plain and paced, names every record by its file and its index in
 // the file, each once, as an independent reader numbers them.
 func TestReadSources(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			root := root(t)
-			alerts := smallArchive(t, root)
-			st := testStore(t, root)
-			if files := finalFiles(t, st, "ztf/"); len(files) < 4 {
-				t.Fatalf("%d files; the test needs several", len(files))
-			}
-			p, s := beam.NewPipelineWithRoot()
-			var plain []beam.PCollection
-			for _, night := range nights(alerts) {
-				plain = append(plain, Read(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: night}))
-				paced := Read(s.Scope(night), ReadConfig{Survey: schemas.ZTF, Root: root, Night: night, Speed: 1e6})
-				passert.Equals(s.Scope(night), beam.ParDo(s, placeOf, paced), archivedPlaces(t, st, "ztf/"+night+"/")...)
-			}
-			passert.Equals(s, beam.ParDo(s, placeOf, beam.Flatten(s, plain...)), archivedPlaces(t, st, "ztf/")...)
-			if err := run(t, p); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T, root string) {
+		alerts := smallArchive(t, root)
+		st := testStore(t, root)
+		if files := finalFiles(t, st, "ztf/"); len(files) < 4 {
+			t.Fatalf("%d files; the test needs several", len(files))
+		}
+		p, s := beam.NewPipelineWithRoot()
+		var plain []beam.PCollection
+		for _, night := range nights(alerts) {
+			plain = append(plain, Read(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: night}))
+			paced := Read(s.Scope(night), ReadConfig{Survey: schemas.ZTF, Root: root, Night: night, Speed: 1e6})
+			passert.Equals(s.Scope(night), beam.ParDo(s, placeOf, paced), archivedPlaces(t, st, "ztf/"+night+"/")...)
+		}
+		passert.Equals(s, beam.ParDo(s, placeOf, beam.Flatten(s, plain...)), archivedPlaces(t, st, "ztf/")...)
+		if err := run(t, p); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // collected holds what collectFn saw, per test: prism runs the workers in
@@ -176,69 +173,66 @@ func renderMissing(w beam.Window, ts beam.EventTime, m kafkaio.Missing) string {
 // alone, exactly the records Read emitted, and a Missing for each ref to
 // no file or no record; each output with its batch's timestamp and window.
 func TestFetch(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			root := root(t)
-			alerts := smallArchive(t, root)
-			byFile := readAll(t, root, alerts)
-			var files []string
-			for url, recs := range byFile {
-				if len(recs) == 4 {
-					files = append(files, url)
+	eachBackend(t, func(t *testing.T, root string) {
+		alerts := smallArchive(t, root)
+		byFile := readAll(t, root, alerts)
+		var files []string
+		for url, recs := range byFile {
+			if len(recs) == 4 {
+				files = append(files, url)
+			}
+		}
+		slices.Sort(files)
+		if len(files) < 3 {
+			t.Fatalf("%d full files; the test needs 3", len(files))
+		}
+		f1, f2, f3 := byFile[files[0]], byFile[files[1]], byFile[files[2]]
+		src := func(recs []kafkaio.Record, i int) kafkaio.Source { return recs[i].Source }
+		bad := func(s kafkaio.Source, mod func(*kafkaio.Source)) kafkaio.Source { mod(&s); return s }
+		noFile := bad(src(f1, 0), func(s *kafkaio.Source) { s.Topic = strings.TrimSuffix(s.Topic, ".avro") + "_none.avro" })
+		pastEnd := bad(src(f1, 3), func(s *kafkaio.Source) { s.Offset, s.Prev = 4, 3 })
+		partition := bad(src(f2, 0), func(s *kafkaio.Source) { s.Partition = 1 })
+		outside := bad(src(f3, 0), func(s *kafkaio.Source) { s.Topic = "/elsewhere/ztf/x.avro" })
+		// Prev and Base play no part in finding a record, and come
+		// back as given.
+		rebased := bad(src(f2, 3), func(s *kafkaio.Source) { s.Prev, s.Base = 0, 2 })
+		batches := []refBatch{
+			{At: 1000, Refs: []kafkaio.Source{src(f2, 2), src(f1, 3), src(f1, 0), src(f2, 0), src(f1, 3), src(f1, 1), src(f3, 3)}},
+			{At: 1100, Refs: []kafkaio.Source{src(f1, 0)}}, // behind where the last batch left f1
+			{At: 1200, Refs: []kafkaio.Source{src(f1, 3), pastEnd, noFile, src(f2, 1), partition, outside, src(f3, 0), src(f3, 0), rebased}},
+			{At: 1300},
+		}
+		var wantRecs, wantMissing []any
+		for _, b := range batches {
+			at := fmt.Sprintf("at=%ds window=%ds", b.At, b.At/60*60)
+			for _, ref := range b.Refs {
+				switch ref {
+				case noFile:
+					wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 not-exist", at, ref, ref.Prev))
+				case pastEnd:
+					wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 past-end", at, ref, ref.Prev))
+				case outside:
+					wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 outside", at, ref, ref.Prev))
+				case partition:
+					wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 bad-ref", at, ref, ref.Prev))
+				default:
+					r := byFile[ref.Topic][ref.Offset]
+					r.Source = ref
+					wantRecs = append(wantRecs, at+" "+describe(r))
 				}
 			}
-			slices.Sort(files)
-			if len(files) < 3 {
-				t.Fatalf("%d full files; the test needs 3", len(files))
-			}
-			f1, f2, f3 := byFile[files[0]], byFile[files[1]], byFile[files[2]]
-			src := func(recs []kafkaio.Record, i int) kafkaio.Source { return recs[i].Source }
-			bad := func(s kafkaio.Source, mod func(*kafkaio.Source)) kafkaio.Source { mod(&s); return s }
-			noFile := bad(src(f1, 0), func(s *kafkaio.Source) { s.Topic = strings.TrimSuffix(s.Topic, ".avro") + "_none.avro" })
-			pastEnd := bad(src(f1, 3), func(s *kafkaio.Source) { s.Offset, s.Prev = 4, 3 })
-			partition := bad(src(f2, 0), func(s *kafkaio.Source) { s.Partition = 1 })
-			outside := bad(src(f3, 0), func(s *kafkaio.Source) { s.Topic = "/elsewhere/ztf/x.avro" })
-			// Prev and Base play no part in finding a record, and come
-			// back as given.
-			rebased := bad(src(f2, 3), func(s *kafkaio.Source) { s.Prev, s.Base = 0, 2 })
-			batches := []refBatch{
-				{At: 1000, Refs: []kafkaio.Source{src(f2, 2), src(f1, 3), src(f1, 0), src(f2, 0), src(f1, 3), src(f1, 1), src(f3, 3)}},
-				{At: 1100, Refs: []kafkaio.Source{src(f1, 0)}}, // behind where the last batch left f1
-				{At: 1200, Refs: []kafkaio.Source{src(f1, 3), pastEnd, noFile, src(f2, 1), partition, outside, src(f3, 0), src(f3, 0), rebased}},
-				{At: 1300},
-			}
-			var wantRecs, wantMissing []any
-			for _, b := range batches {
-				at := fmt.Sprintf("at=%ds window=%ds", b.At, b.At/60*60)
-				for _, ref := range b.Refs {
-					switch ref {
-					case noFile:
-						wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 not-exist", at, ref, ref.Prev))
-					case pastEnd:
-						wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 past-end", at, ref, ref.Prev))
-					case outside:
-						wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 outside", at, ref, ref.Prev))
-					case partition:
-						wantMissing = append(wantMissing, fmt.Sprintf("%s %s prev=%d base=0 bad-ref", at, ref, ref.Prev))
-					default:
-						r := byFile[ref.Topic][ref.Offset]
-						r.Source = ref
-						wantRecs = append(wantRecs, at+" "+describe(r))
-					}
-				}
-			}
+		}
 
-			p, s := beam.NewPipelineWithRoot()
-			refs := beam.WindowInto(s, window.NewFixedWindows(time.Minute), beam.ParDo(s, stampBatch, beam.CreateList(s, batches)))
-			recs, missing := Fetch(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: nights(alerts)[0]}, refs)
-			global := func(c beam.PCollection) beam.PCollection { return beam.WindowInto(s, window.NewGlobalWindows(), c) }
-			passert.Equals(s, global(beam.ParDo(s, renderFetched, recs)), wantRecs...)
-			passert.Equals(s, global(beam.ParDo(s, renderMissing, missing)), wantMissing...)
-			if err := run(t, p); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+		p, s := beam.NewPipelineWithRoot()
+		refs := beam.WindowInto(s, window.NewFixedWindows(time.Minute), beam.ParDo(s, stampBatch, beam.CreateList(s, batches)))
+		recs, missing := Fetch(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: nights(alerts)[0]}, refs)
+		global := func(c beam.PCollection) beam.PCollection { return beam.WindowInto(s, window.NewGlobalWindows(), c) }
+		passert.Equals(s, global(beam.ParDo(s, renderFetched, recs)), wantRecs...)
+		passert.Equals(s, global(beam.ParDo(s, renderMissing, missing)), wantMissing...)
+		if err := run(t, p); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // sameRecord reports how got differs from want, field by field.

@@ -31,6 +31,13 @@ func backends(t *testing.T) map[string]func(t *testing.T) string {
 	}
 }
 
+// eachBackend runs check as a subtest for each backend, on a new root.
+func eachBackend(t *testing.T, check func(t *testing.T, root string)) {
+	for name, root := range backends(t) {
+		t.Run(name, func(t *testing.T) { check(t, root(t)) })
+	}
+}
+
 // testStore opens the store at root for a test; it is closed when the
 // test ends.
 func testStore(t *testing.T, root string) store {

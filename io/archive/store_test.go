@@ -17,15 +17,7 @@ import (
 func TestStoreConformance(t *testing.T) {
 	for name, root := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			open := func(t *testing.T) store {
-				s, err := openStore(ctx, root(t), DefaultRetryTimeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.close() })
-				return s
-			}
+			open := func(t *testing.T) store { return testStore(t, root(t)) }
 			t.Run("RoundTripNested", func(t *testing.T) { testRoundTrip(t, open(t)) })
 			t.Run("ExclusiveCreate", func(t *testing.T) { testExclusive(t, open(t)) })
 			t.Run("ConcurrentExclusive", func(t *testing.T) { testConcurrentExclusive(t, open(t)) })

@@ -69,99 +69,96 @@ func copyObject(t *testing.T, st store, from, to string, transform func([]byte) 
 // half duplicates, and a truncated file by hand, and checks that Verify
 // reports each and that Repair leaves one copy of every alert.
 func TestVerifyFindsPlantedDamage(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			root := root(t)
-			group := sameGroup(ztfAlerts(t, 0, 3, 20))
-			archived, fresh := group[:len(group)-5], group[len(group)-5:]
-			archiveGroup(t, root, archived, 6)
-			night, dir := archived[0].Night, nightDir(schemas.ZTF, archived[0].Night, archived[0].Program)
-			st := testStore(t, root)
-			files := finalFiles(t, st, dir+"/")
-			if len(files) < 3 {
-				t.Fatalf("want at least 3 files, have %v", files)
-			}
-			// WithProgress reports before each file and once at the end,
-			// the end with the report's counts.
-			type step struct {
-				files, of int
-				records   int64
-			}
-			var steps []step
-			clean, err := Verify(ctx, root, schemas.ZTF, night, WithProgress(func(files, of int, records int64) {
-				steps = append(steps, step{files, of, records})
-			}))
-			if err != nil || !clean.OK() || clean.Records != int64(len(archived)) {
-				t.Fatalf("before damage: %v %v", clean, err)
-			}
-			if len(steps) != len(files)+1 || steps[0] != (step{0, len(files), 0}) || steps[len(files)] != (step{len(files), len(files), clean.Records}) {
-				t.Fatalf("progress %v for %d files and %d records", steps, len(files), clean.Records)
-			}
+	eachBackend(t, func(t *testing.T, root string) {
+		ctx := context.Background()
+		group := sameGroup(ztfAlerts(t, 0, 3, 20))
+		archived, fresh := group[:len(group)-5], group[len(group)-5:]
+		archiveGroup(t, root, archived, 6)
+		night, dir := archived[0].Night, nightDir(schemas.ZTF, archived[0].Night, archived[0].Program)
+		st := testStore(t, root)
+		files := finalFiles(t, st, dir+"/")
+		if len(files) < 3 {
+			t.Fatalf("want at least 3 files, have %v", files)
+		}
+		// WithProgress reports before each file and once at the end,
+		// the end with the report's counts.
+		type step struct {
+			files, of int
+			records   int64
+		}
+		var steps []step
+		clean, err := Verify(ctx, root, schemas.ZTF, night, WithProgress(func(files, of int, records int64) {
+			steps = append(steps, step{files, of, records})
+		}))
+		if err != nil || !clean.OK() || clean.Records != int64(len(archived)) {
+			t.Fatalf("before damage: %v %v", clean, err)
+		}
+		if len(steps) != len(files)+1 || steps[0] != (step{0, len(files), 0}) || steps[len(files)] != (step{len(files), len(files), clean.Records}) {
+			t.Fatalf("progress %v for %d files and %d records", steps, len(files), clean.Records)
+		}
 
-			// A whole copy of a file, under a name a careless tool might use.
-			copyObject(t, st, files[0], dir+"/zz-copy.avro", func(b []byte) []byte { return b })
-			// A file (no id list in its header: not alertbeam's) holding
-			// three archived alerts and five new ones.
-			c, _ := framing.NewZTF()
-			comp, _ := newCompressor("deflate")
-			mixed := stage(t, st, c, comp, append(slices.Clone(archived[:3]), fresh...))
-			copyObject(t, st, mixed.Name, dir+"/zz-mixed.avro", func(b []byte) []byte { return b })
-			if err := st.remove(ctx, mixed.Name); err != nil {
-				t.Fatal(err)
-			}
-			rep, err := Verify(ctx, root, schemas.ZTF, night)
-			if err != nil {
-				t.Fatal(err)
-			}
-			copied := archivedIDsOf(t, st, files[0])
-			wantDup := slices.Sorted(slices.Values(append(copied, ids(archived[:3])...)))
-			wantDup = slices.Compact(wantDup)
-			if !slices.Equal(rep.Duplicates, wantDup) || rep.OK() {
-				t.Fatalf("Verify found duplicates %v, want %v", rep.Duplicates, wantDup)
-			}
+		// A whole copy of a file, under a name a careless tool might use.
+		copyObject(t, st, files[0], dir+"/zz-copy.avro", func(b []byte) []byte { return b })
+		// A file (no id list in its header: not alertbeam's) holding
+		// three archived alerts and five new ones.
+		c, _ := framing.NewZTF()
+		comp, _ := newCompressor("deflate")
+		mixed := stage(t, st, c, comp, append(slices.Clone(archived[:3]), fresh...))
+		copyObject(t, st, mixed.Name, dir+"/zz-mixed.avro", func(b []byte) []byte { return b })
+		if err := st.remove(ctx, mixed.Name); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(ctx, root, schemas.ZTF, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := archivedIDsOf(t, st, files[0])
+		wantDup := slices.Sorted(slices.Values(append(copied, ids(archived[:3])...)))
+		wantDup = slices.Compact(wantDup)
+		if !slices.Equal(rep.Duplicates, wantDup) || rep.OK() {
+			t.Fatalf("Verify found duplicates %v, want %v", rep.Duplicates, wantDup)
+		}
 
-			res, err := Repair(ctx, root, schemas.ZTF, night, Config{MaxFileRecords: 6})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("repair: %+v", res)
-			if len(res.Removed) != 1 || len(res.Rewritten) != 1 {
-				t.Errorf("repair removed %v and rewrote %v, want one of each", res.Removed, res.Rewritten)
-			}
-			rep, err = Verify(ctx, root, schemas.ZTF, night)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := slices.Sorted(slices.Values(archivedIDs(t, root, schemas.ZTF, night)))
-			if !rep.OK() || !slices.Equal(got, ids(group)) {
-				t.Fatalf("after repair: %v; %d ids, want %d", rep, len(got), len(group))
-			}
+		res, err := Repair(ctx, root, schemas.ZTF, night, Config{MaxFileRecords: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("repair: %+v", res)
+		if len(res.Removed) != 1 || len(res.Rewritten) != 1 {
+			t.Errorf("repair removed %v and rewrote %v, want one of each", res.Removed, res.Rewritten)
+		}
+		rep, err = Verify(ctx, root, schemas.ZTF, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.Sorted(slices.Values(archivedIDs(t, root, schemas.ZTF, night)))
+		if !rep.OK() || !slices.Equal(got, ids(group)) {
+			t.Fatalf("after repair: %v; %d ids, want %d", rep, len(got), len(group))
+		}
 
-			// Truncate a file in place (non-exclusive write: what a broken
-			// copy would leave).
-			files = finalFiles(t, st, dir+"/")
-			copyObject(t, st, files[1], files[1], func(b []byte) []byte { return b[:len(b)*2/3] })
-			rep, err = Verify(ctx, root, schemas.ZTF, night)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Unreadable) != 1 || !strings.HasSuffix(rep.Unreadable[0], files[1]) || rep.Problems[rep.Unreadable[0]] == "" {
-				t.Fatalf("Verify: unreadable %v (%v), want %s", rep.Unreadable, rep.Problems, files[1])
-			}
-			t.Logf("truncated file: %s", rep.Problems[rep.Unreadable[0]])
-			if rep.Records >= int64(len(group)) || len(rep.Duplicates) != 0 {
-				t.Fatalf("Verify with a truncated file: %v", rep)
-			}
-			// A replay stops at the damage, naming the file, rather than
-			// silently skipping alerts.
-			p, s := beam.NewPipelineWithRoot()
-			passert.Count(s, Read(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: night}), "records", len(group))
-			if err := run(t, p); err == nil || !strings.Contains(err.Error(), files[1]) {
-				t.Fatalf("replaying a truncated file: err = %v, want one naming %s", err, files[1])
-			}
-		})
-	}
+		// Truncate a file in place (non-exclusive write: what a broken
+		// copy would leave).
+		files = finalFiles(t, st, dir+"/")
+		copyObject(t, st, files[1], files[1], func(b []byte) []byte { return b[:len(b)*2/3] })
+		rep, err = Verify(ctx, root, schemas.ZTF, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Unreadable) != 1 || !strings.HasSuffix(rep.Unreadable[0], files[1]) || rep.Problems[rep.Unreadable[0]] == "" {
+			t.Fatalf("Verify: unreadable %v (%v), want %s", rep.Unreadable, rep.Problems, files[1])
+		}
+		t.Logf("truncated file: %s", rep.Problems[rep.Unreadable[0]])
+		if rep.Records >= int64(len(group)) || len(rep.Duplicates) != 0 {
+			t.Fatalf("Verify with a truncated file: %v", rep)
+		}
+		// A replay stops at the damage, naming the file, rather than
+		// silently skipping alerts.
+		p, s := beam.NewPipelineWithRoot()
+		passert.Count(s, Read(s, ReadConfig{Survey: schemas.ZTF, Root: root, Night: night}), "records", len(group))
+		if err := run(t, p); err == nil || !strings.Contains(err.Error(), files[1]) {
+			t.Fatalf("replaying a truncated file: err = %v, want one naming %s", err, files[1])
+		}
+	})
 }
 
 func archivedIDsOf(t *testing.T, st store, name string) []int64 {
@@ -203,30 +200,27 @@ func TestIndependentReader(t *testing.T) {
 
 // TestReadPattern replays only what a glob selects, locally and on GCS.
 func TestReadPattern(t *testing.T) {
-	for name, root := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			root := root(t)
-			alerts := ztfAlerts(t, 3, 1, 8)
-			if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF}, alerts, nil, nil)); err != nil {
-				t.Fatal(err)
+	eachBackend(t, func(t *testing.T, root string) {
+		alerts := ztfAlerts(t, 3, 1, 8)
+		if err := run(t, writePipeline(Config{Root: root, Survey: schemas.ZTF}, alerts, nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+		var want []alert
+		for _, a := range alerts {
+			if a.Program == 1 {
+				want = append(want, a)
 			}
-			var want []alert
-			for _, a := range alerts {
-				if a.Program == 1 {
-					want = append(want, a)
-				}
-			}
-			if len(want) == 0 || len(want) == len(alerts) {
-				t.Fatalf("%d of %d alerts in programid 1: not a selective test", len(want), len(alerts))
-			}
-			p, s := beam.NewPipelineWithRoot()
-			recs := Read(s, ReadConfig{Survey: schemas.ZTF, Pattern: root + "/ztf/*/programid1/*.avro"})
-			passert.Equals(s, beam.ParDo(s, &digestFn{Survey: schemas.ZTF}, recs), digests(want)...)
-			if err := run(t, p); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+		}
+		if len(want) == 0 || len(want) == len(alerts) {
+			t.Fatalf("%d of %d alerts in programid 1: not a selective test", len(want), len(alerts))
+		}
+		p, s := beam.NewPipelineWithRoot()
+		recs := Read(s, ReadConfig{Survey: schemas.ZTF, Pattern: root + "/ztf/*/programid1/*.avro"})
+		passert.Equals(s, beam.ParDo(s, &digestFn{Survey: schemas.ZTF}, recs), digests(want)...)
+		if err := run(t, p); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestDeadLetters sends records that cannot be archived next to good ones:

@@ -430,26 +430,10 @@ func rawWrite(addr, topic string, n, size int) error {
 	if err != nil {
 		return err
 	}
-	settled := make(chan error, 1)
-	go func() {
-		var firstErr error
-		for range n {
-			select {
-			case <-p.Successes():
-			case e := <-p.Errors():
-				if firstErr == nil {
-					firstErr = e.Err
-				}
-			}
-		}
-		settled <- firstErr
-	}()
 	pattern := benchPattern(size)
-	for i := range n {
-		p.Input() <- &sarama.ProducerMessage{Topic: topic,
-			Key: sarama.ByteEncoder(benchKey(i)), Value: sarama.ByteEncoder(benchValue(pattern, i))}
-	}
-	err = <-settled
+	err = sendAll(p, n, func(i int) *sarama.ProducerMessage {
+		return &sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(benchKey(i)), Value: sarama.ByteEncoder(benchValue(pattern, i))}
+	})
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}

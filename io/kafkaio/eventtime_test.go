@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas"
 	"github.com/alertbeam/alertbeam/schemas/alert"
@@ -46,10 +47,7 @@ func TestObservationEventTime(t *testing.T) {
 
 	c := sim.Defaults(sim.SurveyLSST)
 	c.Night, c.Visits, c.AlertsPerVisit, c.NoCutouts = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 1, 1, true
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, c)
 	a, _ := g.Next()
 	codec, err := framing.NewLSST(nil)
 	if err != nil {

@@ -55,28 +55,37 @@ func produceErr(addr, topic string, partitions int32, from, n int, value func(in
 		return err
 	}
 	defer p.Close()
-	done := make(chan error, 1)
-	go func() {
-		var firstErr error
-		for i := 0; i < n; i++ {
-			select {
-			case <-p.Successes():
-			case e := <-p.Errors():
-				if firstErr == nil {
-					firstErr = e.Err
-				}
-			}
-		}
-		done <- firstErr
-	}()
-	for i := from; i < from+n; i++ {
-		p.Input() <- &sarama.ProducerMessage{Topic: topic, Partition: int32(i) % partitions,
-			Key: sarama.StringEncoder(fmt.Sprintf("k%d", i)), Value: sarama.ByteEncoder(value(i))}
-	}
-	if err := <-done; err != nil {
+	err = sendAll(p, n, func(i int) *sarama.ProducerMessage {
+		return &sarama.ProducerMessage{Topic: topic, Partition: int32(from+i) % partitions,
+			Key: sarama.StringEncoder(fmt.Sprintf("k%d", from+i)), Value: sarama.ByteEncoder(value(from + i))}
+	})
+	if err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
 	return nil
+}
+
+// sendAll sends message(i) for i in [0, n) through p and returns once the
+// broker has answered every one: nil, or the first error.
+func sendAll(p sarama.AsyncProducer, n int, message func(i int) *sarama.ProducerMessage) error {
+	answered := make(chan error, 1)
+	go func() {
+		var first error
+		for range n {
+			select {
+			case <-p.Successes():
+			case e := <-p.Errors():
+				if first == nil {
+					first = e.Err
+				}
+			}
+		}
+		answered <- first
+	}()
+	for i := range n {
+		p.Input() <- message(i)
+	}
+	return <-answered
 }
 
 func keysOf(ms []*sarama.ConsumerMessage) []string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/fits"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
@@ -181,10 +182,7 @@ func TestSimulatedPictures(t *testing.T) {
 		t.Run(survey, func(t *testing.T) {
 			c := sim.Defaults(survey)
 			c.Night, c.Seed, c.Visits, c.AlertsPerVisit = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 3, 1, 5
-			g, err := sim.New(c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := simtest.New(t, c)
 			codec, err := framing.New(survey, nil)
 			if err != nil {
 				t.Fatal(err)

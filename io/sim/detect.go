@@ -155,6 +155,16 @@ type detection struct {
 	lineAngle float64
 }
 
+// detectedOn is o's detection, real and passing the cuts, on an earlier
+// epoch's image im (unit is its CCD or detector, index its place there);
+// snr is signed, negative when the source had faded below the template.
+func (o *object) detectedOn(im *imageParams, unit, index int, snr float64) *detection {
+	return &detection{
+		obj: o, unit: unit, x: o.x, y: o.y, ra: o.ra, dec: o.dec,
+		index: index, img: im, snr: math.Abs(snr), flux: snr * im.skyNoise, fail: -1, lineAngle: math.NaN(),
+	}
+}
+
 type nightState struct {
 	pools   map[int][]*object // recurrable objects by field
 	objects int               // objects created tonight, for names

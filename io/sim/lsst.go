@@ -172,11 +172,7 @@ func (g *Generator) lsstConstsOf(o *object) *lsstConsts {
 
 func (g *Generator) lsstHistoric(d *detection, e lsstEpoch, index int) *detection {
 	im := g.lsstImageAt(e.jd, e.band, d.img.field, e.detector, e.visit, e.seeing, e.depth)
-	h := &detection{
-		obj: d.obj, unit: e.detector, x: d.obj.x, y: d.obj.y, ra: d.obj.ra, dec: d.obj.dec,
-		index: index, img: im, snr: math.Abs(e.snr), fail: -1, lineAngle: math.NaN(),
-	}
-	h.flux = e.snr * im.skyNoise
+	h := d.obj.detectedOn(im, e.detector, index, e.snr)
 	h.id = e.visit<<22 | int64(index)&(1<<21-1)
 	return h
 }

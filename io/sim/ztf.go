@@ -529,11 +529,7 @@ func sentinelOr(v, alt float64) float64 {
 // image, so it goes through the same candidate derivation.
 func (g *Generator) historic(d *detection, e epoch, index int) *detection {
 	im := g.ztfImage(e.jd, e.fid, d.img.field, d.unit, e.programid, e.seeing, e.depth)
-	h := &detection{
-		obj: d.obj, unit: d.unit, x: d.obj.x, y: d.obj.y, ra: d.obj.ra, dec: d.obj.dec,
-		index: index, img: im, snr: math.Abs(e.snr), fail: -1, lineAngle: math.NaN(),
-	}
-	h.flux = e.snr * im.skyNoise
+	h := d.obj.detectedOn(im, d.unit, index, e.snr)
 	h.id = im.pid*1_000_000 + int64(index)
 	return h
 }

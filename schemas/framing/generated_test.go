@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/schemas/lsst"
@@ -21,10 +22,7 @@ func TestGeneratedRoundTripByteIdentical(t *testing.T) {
 		t.Run(survey, func(t *testing.T) {
 			cfg := sim.Defaults(survey)
 			cfg.Night, cfg.Visits, cfg.AlertsPerVisit, cfg.Seed = night, 2, 50, 7
-			g, err := sim.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := simtest.New(t, cfg)
 			var c *framing.Codec
 			if survey == sim.SurveyZTF {
 				c = ztfCodec(t)
@@ -80,10 +78,7 @@ func TestGeneratedRoundTripByteIdentical(t *testing.T) {
 func BenchmarkZTFGeneratedDecodeStruct(b *testing.B) {
 	cfg := sim.Defaults(sim.SurveyZTF)
 	cfg.Night, cfg.Visits, cfg.AlertsPerVisit = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 1
-	g, err := sim.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := simtest.New(b, cfg)
 	a, _ := g.Next()
 	c := ztfCodec(b)
 	msg, err := c.Encode(a.ZTF)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/fits"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -51,10 +52,7 @@ func generate(t testing.TB, c sim.Config) *night {
 	if n, ok := nights.m[key]; ok {
 		return n
 	}
-	g, err := sim.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, c)
 	n := &night{cfg: c}
 	for a, ok := g.Next(); ok; a, ok = g.Next() {
 		n.alerts = append(n.alerts, a)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
@@ -14,10 +15,7 @@ func exposure(b *testing.B, survey string, perVisit, v int, artefacts ...sim.Art
 	cfg := sim.Defaults(survey)
 	cfg.Night, cfg.NoCutouts, cfg.Visits, cfg.AlertsPerVisit = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), true, v+1, perVisit
 	cfg.Artefacts = artefacts
-	g, err := sim.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := simtest.New(b, cfg)
 	var pts []qa.Point
 	for _, a := range g.Visit(v) {
 		pts = append(pts, simPoint(a))

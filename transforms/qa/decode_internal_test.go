@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -16,10 +17,7 @@ func TestDecodeFacts(t *testing.T) {
 	for _, survey := range []string{sim.SurveyZTF, sim.SurveyLSST} {
 		cfg := sim.Defaults(survey)
 		cfg.Night, cfg.Visits, cfg.AlertsPerVisit = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 1, 20
-		g, err := sim.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := simtest.New(t, cfg)
 		c, err := framing.New(survey, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -56,10 +54,7 @@ func TestDecodeFacts(t *testing.T) {
 func BenchmarkDecodeFacts(b *testing.B) {
 	cfg := sim.Defaults(sim.SurveyZTF)
 	cfg.Night, cfg.Visits, cfg.AlertsPerVisit = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), 1, 1
-	g, err := sim.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := simtest.New(b, cfg)
 	a := g.Visit(0)[0]
 	c, err := framing.NewZTF()
 	if err != nil {

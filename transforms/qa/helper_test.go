@@ -21,6 +21,7 @@ import (
 	"github.com/alertbeam/alertbeam/internal/kafkatest"
 	"github.com/alertbeam/alertbeam/internal/linefile"
 	"github.com/alertbeam/alertbeam/internal/registrytest"
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/deadletter"
@@ -116,10 +117,7 @@ func serveNight(t testing.TB, n nightSpec) qa.Reread {
 		batch = append(batch, &sarama.ProducerMessage{Topic: nightTopic, Partition: 0, Key: sarama.StringEncoder("bad"),
 			Value: sarama.ByteEncoder(corruptValue(i))})
 	}
-	g, err := sim.New(n.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, n.config())
 	codec, err := framing.New(n.Survey, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +159,7 @@ func truthOf(t testing.TB, n nightSpec) *truth {
 	if tr, ok := truths.m[n]; ok {
 		return tr
 	}
-	g, err := sim.New(n.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, n.config())
 	tr := &truth{alerts: map[int64]sim.Generated{}}
 	for v := range g.Visits() {
 		for k, a := range g.Visit(v) {
@@ -479,10 +474,7 @@ func roundAll(ds []time.Duration) []time.Duration {
 // until their window's decisions are out.
 func visitStream(t *testing.T, s beam.Scope, n nightSpec) beam.PCollection {
 	t.Helper()
-	g, err := sim.New(n.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, n.config())
 	closer := closingVisits(t, n)
 	ts := teststream.NewConfig()
 	for v := range g.Visits() {
@@ -515,10 +507,7 @@ func windowEnd(t time.Time) int64 {
 // window, or the last visit for the last window.
 func closingVisits(t testing.TB, n nightSpec) []int64 {
 	t.Helper()
-	g, err := sim.New(n.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, n.config())
 	closer := make([]int64, g.Visits())
 	for v := range closer {
 		closer[v] = int64(g.Visits() - 1)

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/internal/testdiff"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
 	"github.com/alertbeam/alertbeam/io/sim"
@@ -59,10 +60,7 @@ func (fn *alertFn) ProcessElement(off int64, emit func(kafkaio.Record)) error {
 func TestLateAlerts(t *testing.T) {
 	n := nightSpec{Survey: sim.SurveyZTF, Seed: 3, Visits: 6, PerVisit: 40, SpikeVisit: 4, SpikeFactor: 3, TrailVisit: -1, StreakVisit: -1}
 	tr := truthOf(t, n)
-	g, err := sim.New(n.config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := simtest.New(t, n.config())
 	ms := func(v int) int64 { return g.VisitTime(v).UnixMilli() }
 	minute := time.Minute.Milliseconds()
 	windowEnd := func(v int) int64 { return (ms(v)/minute + 1) * minute }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/transforms/qa"
 )
@@ -212,10 +213,7 @@ func TestGroupsOnGeneratedExposures(t *testing.T) {
 		cfg := sim.Defaults(sim.SurveyZTF)
 		cfg.Seed, cfg.Night, cfg.NoCutouts, cfg.Visits = seed, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), true, 4
 		cfg.Artefacts = []sim.Artefact{sim.BleedTrail{Visit: 1, N: 12}, sim.Streak{Visit: 2, N: 100}, sim.RateSpike{Visit: 3, Factor: 5}}
-		g, err := sim.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := simtest.New(t, cfg)
 		for v := range cfg.Visits {
 			var pts []qa.Point
 			want := map[string][]int64{}
