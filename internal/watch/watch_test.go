@@ -25,8 +25,8 @@ func TestUntilReturnsWhenCondHolds(t *testing.T) {
 	}
 }
 
-// A cond that never holds makes Until give up once the limit has passed,
-// having asked at least once after it.
+// A cond that never holds makes Until give up, but only after a check
+// begun once the limit had passed.
 func TestUntilGivesUpAfterTheLimit(t *testing.T) {
 	start := time.Now()
 	var last time.Time
@@ -34,7 +34,7 @@ func TestUntilGivesUpAfterTheLimit(t *testing.T) {
 		t.Fatal("Until reported a cond that never held as holding")
 	}
 	if last.Sub(start) < 50*time.Millisecond {
-		t.Fatalf("the last check was %v after the start, before the 50ms limit", last.Sub(start))
+		t.Fatalf("the last check began %v after the start, before the 50ms limit", last.Sub(start))
 	}
 }
 
