@@ -16,7 +16,6 @@ import (
 	"github.com/alertbeam/alertbeam/internal/watch"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/kafkaio"
-	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/schemas/framing"
 	"github.com/alertbeam/alertbeam/transforms/filter"
 )
@@ -340,8 +339,7 @@ func TestFiltersAddBackfillsFromArchive(t *testing.T) {
 	}
 	// The truth, from the same generated night: --from halfway between
 	// the two visits.
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Night, cfg.Seed, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60, true
+	cfg := simtest.Night(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60)
 	g := simtest.New(t, cfg)
 	const spec = "candidate.magpsf < 18.5"
 	f, err := filter.Build(spec, "ztf")

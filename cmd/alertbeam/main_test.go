@@ -20,7 +20,6 @@ import (
 	"github.com/alertbeam/alertbeam/internal/simtest"
 	"github.com/alertbeam/alertbeam/io/broker"
 	"github.com/alertbeam/alertbeam/io/picture"
-	"github.com/alertbeam/alertbeam/io/sim"
 	"github.com/alertbeam/alertbeam/runners"
 	"github.com/alertbeam/alertbeam/schemas/samples"
 	"github.com/alertbeam/alertbeam/transforms/filter"
@@ -212,8 +211,7 @@ func TestDistributeArchiveThenReplayIntoFilter(t *testing.T) {
 		t.Fatalf("replay did not say it paces: %s", outs[3])
 	}
 	// The truth: purity applied to the same generated night.
-	cfg := sim.Defaults(sim.SurveyZTF)
-	cfg.Night, cfg.Seed, cfg.Visits, cfg.AlertsPerVisit, cfg.NoCutouts = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60, true
+	cfg := simtest.Night(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1, 2, 60)
 	g := simtest.New(t, cfg)
 	purity, _ := filter.Build("purity", "ztf")
 	want := 0

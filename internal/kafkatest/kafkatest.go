@@ -245,21 +245,13 @@ func CommittedToEnd(t testing.TB, addr, group string, topics ...string) bool {
 	t.Helper()
 	cl := client(t, addr)
 	defer cl.Close()
-	admin, err := sarama.NewClusterAdminFromClient(cl)
-	if err != nil {
-		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
-	}
 	for _, topic := range topics {
-		ends, err := EndOffsets(cl, topic)
-		if err != nil {
-			return false
-		}
-		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(ends))})
+		ends, done, err := progress(cl, group, topic)
 		if err != nil {
 			return false
 		}
 		for p, end := range ends {
-			if b := resp.GetBlock(topic, p); b == nil || b.Offset != end {
+			if done[p] != end {
 				return false
 			}
 		}
@@ -291,27 +283,39 @@ func Lag(t testing.TB, addr, group, topic string) int64 {
 	t.Helper()
 	cl := client(t, addr)
 	defer cl.Close()
-	ends, err := EndOffsets(cl, topic)
+	ends, done, err := progress(cl, group, topic)
 	if err != nil {
-		t.Fatalf("kafkatest: end offsets of %s: %v", topic, err)
-	}
-	admin, err := sarama.NewClusterAdminFromClient(cl)
-	if err != nil {
-		t.Fatalf("kafkatest: admin on %s: %v", addr, err)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(ends))})
-	if err != nil {
-		t.Fatalf("kafkatest: offsets of group %s on %s: %v", group, topic, err)
+		t.Fatalf("kafkatest: progress of group %s on %s: %v", group, topic, err)
 	}
 	var lag int64
 	for p, end := range ends {
-		done := int64(0)
-		if b := resp.GetBlock(topic, p); b != nil && b.Offset > 0 {
-			done = b.Offset
-		}
-		lag += end - done
+		lag += end - max(done[p], 0)
 	}
 	return lag
+}
+
+// progress is, for each partition of topic, its end offset and the offset
+// group has committed there (-1 for none), read through cl.
+func progress(cl sarama.Client, group, topic string) (ends, done map[int32]int64, err error) {
+	if ends, err = EndOffsets(cl, topic); err != nil {
+		return nil, nil, err
+	}
+	admin, err := sarama.NewClusterAdminFromClient(cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Collect(maps.Keys(ends))})
+	if err != nil {
+		return nil, nil, err
+	}
+	done = map[int32]int64{}
+	for p := range ends {
+		done[p] = -1
+		if b := resp.GetBlock(topic, p); b != nil {
+			done[p] = b.Offset
+		}
+	}
+	return ends, done, nil
 }
 
 // client is a client of the brokers at addr; the caller closes it (tests
