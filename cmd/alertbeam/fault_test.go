@@ -200,14 +200,8 @@ func (f *faultNight) sendCorrupt(n, batch int) error {
 	// The broker may be restarting (the broker fault test): wait for it.
 	sc.Producer.Retry.Max, sc.Producer.Retry.Backoff = 60, 500*time.Millisecond
 	var p sarama.SyncProducer
-	for deadline := time.Now().Add(time.Minute); ; {
-		if p, err = sarama.NewSyncProducer(f.brokers(), sc); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond) // the broker is not up yet; nothing to poll but a new connection
+	if !watch.Until(time.Minute, func() bool { p, err = sarama.NewSyncProducer(f.brokers(), sc); return err == nil }) {
+		return err
 	}
 	defer p.Close()
 	for i := range n {
