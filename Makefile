@@ -74,13 +74,9 @@ soak:
 	ALERTBEAM_SOAK=1 .ci/with-kafka-cluster $(CLUSTERTEST) -count=1 -run '^TestIntegrationClusterBrokerKill$$' -timeout 90m ./cmd/alertbeam
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.
+## (.ci/fuzz runs one again only after Go 1.26's fuzzing-coordinator race.)
 fuzz:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f/*_test.go | sed 's/^func //'); do \
-	    echo "fuzz $$f $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$f; \
-	  done; \
-	done
+	@GO=$(GO) .ci/fuzz $(FUZZTIME)
 
 ## bench: alertbeam bench on real Apache Kafka started by .ci/with-kafka:
 ## ZTF, 20,000 alerts (1,000-alert visits every 5 s in the live phase), then
